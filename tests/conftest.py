@@ -1,0 +1,57 @@
+"""Shared fixtures: one emulator per test session, boto3 clients on it, the playbook runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+
+from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
+from tests.harness.emulator import Emulator
+
+__all__ = ["ROOT", "PlaybookResult"]
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """The moto server (with the fidelity layer) shared by the whole session.
+
+    Its own state dir keeps it apart from the one `make up` runs. The AWS variables go into
+    os.environ so that ansible-playbook, boto3 and the aws_ec2 inventory all reach it.
+    """
+    emu = Emulator(state_dir=ROOT / ".cache" / "pytest-emulator")
+    emu.start()
+    saved = {key: os.environ.get(key) for key in emu.env()}
+    os.environ.update(emu.env())
+    yield emu
+    emu.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def aws(emulator: Emulator) -> Callable[..., object]:
+    """boto3 client factory on the emulator: ``aws("s3").list_buckets()``."""
+
+    def client(service: str, region: str | None = None):
+        return boto3.client(
+            service, region_name=region or emulator.region, endpoint_url=emulator.endpoint
+        )
+
+    return client
+
+
+@pytest.fixture(scope="session")
+def playbook(emulator: Emulator) -> Callable[..., PlaybookResult]:
+    """ansible-playbook against the emulator, with its endpoint passed as a variable."""
+
+    def run(path, *, extra_vars=None, **kwargs) -> PlaybookResult:
+        merged = {"aws_endpoint_url": emulator.endpoint, **(extra_vars or {})}
+        return run_playbook(path, extra_vars=merged, **kwargs)
+
+    return run
