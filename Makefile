@@ -1,0 +1,37 @@
+# StreamStack: `make up` brings the platform up on the local emulator, `make test` tests it all.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV ?= .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+PYTEST_ARGS ?=
+
+.PHONY: help deps up down test lint lock bench-provision
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+deps: ## Install Debian packages and the venv (idempotent, fast when nothing changed)
+	@scripts/bootstrap
+
+up: deps ## Bring the whole platform up on the local emulator
+	@scripts/up
+
+down: deps ## Stop and remove everything `make up` started
+	@scripts/down
+
+test: deps ## Lint, then run every test
+	@$(MAKE) --no-print-directory lint
+	pytest --durations=30 $(PYTEST_ARGS)
+
+lint: ## yamllint, ansible-lint (production profile), ruff
+	yamllint --strict .
+	ansible-lint -q
+	ruff check .
+	ruff format --check .
+
+lock: ## Re-pin requirements.txt from requirements.in and app/pyproject.toml
+	@scripts/lock
+
+bench-provision: deps ## Wall time of a first provision and a no-op re-run on the emulator
+	python bench/provision.py

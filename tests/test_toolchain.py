@@ -1,0 +1,61 @@
+"""The controller tool chain is what the project pins and documents."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from ansible.module_utils.compat.version import LooseVersion
+
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def installed_collections() -> dict[str, str]:
+    out = subprocess.run(
+        [
+            str(BIN / "ansible-galaxy"),
+            "collection",
+            "list",
+            "--format",
+            "json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found: dict[str, str] = {}
+    for collections in json.loads(out).values():
+        for name, info in collections.items():
+            # The first path wins in Ansible's search order; keep the first seen.
+            found.setdefault(name, info["version"])
+    return found
+
+
+def test_controller_python_is_at_least_312():
+    assert sys.version_info >= (3, 12)
+
+
+def test_installed_collections_satisfy_requirements_yml():
+    wanted = yaml.safe_load((ROOT / "collections" / "requirements.yml").read_text())
+    have = installed_collections()
+    for item in wanted["collections"]:
+        assert item["name"] in have, f"{item['name']} is not installed"
+        assert LooseVersion(have[item["name"]]) >= LooseVersion(item["version"]), (
+            f"{item['name']} {have[item['name']]} < pinned {item['version']}"
+        )
+
+
+def test_own_collection_resolves():
+    assert "streamstack.aws" in installed_collections()
+
+
+def test_requirements_are_exact_pins():
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert "==" in line, f"unpinned requirement: {line}"
