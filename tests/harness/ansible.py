@@ -1,4 +1,4 @@
-"""Run ansible-playbook from tests and read its outcome as data (the ansible.posix.json callback)."""
+"""Run ansible-playbook from tests and read its outcome as data (ansible.posix.json callback)."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def run_playbook(
         ANSIBLE_NOCOLOR="1",
         PATH=f"{BIN}:{run_env.get('PATH', '')}",
     )
-    proc = subprocess.run(  # noqa: S603 - our own tool chain
+    proc = subprocess.run(
         cmd, cwd=ROOT, env=run_env, capture_output=True, text=True, timeout=timeout, check=False
     )
     data = _json_document(proc.stdout)
