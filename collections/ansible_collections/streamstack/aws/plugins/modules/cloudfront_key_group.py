@@ -1,0 +1,263 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cloudfront_key_group
+version_added: 0.1.0
+short_description: Manage CloudFront key groups (trusted signers of signed URLs)
+description:
+  - Create, update and delete a CloudFront key group, the set of public keys whose signatures a
+    cache behaviour with C(TrustedKeyGroups) accepts.
+  - The key group is found by its O(name), which CloudFront keeps unique in an account.
+  - Updates and deletes quote the ETag read just before (C(IfMatch)), so a concurrent change
+    makes the task fail instead of being overwritten.
+author:
+  - StreamStack contributors
+options:
+  name:
+    description:
+      - Name of the key group, unique in the account (at most 128 characters).
+    type: str
+    required: true
+  public_keys:
+    description:
+      - The public keys in the group, each given by its ID or by its name
+        (see M(streamstack.aws.cloudfront_public_key)); the group holds exactly these.
+      - CloudFront accepts 1 to 5 keys in a key group.
+      - Required when O(state=present).
+    type: list
+    elements: str
+  comment:
+    description:
+      - A comment.
+    type: str
+    default: ""
+  state:
+    description:
+      - V(present) creates or updates the key group, V(absent) deletes it.
+      - A key group still trusted by a distribution's cache behaviour cannot be deleted; the
+        task fails with CloudFront's C(ResourceInUse) error.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Supports C(check_mode) and C(diff).
+  - CloudFront is a global service; the region only selects the API endpoint.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Key group that may sign media URLs
+  streamstack.aws.cloudfront_key_group:
+    name: stream-production-media-signers
+    public_keys:
+      - stream-production-media-signing
+    comment: Keys the API signs HLS URLs with
+  register: media_signers
+
+- name: Rotation - trust the old and the new key during the switch
+  streamstack.aws.cloudfront_key_group:
+    name: stream-production-media-signers
+    public_keys:
+      - stream-production-media-signing
+      - stream-production-media-signing-2026
+"""
+
+RETURN = r"""
+key_group:
+  description: The key group, empty when O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description:
+        - ID of the key group, what a cache behaviour's C(TrustedKeyGroups) lists.
+        - Not known in check mode before it exists.
+      type: str
+      sample: 4e7a2d8f-0a6b-4c1f-9d2e-EXAMPLE
+    name:
+      description: Its name.
+      type: str
+      sample: stream-production-media-signers
+    public_key_ids:
+      description: IDs of the public keys in the group, sorted.
+      type: list
+      elements: str
+      sample: [K2JCJMDEHXQW5F]
+    comment:
+      description: Its comment.
+      type: str
+    etag:
+      description: The configuration's current ETag.
+      type: str
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
+    AWS_ERRORS,
+    STALE_ETAG_CODES,
+    cloudfront_client,
+    diff_result,
+    list_all,
+)
+
+
+def find_by_name(module, client, name):
+    try:
+        groups = list_all(client, "list_key_groups", "KeyGroupList", item_key="KeyGroup")
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Failed to list key groups")
+    return next((g for g in groups if g["KeyGroupConfig"].get("Name") == name), None)
+
+
+def resolve_public_keys(module, client, refs):
+    """IDs for the given public key IDs or names; unknown ones fail with their names."""
+    try:
+        keys = list_all(client, "list_public_keys", "PublicKeyList")
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Failed to list public keys")
+    by_id = {key["Id"]: key["Id"] for key in keys}
+    by_name = {key["Name"]: key["Id"] for key in keys}
+    ids, unknown = [], []
+    for ref in refs:
+        key_id = by_id.get(ref) or by_name.get(ref)
+        if key_id is None:
+            unknown.append(ref)
+        elif key_id not in ids:
+            ids.append(key_id)
+    if unknown:
+        module.fail_json(
+            msg=f"Unknown CloudFront public key(s) {', '.join(unknown)}: give the ID or the name"
+            " of an uploaded public key (streamstack.aws.cloudfront_public_key)",
+            unknown_public_keys=unknown,
+        )
+    return sorted(ids)
+
+
+def get_group(module, client, group_id):
+    try:
+        response = client.get_key_group(Id=group_id, aws_retry=True)
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to read key group {group_id}")
+    return response["KeyGroup"]["KeyGroupConfig"], response["ETag"]
+
+
+def view(config):
+    return {
+        "name": config.get("Name"),
+        "public_key_ids": sorted(config.get("Items") or []),
+        "comment": config.get("Comment") or "",
+    }
+
+
+def to_result(group_id, config, etag=None):
+    result = view(config)
+    result["id"] = group_id
+    if etag:
+        result["etag"] = etag
+    return result
+
+
+def ensure_present(module, client, existing):
+    refs = module.params["public_keys"]
+    if not 1 <= len(refs) <= 5:
+        module.fail_json(msg=f"public_keys must list 1 to 5 keys, not {len(refs)}")
+    desired = {
+        "Name": module.params["name"],
+        "Items": resolve_public_keys(module, client, refs),
+        "Comment": module.params["comment"],
+    }
+    after = view(desired)
+    if existing is None:
+        if module.check_mode:
+            module.exit_json(
+                changed=True, key_group=to_result(None, desired), **diff_result(module, {}, after)
+            )
+        try:
+            response = client.create_key_group(KeyGroupConfig=desired, aws_retry=True)
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"Failed to create key group {desired['Name']}")
+        group = response["KeyGroup"]
+        module.exit_json(
+            changed=True,
+            key_group=to_result(group["Id"], group["KeyGroupConfig"], response.get("ETag")),
+            **diff_result(module, {}, after),
+        )
+
+    group_id = existing["Id"]
+    current, etag = get_group(module, client, group_id)
+    before = view(current)
+    if before == after:
+        module.exit_json(changed=False, key_group=to_result(group_id, current, etag))
+    if module.check_mode:
+        module.exit_json(
+            changed=True,
+            key_group=to_result(group_id, desired, etag),
+            **diff_result(module, before, after),
+        )
+    try:
+        response = client.update_key_group(
+            Id=group_id, IfMatch=etag, KeyGroupConfig=desired, aws_retry=True
+        )
+    except is_boto3_error_code(STALE_ETAG_CODES) as e:
+        module.fail_json_aws(e, msg=f"Key group {group_id} changed while updating it; run again")
+    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"Failed to update key group {group_id}")
+    group = response["KeyGroup"]
+    module.exit_json(
+        changed=True,
+        key_group=to_result(group_id, group["KeyGroupConfig"], response.get("ETag")),
+        **diff_result(module, before, after),
+    )
+
+
+def ensure_absent(module, client, existing):
+    if existing is None:
+        module.exit_json(changed=False, key_group={})
+    group_id = existing["Id"]
+    current, etag = get_group(module, client, group_id)
+    if not module.check_mode:
+        try:
+            client.delete_key_group(Id=group_id, IfMatch=etag, aws_retry=True)
+        except is_boto3_error_code("NoSuchResource"):
+            pass  # deleted meanwhile: the goal is reached
+        except is_boto3_error_code("ResourceInUse") as e:  # pylint: disable=duplicate-except
+            module.fail_json_aws(
+                e,
+                msg=f"Key group {group_id} is still trusted by a distribution's cache behaviour;"
+                " remove it from trusted_key_groups first",
+            )
+        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+            module.fail_json_aws(e, msg=f"Failed to delete key group {group_id}")
+    module.exit_json(changed=True, key_group={}, **diff_result(module, view(current), {}))
+
+
+def main():
+    argument_spec = dict(
+        name=dict(type="str", required=True),
+        public_keys=dict(type="list", elements="str"),
+        comment=dict(type="str", default=""),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+    )
+    module = AnsibleAWSModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("state", "present", ["public_keys"])],
+    )
+    client = cloudfront_client(module)
+    existing = find_by_name(module, client, module.params["name"])
+    if module.params["state"] == "present":
+        ensure_present(module, client, existing)
+    else:
+        ensure_absent(module, client, existing)
+
+
+if __name__ == "__main__":
+    main()
