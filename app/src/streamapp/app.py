@@ -1,0 +1,66 @@
+"""The FastAPI application: routers, error handlers, middleware."""
+
+from __future__ import annotations
+
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from streamapp import __version__, errors, jsonlog
+from streamapp.api import accounts, catalog, ops, uploads
+from streamapp.config import Settings, get_settings
+from streamapp.limits import BodyLimitMiddleware
+from streamapp.metrics import ObserveMiddleware, Registry
+from streamapp.secrets import SecretMissing
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    if configure_logging:
+        jsonlog.setup(settings.log_level, settings.log_file)
+    app = FastAPI(
+        title="StreamStack API",
+        version=__version__,
+        description="Accounts, catalog, upload, transcoding status and signed playback URLs. "
+        "Errors are JSON objects with `code` and `message`.",
+    )
+    app.state.settings = settings
+    app.state.signer = None
+    app.state.metrics = Registry()
+    errors.install(app)
+    _install_dependency_errors(app)
+    app.include_router(ops.router)
+    app.include_router(accounts.router)
+    app.include_router(uploads.router)
+    app.include_router(catalog.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(ObserveMiddleware, registry=app.state.metrics)
+    return app
+
+
+def _install_dependency_errors(app: FastAPI) -> None:
+    """A dependency that is down is a 503 with a reason, never a bare 500."""
+
+    def unavailable(code: str, message: str):  # type: ignore[no-untyped-def]
+        async def handler(_: Request, exc: Exception) -> JSONResponse:
+            log.warning("dependency unavailable", extra={"code": code, "error": str(exc)[:300]})
+            return JSONResponse({"code": code, "message": message}, status_code=503,
+                                headers={"Retry-After": "5"})
+
+        return handler
+
+    db_down = unavailable("database_unavailable", "The database is unreachable; try again.")
+    for exc_type in (OperationalError, PoolTimeout, DBAPIError):
+        app.add_exception_handler(exc_type, db_down)
+    aws_down = unavailable("aws_unavailable", "A storage or queue service is unreachable.")
+    for exc_type in (BotoCoreError, ClientError):
+        app.add_exception_handler(exc_type, aws_down)
+    app.add_exception_handler(
+        SecretMissing, unavailable("signing_unavailable", "Playback signing is not configured.")
+    )

@@ -1,0 +1,5 @@
+"""ASGI entry for uvicorn/gunicorn: ``gunicorn -k uvicorn.workers.UvicornWorker streamapp.asgi:app``."""
+
+from streamapp.app import create_app
+
+app = create_app()

@@ -1,0 +1,130 @@
+"""Configuration from ``STREAMAPP_*`` environment variables (the file the Ansible role writes).
+
+Secrets may come inline (``STREAMAPP_X``), from Secrets Manager (``STREAMAPP_X_SECRET_ARN``) or
+from SSM Parameter Store (``STREAMAPP_X_PARAMETER``); see :mod:`streamapp.secrets`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class VideoRung:
+    height: int
+    video_kbps: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.height}p"
+
+
+@dataclass(frozen=True)
+class AudioRung:
+    kbps: int
+
+    @property
+    def name(self) -> str:
+        return f"a{self.kbps}k"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STREAMAPP_", extra="ignore")
+
+    # Database: the URL may omit the password, which then comes from a secret (RDS-managed
+    # secrets hold JSON with a "password" key; that is understood too).
+    database_url: str = "postgresql+psycopg://streamapp@127.0.0.1:5432/streamapp"
+    database_password: str | None = None
+    database_password_secret_arn: str | None = None
+    database_password_parameter: str | None = None
+    database_connect_timeout: int = 3
+
+    # AWS: empty endpoint on real AWS; the emulator's URL locally.
+    aws_region: str = Field(
+        default_factory=lambda: os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or "eu-west-1"
+    )
+    aws_endpoint_url: str | None = None
+    media_bucket: str = "streamapp-media"
+    sessions_table: str = "streamapp-sessions"
+    jobs_queue_url: str = ""
+    jobs_dlq_url: str | None = None
+
+    # Playback signing.
+    signing_mode: Literal["local", "cloudfront"] = "local"
+    url_ttl_seconds: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    public_media_base_url: str = "http://127.0.0.1"
+    signing_secret: str | None = None
+    signing_secret_secret_arn: str | None = None
+    signing_secret_parameter: str | None = None
+    cloudfront_domain: str | None = None
+    cloudfront_key_pair_id: str | None = None
+    cloudfront_private_key: str | None = None
+    cloudfront_private_key_secret_arn: str | None = None
+    cloudfront_private_key_parameter: str | None = None
+
+    # Accounts.
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    session_cookie_name: str = "streamapp_session"
+    session_cookie_secure: bool = False
+    default_role: Literal["viewer", "uploader"] = "viewer"
+    admin_emails: str = ""  # comma-separated: these accounts become admin at sign-up
+
+    # Upload and media.
+    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    upload_tmp_dir: str | None = None
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    probe_timeout_seconds: int = 30
+    video_rungs: str = "1080:5000,720:2800,480:1400,360:800"  # height:video kbps
+    audio_rungs: str = "192,128,64"  # AAC kbps
+    hls_segment_seconds: int = Field(default=4, ge=1, le=30)
+    x264_preset: str = "veryfast"
+    ffmpeg_threads: int = 0
+
+    # Worker.
+    worker_wait_seconds: int = Field(default=20, ge=0, le=20)
+    worker_visibility_timeout: int = Field(default=120, ge=10)
+    job_max_attempts: int = Field(default=3, ge=1)  # = the queue's redrive maxReceiveCount
+    retry_delay_seconds: int = Field(default=30, ge=0, le=43200)
+    transcode_timeout_seconds: int = Field(default=4 * 3600, ge=10)
+    work_dir: str | None = None
+
+    # Operations.
+    log_level: str = "INFO"
+    log_file: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(default=2, ge=1)
+
+    @field_validator("aws_endpoint_url", "jobs_dlq_url", "log_file", "work_dir", "upload_tmp_dir")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    def video_ladder(self) -> list[VideoRung]:
+        rungs = []
+        for part in filter(None, (p.strip() for p in self.video_rungs.split(","))):
+            height, kbps = part.split(":")
+            rungs.append(VideoRung(int(height), int(kbps)))
+        return sorted(rungs, key=lambda r: r.height, reverse=True)
+
+    def audio_ladder(self) -> list[AudioRung]:
+        rungs = [AudioRung(int(p)) for p in self.audio_rungs.split(",") if p.strip()]
+        return sorted(rungs, key=lambda r: r.kbps, reverse=True)
+
+    def admin_email_set(self) -> set[str]:
+        return {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env_file = os.environ.get("STREAMAPP_ENV_FILE")
+    return Settings(_env_file=env_file) if env_file else Settings()  # type: ignore[call-arg]

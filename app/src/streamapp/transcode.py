@@ -1,0 +1,62 @@
+"""Run the ladder's single ffmpeg process, reporting progress and enforcing a time limit."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from streamapp.config import Settings
+from streamapp.ladder import Rendition, command
+from streamapp.probe import MediaInfo
+
+
+class TranscodeError(RuntimeError):
+    pass
+
+
+def run_ladder(
+    settings: Settings,
+    info: MediaInfo,
+    source: Path,
+    out_dir: Path,
+    rungs: list[Rendition],
+    on_progress: Callable[[float], None],
+) -> float:
+    """Transcode; return the wall time. ``on_progress`` gets 0..1 as ffmpeg advances."""
+    for rung in rungs:
+        (out_dir / rung.name).mkdir(parents=True, exist_ok=True)
+    cmd = command(settings, info, str(source), out_dir, rungs)
+    duration_us = max(info.duration, 0.001) * 1_000_000
+    start = time.monotonic()
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL)
+        # A watchdog, because a wedged ffmpeg prints nothing and readline would wait forever.
+        watchdog = threading.Timer(settings.transcode_timeout_seconds, proc.kill)
+        watchdog.start()
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                key, _, value = raw.decode(errors="replace").strip().partition("=")
+                if key == "out_time_us" and value.isdigit():
+                    on_progress(min(int(value) / duration_us, 0.99))
+            code = proc.wait()
+        finally:
+            watchdog.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        elapsed = time.monotonic() - start
+        if code != 0:
+            stderr.seek(0)
+            tail = stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
+            if elapsed >= settings.transcode_timeout_seconds:
+                raise TranscodeError(f"ffmpeg timed out after {settings.transcode_timeout_seconds}s")
+            reason = tail[-1] if tail else f"exit status {code}"
+            raise TranscodeError(f"ffmpeg failed: {reason}")
+    if not (out_dir / "master.m3u8").is_file():
+        raise TranscodeError("ffmpeg produced no master playlist")
+    return elapsed
