@@ -85,30 +85,13 @@ def normalize(value):
     return value
 
 
-def _empty(value):
-    return value in (None, "", [], {})
-
-
-def is_subset(desired, live):
-    """True when everything in ``desired`` is already so in ``live`` (both normalized).
-
-    Keys the caller leaves out are not compared, so the defaults AWS adds and the settings a
-    module does not manage never show up as changes. Absent and empty count as equal.
-    """
-    if isinstance(desired, dict):
-        if not isinstance(live, dict):
-            return all(_empty(item) for item in desired.values()) and _empty(live)
-        return all(
-            is_subset(item, live.get(key)) if key in live else _empty(item)
-            for key, item in desired.items()
-        )
-    if isinstance(desired, list):
-        if not isinstance(live, list) or len(desired) != len(live):
-            return _empty(desired) and _empty(live)
-        return all(is_subset(want, have) for want, have in zip(desired, live, strict=True))
-    if _empty(desired) and _empty(live):
-        return True
-    return desired == live
+def prune(value):
+    """Drop None and "" recursively: AWS and its emulators differ in returning or omitting them."""
+    if isinstance(value, dict):
+        return {key: prune(item) for key, item in value.items() if item is not None and item != ""}
+    if isinstance(value, list):
+        return [prune(item) for item in value]
+    return value
 
 
 _PEM_ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z ]+-----")
