@@ -10,6 +10,7 @@ import pytest
 
 from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
 from tests.harness.emulator import Emulator
+from tests.harness.postgres import Postgres
 
 __all__ = ["ROOT", "PlaybookResult"]
 
@@ -55,3 +56,17 @@ def playbook(emulator: Emulator) -> Callable[..., PlaybookResult]:
         return run_playbook(path, extra_vars=merged, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (Debian binaries), stopped at session end.
+
+    Its own state dir keeps it apart from the one `make up` runs; the data is wiped first so
+    every session starts from an empty database.
+    """
+    pg = Postgres(state_dir=ROOT / ".cache" / "pytest-postgres")
+    pg.destroy()
+    pg.start()
+    yield pg
+    pg.stop()

@@ -1,0 +1,250 @@
+"""Fixtures of the app server's tests: its AWS resources in the emulator, a migrated database,
+an in-process API client, a worker, generated media and a real nginx for signed URLs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from streamapp import db
+from streamapp.app import create_app
+from streamapp.aws import reset_clients
+from streamapp.config import Settings
+from streamapp.migrate import upgrade
+from streamapp.worker import Worker
+from tests.harness.emulator import Emulator
+from tests.harness.postgres import Postgres
+
+SIGNING_SECRET = "test-secure-link-secret"
+MAX_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class AppResources:
+    bucket: str
+    table: str
+    queue_url: str
+    dlq_url: str
+
+
+@pytest.fixture(scope="session")
+def app_resources(aws: Callable[..., Any]) -> AppResources:
+    """What the provisioning playbooks create for the app, made here with boto3."""
+    suffix = uuid.uuid4().hex[:8]
+    bucket = f"stream-test-media-{suffix}"
+    s3 = aws("s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    ddb = aws("dynamodb")
+    table = f"stream-test-sessions-{suffix}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.update_time_to_live(
+        TableName=table,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+    sqs = aws("sqs")
+    dlq_url = sqs.create_queue(QueueName=f"stream-test-transcode-dlq-{suffix}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"stream-test-transcode-{suffix}",
+        Attributes={
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_ATTEMPTS)}
+            ),
+        },
+    )["QueueUrl"]
+    return AppResources(bucket, table, queue_url, dlq_url)
+
+
+def make_settings(
+    emulator: Emulator, postgres: Postgres, res: AppResources, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": postgres.url(),
+        "aws_endpoint_url": emulator.endpoint,
+        "aws_region": emulator.region,
+        "media_bucket": res.bucket,
+        "sessions_table": res.table,
+        "jobs_queue_url": res.queue_url,
+        "jobs_dlq_url": res.dlq_url,
+        "signing_mode": "local",
+        "signing_secret": SIGNING_SECRET,
+        "public_media_base_url": "http://media.test",
+        "admin_emails": "admin@example.com",
+        "video_rungs": "240:400,144:200",  # two small rungs keep CI fast
+        "audio_rungs": "96,48",
+        "hls_segment_seconds": 2,
+        "worker_wait_seconds": 1,
+        "worker_visibility_timeout": 30,
+        "job_max_attempts": MAX_ATTEMPTS,
+        "retry_delay_seconds": 0,
+        "max_upload_bytes": 5 * 1024 * 1024,
+        "log_level": "WARNING",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(emulator: Emulator, postgres: Postgres, app_resources: AppResources) -> Settings:
+    reset_clients()
+    s = make_settings(emulator, postgres, app_resources)
+    upgrade(s)
+    return s
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings):  # type: ignore[no-untyped-def]
+    return create_app(settings, configure_logging=False)
+
+
+@pytest.fixture(scope="session")
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    # raise_server_exceptions=False: a 500 must show up as a response the test can assert on.
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def run_worker(settings: Settings) -> Callable[..., int]:
+    """Drain the job queue in-process (bounded), like `streamapp-worker --exit-when-idle`."""
+
+    def run(max_jobs: int = 10, **overrides: Any) -> int:
+        worker_settings = settings.model_copy(update=overrides) if overrides else settings
+        return Worker(worker_settings).run(max_jobs=max_jobs, exit_when_idle=True)
+
+    return run
+
+
+# -- accounts ------------------------------------------------------------------------------
+def signup(client: TestClient, email: str | None = None, password: str = "correct horse 42"):  # type: ignore[no-untyped-def]
+    email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    resp = client.post("/api/auth/signup", json={"email": email, "password": password})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    client.cookies.clear()  # callers pass the token explicitly: several users per test
+    return {"Authorization": f"Bearer {body['token']}"}, body["user"]
+
+
+@pytest.fixture(scope="session")
+def uploader(client: TestClient) -> dict[str, str]:
+    """Auth headers of a fresh user promoted to uploader by the admin."""
+    admin_headers = admin_auth(client)
+    headers, user = signup(client)
+    resp = client.put(f"/api/admin/users/{user['id']}/role", json={"role": "uploader"},
+                      headers=admin_headers)
+    assert resp.status_code == 200, resp.text
+    return headers
+
+
+def admin_auth(client: TestClient) -> dict[str, str]:
+    resp = client.post("/api/auth/login",
+                       json={"email": "admin@example.com", "password": "admin password 1"})
+    if resp.status_code == 401:
+        headers, user = signup(client, "admin@example.com", "admin password 1")
+        assert user["role"] == "admin"
+        return headers
+    client.cookies.clear()
+    return {"Authorization": f"Bearer {resp.json()['token']}"}
+
+
+# -- media -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Media:
+    video: Path
+    song: Path
+    silent_video: Path
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-nostdin", *args], check=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
+    """Short media made by ffmpeg's lavfi sources: 4 s 320x240 video with a tone, a 4 s song."""
+    d = tmp_path_factory.mktemp("media")
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
+            "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
+            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
+            str(d / "video.mp4"))
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=4", "-c:a", "libmp3lame",
+            "-b:a", "96k", str(d / "song.mp3"))
+    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=256x144:rate=25:duration=3",
+            "-c:v", "libx264", "-preset", "ultrafast", str(d / "silent.mp4"))
+    return Media(d / "video.mp4", d / "song.mp3", d / "silent.mp4")
+
+
+# -- state probes for "nothing half-made" assertions ---------------------------------------------
+@dataclass
+class State:
+    items: int
+    objects: int
+    messages: int
+
+
+@pytest.fixture
+def state(settings: Settings, aws: Callable[..., Any]) -> Callable[[], State]:
+    def snapshot() -> State:
+        with db.engine(settings).connect() as conn:
+            items = conn.execute(text("SELECT count(*) FROM media_items")).scalar_one()
+        objects = aws("s3").list_objects_v2(Bucket=settings.media_bucket).get("KeyCount", 0)
+        attrs = aws("sqs").get_queue_attributes(
+            QueueUrl=settings.jobs_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        messages = int(attrs["ApproximateNumberOfMessages"]) + int(
+            attrs["ApproximateNumberOfMessagesNotVisible"]
+        )
+        return State(int(items), int(objects), messages)
+
+    return snapshot
+
+
+@dataclass(frozen=True)
+class ReadyItems:
+    video: dict[str, Any]
+    song: dict[str, Any]
+    headers: dict[str, str]
+
+
+def upload(client: TestClient, headers: dict[str, str], path: Path, title: str,
+           content_type: str = "application/octet-stream", **form: str):  # type: ignore[no-untyped-def]
+    with path.open("rb") as fh:
+        return client.post("/api/items", headers=headers,
+                           files={"file": (path.name, fh, content_type)},
+                           data={"title": title, **form})
+
+
+@pytest.fixture(scope="session")
+def ready_items(client: TestClient, uploader: dict[str, str], media: Media,
+                run_worker: Callable[..., int]) -> ReadyItems:
+    """A video and a song uploaded and transcoded by a worker: the end-to-end path, shared."""
+    video = upload(client, uploader, media.video, "Test pattern", "video/mp4",
+                   description="lavfi testsrc2 with a 440 Hz tone")
+    assert video.status_code == 201, video.text
+    song = upload(client, uploader, media.song, "Sine song", "audio/mpeg")
+    assert song.status_code == 201, song.text
+    assert run_worker(max_jobs=4) >= 2
+    out = {}
+    for name, resp in (("video", video), ("song", song)):
+        got = client.get(f"/api/items/{resp.json()['id']}", headers=uploader)
+        assert got.status_code == 200
+        out[name] = got.json()
+    return ReadyItems(out["video"], out["song"], uploader)
