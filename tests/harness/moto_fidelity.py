@@ -519,3 +519,180 @@ def cloudfront_key_groups_comment_update_delete_and_not_found() -> None:
     _cloudfront_extend(CloudFrontResponse, "create_key_group", keep_comment)
     CloudFrontResponse.update_key_group = update_key_group
     CloudFrontResponse.delete_key_group = delete_key_group
+
+
+@fix
+def cloudfront_origin_access_identities_exist() -> None:
+    """moto 5.2.5: no CloudFront origin access identity API at all (every call is a 404).
+
+    AWS: Create/Get/GetConfig/Update/Delete/ListCloudFrontOriginAccessIdentities. The legacy
+    OAI is still what community.aws.cloudfront_origin_access_identity and
+    cloudfront_distribution (``s3_origin_access_identity_enabled``) use, and the facts module
+    lists them. A small in-memory store on the CloudFront backend is enough.
+    """
+    from moto.cloudfront import urls
+    from moto.cloudfront.models import CloudFrontBackend
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.moto_api._internal import mock_random
+
+    OAI_PATH = "2020-05-31/origin-access-identity/cloudfront"
+
+    def store(backend: CloudFrontBackend) -> dict[str, dict[str, Any]]:
+        return backend.__dict__.setdefault("fidelity_origin_access_identities", {})
+
+    def find(self: CloudFrontResponse) -> dict[str, Any]:
+        oai = store(self.backend).get(self._get_param("Id"))
+        if oai is None:
+            raise _cloudfront_error(
+                "NoSuchCloudFrontOriginAccessIdentity",
+                "The specified origin access identity does not exist.",
+            )
+        return oai
+
+    def shape(oai: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: oai[k] for k in ("Id", "S3CanonicalUserId", "CloudFrontOriginAccessIdentityConfig")
+        }
+
+    def check_if_match(self: CloudFrontResponse, oai: dict[str, Any]) -> None:
+        if self._get_param("IfMatch") != oai["ETag"]:
+            raise _cloudfront_error(
+                "PreconditionFailed", "The If-Match version is missing or not valid."
+            )
+
+    def create(self: CloudFrontResponse) -> ActionResult:
+        config = self._get_param("CloudFrontOriginAccessIdentityConfig")
+        oais = store(self.backend)
+        same_ref = [o for o in oais.values() if o["CallerReference"] == config["CallerReference"]]
+        if same_ref:
+            # AWS: the same caller reference returns the existing identity (same comment).
+            oai = same_ref[0]
+        else:
+            oai_id = "E" + mock_random.get_random_string(length=13).upper()
+            oai = {
+                "Id": oai_id,
+                "S3CanonicalUserId": mock_random.get_random_hex(length=96),
+                "CallerReference": config["CallerReference"],
+                "CloudFrontOriginAccessIdentityConfig": {
+                    "CallerReference": config["CallerReference"],
+                    "Comment": config.get("Comment") or "",
+                },
+                "ETag": mock_random.get_random_string(length=14).upper(),
+            }
+            oais[oai_id] = oai
+        return ActionResult(
+            {
+                "CloudFrontOriginAccessIdentity": shape(oai),
+                "Location": f"https://cloudfront.amazonaws.com/{OAI_PATH}/{oai['Id']}",
+                "ETag": oai["ETag"],
+            }
+        )
+
+    def get(self: CloudFrontResponse) -> ActionResult:
+        oai = find(self)
+        return ActionResult({"CloudFrontOriginAccessIdentity": shape(oai), "ETag": oai["ETag"]})
+
+    def get_config(self: CloudFrontResponse) -> ActionResult:
+        oai = find(self)
+        return ActionResult(
+            {
+                "CloudFrontOriginAccessIdentityConfig": oai["CloudFrontOriginAccessIdentityConfig"],
+                "ETag": oai["ETag"],
+            }
+        )
+
+    def update(self: CloudFrontResponse) -> ActionResult:
+        oai = find(self)
+        check_if_match(self, oai)
+        config = self._get_param("CloudFrontOriginAccessIdentityConfig")
+        if config["CallerReference"] != oai["CallerReference"]:
+            raise _cloudfront_error(
+                "IllegalUpdate", "The CallerReference of an origin access identity can't change."
+            )
+        oai["CloudFrontOriginAccessIdentityConfig"]["Comment"] = config.get("Comment") or ""
+        oai["ETag"] = mock_random.get_random_string(length=14).upper()
+        return ActionResult({"CloudFrontOriginAccessIdentity": shape(oai), "ETag": oai["ETag"]})
+
+    def delete(self: CloudFrontResponse) -> EmptyResult:
+        oai = find(self)
+        check_if_match(self, oai)
+        del store(self.backend)[oai["Id"]]
+        return EmptyResult()
+
+    def list_all(self: CloudFrontResponse) -> ActionResult:
+        items = [
+            {
+                "Id": oai["Id"],
+                "S3CanonicalUserId": oai["S3CanonicalUserId"],
+                "Comment": oai["CloudFrontOriginAccessIdentityConfig"]["Comment"],
+            }
+            for oai in store(self.backend).values()
+        ]
+        result: dict[str, Any] = {
+            "Marker": self._get_param("Marker") or "",
+            "MaxItems": self._get_int_param("MaxItems") or 100,
+            "IsTruncated": False,
+            "Quantity": len(items),
+        }
+        if items:
+            result["Items"] = items
+        return ActionResult({"CloudFrontOriginAccessIdentityList": result})
+
+    for name, handler in {
+        "create_cloud_front_origin_access_identity": create,
+        "get_cloud_front_origin_access_identity": get,
+        "get_cloud_front_origin_access_identity_config": get_config,
+        "update_cloud_front_origin_access_identity": update,
+        "delete_cloud_front_origin_access_identity": delete,
+        "list_cloud_front_origin_access_identities": list_all,
+    }.items():
+        setattr(CloudFrontResponse, name, handler)
+    base = "{0}/" + OAI_PATH
+    urls.url_paths[base + "$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<oai_id>[^/]+)$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<oai_id>[^/]+)/config$"] = CloudFrontResponse.dispatch
+
+
+@fix
+def cloudfront_distribution_config_omits_unset_fields() -> None:
+    """moto 5.2.5: GetDistributionConfig invents empty fields AWS leaves out.
+
+    AWS omits ``Items`` of an empty TrustedSigners/TrustedKeyGroups list, an unset
+    ``RealtimeLogConfigArn``, and the ViewerCertificate fields of a certificate that is not
+    used; for the default certificate it reports ``SSLSupportMethod: vip`` and
+    ``CertificateSource: cloudfront``, for ACM/IAM ``Certificate`` and ``CertificateSource``
+    name that certificate. A client that reads the config back and sends it again (as
+    community.aws.cloudfront_distribution does) would otherwise send what AWS rejects.
+    """
+    from moto.cloudfront import models
+
+    def empty_items_omitted(owner: type) -> None:
+        @_around(owner, "__init__")
+        def init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
+            original(self, config)
+            if not self.items:
+                self.items = None
+
+    empty_items_omitted(models.TrustedSigners)
+    empty_items_omitted(models.TrustedKeyGroups)
+
+    @_around(models.DefaultCacheBehaviour, "__init__")
+    def behaviour_init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
+        original(self, config)
+        self.realtime_log_config_arn = self.realtime_log_config_arn or None
+
+    @_around(models.ViewerCertificate, "__init__")
+    def certificate_init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
+        original(self, config)
+        self.acm_certificate_arn = self.acm_certificate_arn or None
+        self.iam_certificate_id = self.iam_certificate_id or None
+        if self.acm_certificate_arn:
+            self.certificate, self.certificate_source = self.acm_certificate_arn, "acm"
+            self.cloud_front_default_certificate = None
+        elif self.iam_certificate_id:
+            self.certificate, self.certificate_source = self.iam_certificate_id, "iam"
+            self.cloud_front_default_certificate = None
+        else:
+            self.certificate = None
+            self.ssl_support_method = config.get("SSLSupportMethod") or "vip"
