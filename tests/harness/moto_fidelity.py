@@ -696,3 +696,45 @@ def cloudfront_distribution_config_omits_unset_fields() -> None:
         else:
             self.certificate = None
             self.ssl_support_method = config.get("SSLSupportMethod") or "vip"
+
+
+# --------------------------------------------------------------------------------------------
+# RDS
+# --------------------------------------------------------------------------------------------
+
+
+def _gp3_baseline(engine: str, allocated_storage: int) -> tuple[int, int]:
+    """(IOPS, MiB/s) AWS includes with gp3 storage (RDS User Guide, "gp3 storage")."""
+    if engine.startswith("sqlserver"):
+        return 3000, 125
+    threshold = 200 if engine.startswith("oracle") else 400
+    return (3000, 125) if allocated_storage < threshold else (12000, 500)
+
+
+@fix
+def rds_gp3_reports_iops_and_storage_throughput() -> None:
+    """moto 5.2.5: a gp3 DB instance created without Iops/StorageThroughput reports neither.
+
+    AWS always reports gp3's baseline (3000 IOPS and 125 MiB/s below 400 GiB, 12000 and 500
+    from 400 GiB on; Oracle's threshold is 200 GiB, SQL Server has no threshold).
+    amazon.aws.rds_instance reads ``instance["StorageThroughput"]`` and ``["Iops"]`` on every
+    update, so its second run failed with KeyError 'StorageThroughput'.
+    """
+    from moto.rds.models import DBInstance
+
+    def fill_baseline(instance: DBInstance) -> None:
+        if instance.storage_type != "gp3":
+            return
+        iops, throughput = _gp3_baseline(instance.engine or "", int(instance.allocated_storage))
+        instance.iops = instance.iops or iops
+        instance.storage_throughput = instance.storage_throughput or throughput
+
+    @_around(DBInstance, "__init__")
+    def init(original: Callable[..., None], self: DBInstance, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        fill_baseline(self)
+
+    @_around(DBInstance, "update")
+    def update(original: Callable[..., None], self: DBInstance, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        fill_baseline(self)
