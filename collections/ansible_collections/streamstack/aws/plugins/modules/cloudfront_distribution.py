@@ -668,7 +668,6 @@ class Spec:
                 "viewer_certificate.acm_certificate_arn must be an ACM certificate in us-east-1"
             )
         return {
-            "CloudFrontDefaultCertificate": False,
             "ACMCertificateArn": cert["acm_certificate_arn"],
             "SSLSupportMethod": cert["ssl_support_method"],
             "MinimumProtocolVersion": cert["minimum_protocol_version"],
@@ -774,12 +773,9 @@ def _overlay_items(live, desired, id_key, owned):
 
 def _overlay_certificate(live, desired):
     """Keep what AWS adds to the same certificate; a different certificate starts afresh."""
-    same = live.get("CloudFrontDefaultCertificate") == desired.get(
-        "CloudFrontDefaultCertificate"
-    ) and (
+    same = bool(live.get("CloudFrontDefaultCertificate")) == bool(
         desired.get("CloudFrontDefaultCertificate")
-        or live.get("ACMCertificateArn") == desired.get("ACMCertificateArn")
-    )
+    ) and live.get("ACMCertificateArn") == desired.get("ACMCertificateArn")
     merged = dict(live, **desired) if same else dict(desired)
     for name in DERIVED_CERTIFICATE_KEYS:
         merged.pop(name, None)
