@@ -43,7 +43,7 @@ def aws_env(endpoint: str, region: str = REGION) -> dict[str, str]:
         "AWS_ENDPOINT_URL": endpoint,  # botocore and the aws_ec2 inventory
         "AWS_URL": endpoint,  # amazon.aws modules' own fallback
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the emulator accepts any key
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
@@ -90,7 +90,7 @@ class Emulator:
         log = open(self.state_dir / "server.log", "ab")  # noqa: SIM115 - handed to the child
         env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true", PYTHONPATH=str(ROOT))
         env.pop("AWS_ENDPOINT_URL", None)
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        proc = subprocess.Popen(
             [sys.executable, "-m", SERVER_MODULE, "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
             env=env,
@@ -129,7 +129,7 @@ class Emulator:
     def reset(self) -> None:
         """Wipe every resource (moto's own reset API)."""
         req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
-        urllib.request.urlopen(req, timeout=10).close()  # noqa: S310 - loopback endpoint
+        urllib.request.urlopen(req, timeout=10).close()
 
     def _write_env_files(self, endpoint: str) -> None:
         exports = "".join(
@@ -169,7 +169,7 @@ def _is_our_server(pid: int) -> bool:
 
 def _answers(endpoint: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
