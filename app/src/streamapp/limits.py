@@ -27,26 +27,33 @@ class BodyLimitMiddleware:
             await _refuse(send, self.limit)
             return
         seen = 0
-        started = False
+        exceeded = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:  # chunked bodies carry no Content-Length
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            # Whatever the app made of the cut-off body (e.g. a multipart parse error), the
+            # client learns the real reason.
+            if exceeded:
+                if not refused and message["type"] == "http.response.start":
+                    refused = True
+                    await _refuse(send, self.limit)
+                return
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
-            if not started:
+            if not refused:
                 await _refuse(send, self.limit)
 
 

@@ -41,6 +41,15 @@ class MediaInfo:
         }
 
 
+_STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif", "tty"}
+
+
+def _reason(stderr: bytes, path: str) -> str:
+    # The last line says why; the temporary file name means nothing to the uploader.
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return (lines[-1] if lines else "unknown error").replace(f"{path}: ", "").replace(path, "file")
+
+
 def _fps(stream: dict[str, Any]) -> float:
     for key in ("avg_frame_rate", "r_frame_rate"):
         num, _, den = str(stream.get(key, "0/0")).partition("/")
@@ -65,8 +74,9 @@ def probe(settings: Settings, path: str) -> MediaInfo:
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("unreadable_media", "The file could not be read in time.") from exc
     if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["unknown"]
-        raise ProbeError("unreadable_media", f"The file is not readable media: {reason[0]}")
+        raise ProbeError(
+            "unreadable_media", f"The file is not readable media: {_reason(proc.stderr, path)}"
+        )
     data = json.loads(proc.stdout or b"{}")
     streams = data.get("streams", [])
     fmt = data.get("format", {})
@@ -79,14 +89,14 @@ def probe(settings: Settings, path: str) -> MediaInfo:
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos and not audios:
         raise ProbeError("unsupported_media", "The file has no audio or video stream.")
+    if fmt.get("format_name", "") in _STILL_FORMATS:
+        raise ProbeError("unsupported_media", "Still images and text are not audio or video.")
     try:
         duration = float(fmt.get("duration") or 0)
     except ValueError:
         duration = 0.0
     if duration <= 0:
         raise ProbeError("unreadable_media", "The media has no measurable duration.")
-    if fmt.get("format_name", "") in {"image2", "png_pipe", "jpeg_pipe", "gif", "tty"}:
-        raise ProbeError("unsupported_media", "Still images and text are not audio or video.")
     info = MediaInfo(
         kind="video" if videos else "audio",
         duration=duration,
@@ -117,5 +127,6 @@ def _trial_decode(settings: Settings, path: str, info: MediaInfo) -> None:
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("unreadable_media", "The file could not be decoded in time.") from exc
     if proc.returncode != 0:
-        reason = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["unknown"]
-        raise ProbeError("unreadable_media", f"The media could not be decoded: {reason[0]}")
+        raise ProbeError(
+            "unreadable_media", f"The media could not be decoded: {_reason(proc.stderr, path)}"
+        )
