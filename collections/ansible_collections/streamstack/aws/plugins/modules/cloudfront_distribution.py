@@ -25,7 +25,7 @@ description:
   - Each cache behaviour uses either a cache policy (O(default_cache_behavior.cache_policy_id),
     for example a managed policy) or the legacy explicit TTLs and forwarded values, not both.
 author:
-  - StreamStack contributors
+  - StreamStack contributors (@streamstack)
 options:
   caller_reference:
     description:
@@ -213,10 +213,9 @@ options:
             type: str
             required: true
           header_value:
-            description: Header value.
+            description: Header value (kept out of logs).
             type: str
             required: true
-            no_log: true
       connection_attempts:
         description: Times CloudFront tries to connect to the origin (1-3).
         type: int
@@ -1032,7 +1031,7 @@ def main():
         forward_query_string=dict(type="bool"),
         forward_headers=dict(type="list", elements="str"),
         forward_cookies=dict(type="str", choices=["none", "all"]),
-        trusted_key_groups=dict(type="list", elements="str", default=[]),
+        trusted_key_groups=dict(type="list", elements="str", default=[], no_log=False),
     )
     exclusive = [("cache_policy_id", option) for option in LEGACY_CACHE_OPTIONS]
     argument_spec = dict(

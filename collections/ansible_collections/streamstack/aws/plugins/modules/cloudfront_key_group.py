@@ -15,7 +15,7 @@ description:
   - Updates and deletes quote the ETag read just before (C(IfMatch)), so a concurrent change
     makes the task fail instead of being overwritten.
 author:
-  - StreamStack contributors
+  - StreamStack contributors (@streamstack)
 options:
   name:
     description:

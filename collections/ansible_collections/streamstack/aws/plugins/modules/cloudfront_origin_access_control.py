@@ -21,7 +21,7 @@ description:
     and allow the C(cloudfront.amazonaws.com) service principal with an C(AWS:SourceArn)
     condition in the bucket policy.
 author:
-  - StreamStack contributors
+  - StreamStack contributors (@streamstack)
 options:
   name:
     description:

@@ -24,7 +24,7 @@ description:
     without downtime upload the new key under a B(new name), add it to the key group next to
     the old one, switch the signer, then remove the old key.
 author:
-  - StreamStack contributors
+  - StreamStack contributors (@streamstack)
 options:
   name:
     description:
