@@ -155,7 +155,7 @@ class Worker:
 
         def report(fraction: float) -> None:
             now = time.monotonic()
-            if now - last[0] < 1.0:  # at most one row update per second
+            if now - last[0] < 0.5:  # at most two row updates per second
                 return
             last[0] = now
             with db.new_session(self.settings) as session:

@@ -136,7 +136,7 @@ def playback(
     item = get_visible(database, item_id, user)
     if item.status != Status.ready or not item.hls_prefix:
         raise ApiError(409, "not_ready", f"The item is not playable yet (status {item.status}).",
-                       status=item.status.value)
+                       item_status=item.status.value)
     signed = signer.hls_url(item.hls_prefix, "master.m3u8")
     entry = database.get(WatchHistory, (user.id, item.id))
     resume = 0.0 if entry is None or entry.completed else entry.position_seconds
