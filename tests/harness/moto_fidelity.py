@@ -12,6 +12,7 @@ so that a moto upgrade keeps its behaviour and only the delta below is ours.
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -369,6 +370,31 @@ def autoscaling_instances_spread_across_subnets() -> None:
                 original(self, 1, dict(propagated_tags))
         finally:
             self.vpc_zone_identifier = zone_identifier
+
+
+@fix
+def autoscaling_group_tags_override_launch_template_tags() -> None:
+    """moto 5.2.5: an instance tag in the launch template beats the group's propagated tag.
+
+    AWS: "If the launch template specifies an instance tag with a key that is also specified
+    for the Auto Scaling group, Amazon EC2 Auto Scaling overrides the value of that instance
+    tag with the value specified by the Auto Scaling group." moto does the opposite.
+    """
+    from moto.autoscaling.models import FakeAutoScalingGroup
+
+    @_around(FakeAutoScalingGroup, "replace_autoscaling_group_instances")
+    def replace_instances(
+        original: Callable[..., None],
+        self: FakeAutoScalingGroup,
+        count_needed: int,
+        propagated_tags: dict[str, str],
+    ) -> None:
+        group_tags = dict(propagated_tags)
+        before = {state.instance.id for state in self.instance_states}
+        original(self, count_needed, propagated_tags)
+        launched = [s.instance.id for s in self.instance_states if s.instance.id not in before]
+        if launched and group_tags:
+            self.autoscaling_backend.ec2_backend.create_tags(launched, group_tags)
 
 
 # --------------------------------------------------------------------------------------------
@@ -738,3 +764,140 @@ def rds_gp3_reports_iops_and_storage_throughput() -> None:
     def update(original: Callable[..., None], self: DBInstance, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         fill_baseline(self)
+
+
+# --------------------------------------------------------------------------------------------
+# S3 server access logging, ELBv2 attributes, Debian's public AMI parameter
+# --------------------------------------------------------------------------------------------
+
+
+@fix
+def s3_logging_permission_check_follows_iam_policy_matching() -> None:
+    """moto 5.2.5: PutBucketLogging crashed (HTTP 500) on a target bucket policy with a
+    ``"Principal": "*"`` statement (a TLS-only deny), and demanded an exact Resource string.
+
+    AWS evaluates the target bucket's policy: a statement allowing the logging service
+    principal ``s3:PutObject`` on a resource pattern covering the log prefix grants it.
+    """
+    from fnmatch import fnmatchcase
+
+    from moto.s3.models import LOGGING_SERVICE_PRINCIPAL, FakeBucket
+
+    def as_list(value: Any) -> list[Any]:
+        return value if isinstance(value, list) else [value]
+
+    def grants_logging(target_bucket: Any, target_prefix: str | None) -> bool:
+        if not target_bucket.policy:
+            return False
+        policy = json.loads(target_bucket.policy.decode())
+        log_object = (
+            f"arn:{target_bucket.partition}:s3:::{target_bucket.name}/{target_prefix or ''}x"
+        )
+        for stmt in as_list(policy.get("Statement", [])):
+            principal = stmt.get("Principal")
+            services = as_list(principal.get("Service", [])) if isinstance(principal, dict) else []
+            if stmt.get("Effect") != "Allow" or LOGGING_SERVICE_PRINCIPAL not in services:
+                continue
+            if not {"s3:PutObject", "s3:*", "*"} & set(as_list(stmt.get("Action", []))):
+                continue
+            if any(
+                fnmatchcase(log_object, pattern) for pattern in as_list(stmt.get("Resource", []))
+            ):
+                return True
+        return False
+
+    FakeBucket._log_permissions_enabled_policy = staticmethod(grants_logging)
+
+
+# Attributes AWS reports for a new application load balancer (DescribeLoadBalancerAttributes).
+_ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false",
+    "idle_timeout.timeout_seconds": "60",
+    "routing.http2.enabled": "true",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "waf.fail_open.enabled": "false",
+    "client_keep_alive.seconds": "3600",
+}
+
+
+@fix
+def elbv2_application_load_balancer_reports_default_attributes() -> None:
+    """moto 5.2.5: a new ALB reports only four attributes (idle timeout, HTTP/2, header handling
+    ... left out "for Terraform compatibility"); amazon.aws.elb_application_lb reads
+    ``idle_timeout.timeout_seconds`` and the routing.* attributes and failed with KeyError.
+
+    AWS reports every attribute with its default value.
+    """
+    from moto.elbv2.models import FakeLoadBalancer
+
+    @_around(FakeLoadBalancer, "__init__")
+    def init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.type == "application":
+            for key, value in _ALB_DEFAULT_ATTRIBUTES.items():
+                self.attrs.setdefault(key, value)
+
+
+# Debian's official images are published as SSM public parameters (one per release/arch).
+_DEBIAN_AMIS = {
+    "/aws/service/debian/release/12/latest/amd64": ("ami-0d5eb1f0e1dbb5e12", "x86_64"),
+    "/aws/service/debian/release/12/latest/arm64": ("ami-0a3d1c7f6d8e2b9a4", "arm64"),
+}
+_DEBIAN_OWNER = "136693071363"
+
+
+@fix
+def debian_public_ami_parameters_exist() -> None:
+    """moto 5.2.5 knows only Amazon Linux/ECS public parameters and no Debian image.
+
+    AWS publishes ``/aws/service/debian/release/12/latest/<arch>`` naming Debian's official
+    AMI (owner 136693071363) in every region; the launch templates look the AMI up there.
+    """
+    from moto.ec2.models.amis import Ami, AmiBackend
+    from moto.ssm.models import Parameter, ParameterDict
+
+    @_around(AmiBackend, "_load_amis")
+    def load_amis(original: Callable[..., None], self: Any) -> None:
+        original(self)
+        for name, (ami_id, arch) in _DEBIAN_AMIS.items():
+            self.amis[ami_id] = Ami(
+                self,
+                ami_id=ami_id,
+                name=f"debian-12-{'amd64' if arch == 'x86_64' else 'arm64'}-20261101-2000",
+                description=f"Debian 12 (stand-in for {name})",
+                owner_id=_DEBIAN_OWNER,
+                owner_alias="",
+                architecture=arch,
+                root_device_name="/dev/xvda",
+                root_device_type="ebs",
+                virtualization_type="hvm",
+                hypervisor="xen",
+                state="available",
+                public=True,
+            )
+
+    @_around(ParameterDict, "_check_loading_status")
+    def check_loading(original: Callable[..., None], self: Any, key: str) -> None:
+        original(self, key)
+        if str(key or "").startswith("/aws/service/debian/") and not getattr(self, "_debian", 0):
+            self._debian = 1
+            for name, (ami_id, _arch) in _DEBIAN_AMIS.items():
+                super(ParameterDict, self).__getitem__(name).append(
+                    Parameter(
+                        account_id=self.account_id,
+                        name=name,
+                        value=ami_id,
+                        parameter_type="String",
+                        description=None,
+                        allowed_pattern=None,
+                        keyid=None,
+                        last_modified_date=0,
+                        version=1,
+                        data_type="aws:ec2:image",
+                    )
+                )
