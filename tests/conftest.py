@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -19,10 +20,17 @@ __all__ = ["ROOT", "PlaybookResult"]
 def emulator() -> Iterator[Emulator]:
     """The moto server (with the fidelity layer) shared by the whole session.
 
-    Its own state dir keeps it apart from the one `make up` runs. The AWS variables go into
-    os.environ so that ansible-playbook, boto3 and the aws_ec2 inventory all reach it.
+    Its own state dir keeps it apart from `make up`'s and from other pytest sessions. The AWS
+    variables go into os.environ so that ansible-playbook, boto3 and the aws_ec2 inventory
+    all reach it.
     """
-    emu = Emulator(state_dir=ROOT / ".cache" / "pytest-emulator")
+    # PYTEST_EMULATOR_STATE_DIR isolates concurrent pytest sessions in one work tree: each
+    # session stops its emulator at the end, which would pull it from under the other one.
+    emu = Emulator(
+        state_dir=Path(
+            os.environ.get("PYTEST_EMULATOR_STATE_DIR") or ROOT / ".cache" / "pytest-emulator"
+        )
+    )
     emu.start()
     saved = {key: os.environ.get(key) for key in emu.env()}
     os.environ.update(emu.env())
@@ -65,7 +73,11 @@ def postgres() -> Iterator[Postgres]:
     Its own state dir keeps it apart from the one `make up` runs; the data is wiped first so
     every session starts from an empty database.
     """
-    pg = Postgres(state_dir=ROOT / ".cache" / "pytest-postgres")
+    pg = Postgres(
+        state_dir=Path(
+            os.environ.get("PYTEST_POSTGRES_STATE_DIR") or ROOT / ".cache" / "pytest-postgres"
+        )
+    )
     pg.destroy()
     pg.start()
     yield pg

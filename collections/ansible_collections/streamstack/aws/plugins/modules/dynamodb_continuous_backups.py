@@ -57,14 +57,14 @@ point_in_time_recovery:
       sample: ENABLED
 """
 
+import contextlib
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-try:
+with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
