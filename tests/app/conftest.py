@@ -248,3 +248,16 @@ def ready_items(client: TestClient, uploader: dict[str, str], media: Media,
         assert got.status_code == 200
         out[name] = got.json()
     return ReadyItems(out["video"], out["song"], uploader)
+
+
+@pytest.fixture(scope="session")
+def api_schema(app):  # type: ignore[no-untyped-def]
+    import schemathesis
+
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+@pytest.fixture(scope="session")
+def fuzz_auth(client: TestClient) -> dict[str, str]:
+    """The fuzzer acts as an admin: it reaches every code path behind the auth checks."""
+    return admin_auth(client)

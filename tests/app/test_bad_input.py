@@ -116,6 +116,8 @@ def test_signup_validation(client: TestClient, unchanged: None) -> None:
     _error(client.post("/api/auth/signup", json=short), 422, "validation_error")
     bad_email = {"email": "not-an-email", "password": "long enough password"}
     _error(client.post("/api/auth/signup", json=bad_email), 422, "validation_error")
+    nul = {"email": "nul\u0000@example.com", "password": "long enough password"}
+    _error(client.post("/api/auth/signup", json=nul), 422, "validation_error")
 
 
 def test_malformed_json(client: TestClient, unchanged: None) -> None:

@@ -7,7 +7,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from streamapp import __version__, errors, jsonlog
@@ -61,6 +61,14 @@ def _install_dependency_errors(app: FastAPI) -> None:
     aws_down = unavailable("aws_unavailable", "A storage or queue service is unreachable.")
     for exc_type in (BotoCoreError, ClientError):
         app.add_exception_handler(exc_type, aws_down)
+
+    async def bad_value(_: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value the schema let through: the input's fault, not ours.
+        log.warning("value refused by the database", extra={"error": str(exc)[:300]})
+        return JSONResponse({"code": "invalid_value", "message": "A value is not acceptable."},
+                            status_code=422)
+
+    app.add_exception_handler(DataError, bad_value)
     app.add_exception_handler(
         SecretMissing, unavailable("signing_unavailable", "Playback signing is not configured.")
     )

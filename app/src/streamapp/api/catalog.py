@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import AfterValidator
 from sqlalchemy import func, or_, select
 
 from streamapp import jobs, storage
@@ -19,6 +20,7 @@ from streamapp.api.schemas import (
     PlaybackOut,
     ProgressIn,
     RenditionOut,
+    clean_text,
 )
 from streamapp.api.views import can_edit, get_visible, item_out
 from streamapp.errors import ApiError
@@ -38,7 +40,11 @@ def browse(
     database: DbDep,
     signer: SignerDep,
     user: OptionalUserDep,
-    q: Annotated[str | None, Query(max_length=200, description="Search title/description")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="Search title/description"),
+        AfterValidator(lambda v: v if v is None else clean_text(v)),
+    ] = None,
     kind: Kind | None = None,
     mine: Annotated[bool, Query(description="Only my uploads, any status")] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from streamapp.models import Kind, Role, Status, Visibility
+
+def clean_text(value: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates: refuse them as bad input."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+Text = Annotated[str, AfterValidator(clean_text)]
 
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$"
 
@@ -21,15 +34,15 @@ class ErrorOut(BaseModel):
 
 class SignupIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
-    password: str = Field(min_length=10, max_length=256)
-    display_name: str = Field(default="", max_length=100)
+    email: Text = Field(pattern=EMAIL_PATTERN, max_length=320)
+    password: Text = Field(min_length=10, max_length=256)
+    display_name: Text = Field(default="", max_length=100)
 
 
 class LoginIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
-    password: str = Field(min_length=1, max_length=256)
+    email: Text = Field(pattern=EMAIL_PATTERN, max_length=320)
+    password: Text = Field(min_length=1, max_length=256)
 
 
 class UserOut(BaseModel):
@@ -90,8 +103,8 @@ class ItemPage(BaseModel):
 
 class ItemPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    title: Text | None = Field(default=None, min_length=1, max_length=200)
+    description: Text | None = Field(default=None, max_length=5000)
     visibility: Visibility | None = None
 
 

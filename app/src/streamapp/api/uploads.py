@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, UploadFile
+from pydantic import AfterValidator
 from sqlalchemy.exc import SQLAlchemyError
 
 from streamapp import jobs, storage
 from streamapp.api.deps import DbDep, SettingsDep, SignerDep, UploaderDep
-from streamapp.api.schemas import ErrorOut, ItemOut
+from streamapp.api.schemas import ErrorOut, ItemOut, clean_text
 from streamapp.api.views import item_out
 from streamapp.config import Settings
 from streamapp.errors import ApiError
@@ -73,12 +74,12 @@ def _spool(settings: Settings, upload: UploadFile) -> Path:
 )
 def upload(
     file: Annotated[UploadFile, File(description="An audio or video file")],
-    title: Annotated[str, Form(min_length=1, max_length=200)],
+    title: Annotated[str, Form(min_length=1, max_length=200), AfterValidator(clean_text)],
     user: UploaderDep,
     settings: SettingsDep,
     database: DbDep,
     signer: SignerDep,
-    description: Annotated[str, Form(max_length=5000)] = "",
+    description: Annotated[str, Form(max_length=5000), AfterValidator(clean_text)] = "",
     visibility: Annotated[Visibility, Form()] = Visibility.public,
 ) -> ItemOut:
     if not title.strip():

@@ -1,0 +1,57 @@
+"""/healthz and /readyz, and recovery when the database comes back by itself."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi.testclient import TestClient
+
+from streamapp.app import create_app
+from streamapp.config import Settings
+from tests.harness.postgres import Postgres
+
+
+def test_healthz_and_readyz(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert set(ready.json()["checks"]) == {"database", "dynamodb", "s3", "sqs"}
+
+
+def test_database_down_then_back(client: TestClient, postgres: Postgres) -> None:
+    assert client.get("/api/items").status_code == 200  # the pool holds live connections
+    postgres.stop()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 503
+        checks = ready.json()["checks"]
+        assert not checks["database"]["ok"] and checks["s3"]["ok"] and checks["sqs"]["ok"]
+        down = client.get("/api/items")
+        assert down.status_code == 503 and down.json()["code"] == "database_unavailable"
+        assert client.get("/healthz").status_code == 200  # liveness does not depend on it
+    finally:
+        postgres.start()
+    deadline = time.monotonic() + 30
+    status = 0
+    while time.monotonic() < deadline:
+        status = client.get("/readyz").status_code
+        if status == 200:
+            break
+        time.sleep(0.5)
+    assert status == 200
+    assert client.get("/api/items").status_code == 200
+
+
+def test_aws_down_is_503(settings: Settings) -> None:
+    broken = settings.model_copy(update={"media_bucket": "no-such-bucket-anywhere"})
+    with TestClient(create_app(broken, configure_logging=False)) as c:
+        ready = c.get("/readyz")
+        assert ready.status_code == 503
+        assert not ready.json()["checks"]["s3"]["ok"]
+
+
+def test_metrics_count_requests(client: TestClient) -> None:
+    client.get("/healthz")
+    text = client.get("/metrics").text
+    assert 'streamapp_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "streamapp_http_request_duration_seconds_bucket" in text
