@@ -14,18 +14,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
-
 from streamapp import db
 from streamapp.app import create_app
 from streamapp.aws import reset_clients
 from streamapp.config import Settings
 from streamapp.migrate import upgrade
 from streamapp.worker import Worker
+
 from tests.harness.emulator import Emulator
 from tests.harness.postgres import Postgres
 
 SIGNING_SECRET = "test-secure-link-secret"
 MAX_ATTEMPTS = 2
+TEST_PASSWORD = "correct horse 42"
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ def app_resources(aws: Callable[..., Any]) -> AppResources:
     )
     sqs = aws("sqs")
     dlq_url = sqs.create_queue(QueueName=f"stream-test-transcode-dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_url = sqs.create_queue(
         QueueName=f"stream-test-transcode-{suffix}",
         Attributes={
@@ -133,7 +134,7 @@ def run_worker(settings: Settings) -> Callable[..., int]:
 
 
 # -- accounts ------------------------------------------------------------------------------
-def signup(client: TestClient, email: str | None = None, password: str = "correct horse 42"):  # type: ignore[no-untyped-def]
+def signup(client: TestClient, email: str | None = None, password: str = TEST_PASSWORD):  # type: ignore[no-untyped-def]
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
     resp = client.post("/api/auth/signup", json={"email": email, "password": password})
     assert resp.status_code == 201, resp.text
@@ -147,15 +148,17 @@ def uploader(client: TestClient) -> dict[str, str]:
     """Auth headers of a fresh user promoted to uploader by the admin."""
     admin_headers = admin_auth(client)
     headers, user = signup(client)
-    resp = client.put(f"/api/admin/users/{user['id']}/role", json={"role": "uploader"},
-                      headers=admin_headers)
+    resp = client.put(
+        f"/api/admin/users/{user['id']}/role", json={"role": "uploader"}, headers=admin_headers
+    )
     assert resp.status_code == 200, resp.text
     return headers
 
 
 def admin_auth(client: TestClient) -> dict[str, str]:
-    resp = client.post("/api/auth/login",
-                       json={"email": "admin@example.com", "password": "admin password 1"})
+    resp = client.post(
+        "/api/auth/login", json={"email": "admin@example.com", "password": "admin password 1"}
+    )
     if resp.status_code == 401:
         headers, user = signup(client, "admin@example.com", "admin password 1")
         assert user["role"] == "admin"
@@ -180,14 +183,46 @@ def _ffmpeg(*args: str) -> None:
 def media(tmp_path_factory: pytest.TempPathFactory) -> Media:
     """Short media made by ffmpeg's lavfi sources: 4 s 320x240 video with a tone, a 4 s song."""
     d = tmp_path_factory.mktemp("media")
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
-            "-f", "lavfi", "-i", "sine=frequency=440:duration=4",
-            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest",
-            str(d / "video.mp4"))
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=330:duration=4", "-c:a", "libmp3lame",
-            "-b:a", "96k", str(d / "song.mp3"))
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=256x144:rate=25:duration=3",
-            "-c:v", "libx264", "-preset", "ultrafast", str(d / "silent.mp4"))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=4",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=4",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(d / "video.mp4"),
+    )
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=330:duration=4",
+        "-c:a",
+        "libmp3lame",
+        "-b:a",
+        "96k",
+        str(d / "song.mp3"),
+    )
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=256x144:rate=25:duration=3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        str(d / "silent.mp4"),
+    )
     return Media(d / "video.mp4", d / "song.mp3", d / "silent.mp4")
 
 
@@ -224,20 +259,36 @@ class ReadyItems:
     headers: dict[str, str]
 
 
-def upload(client: TestClient, headers: dict[str, str], path: Path, title: str,
-           content_type: str = "application/octet-stream", **form: str):  # type: ignore[no-untyped-def]
+def upload(
+    client: TestClient,
+    headers: dict[str, str],
+    path: Path,
+    title: str,
+    content_type: str = "application/octet-stream",
+    **form: str,
+):  # type: ignore[no-untyped-def]
     with path.open("rb") as fh:
-        return client.post("/api/items", headers=headers,
-                           files={"file": (path.name, fh, content_type)},
-                           data={"title": title, **form})
+        return client.post(
+            "/api/items",
+            headers=headers,
+            files={"file": (path.name, fh, content_type)},
+            data={"title": title, **form},
+        )
 
 
 @pytest.fixture(scope="session")
-def ready_items(client: TestClient, uploader: dict[str, str], media: Media,
-                run_worker: Callable[..., int]) -> ReadyItems:
+def ready_items(
+    client: TestClient, uploader: dict[str, str], media: Media, run_worker: Callable[..., int]
+) -> ReadyItems:
     """A video and a song uploaded and transcoded by a worker: the end-to-end path, shared."""
-    video = upload(client, uploader, media.video, "Test pattern", "video/mp4",
-                   description="lavfi testsrc2 with a 440 Hz tone")
+    video = upload(
+        client,
+        uploader,
+        media.video,
+        "Test pattern",
+        "video/mp4",
+        description="lavfi testsrc2 with a 440 Hz tone",
+    )
     assert video.status_code == 201, video.text
     song = upload(client, uploader, media.song, "Sine song", "audio/mpeg")
     assert song.status_code == 201, song.text

@@ -35,7 +35,7 @@ CONTRACT_LOCATIONS = r"""
         rewrite ^/media/(.*)$ /BUCKET/$1 break;
         proxy_pass ENDPOINT;
     }
-"""
+"""  # noqa: E501 - nginx regexes do not wrap
 
 
 def _free_port() -> int:
@@ -97,11 +97,19 @@ def start(prefix: Path, s3_endpoint: str, bucket: str, secret: str, timeout: flo
         (prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
     conf.write_text(render(port, prefix, s3_endpoint, bucket, secret))
-    check = subprocess.run(["nginx", "-t", "-p", str(prefix), "-c", str(conf)],
-                           capture_output=True, text=True, timeout=30, check=False)
+    check = subprocess.run(
+        ["nginx", "-t", "-p", str(prefix), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert check.returncode == 0, check.stderr
-    proc = subprocess.Popen(["nginx", "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        ["nginx", "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -111,7 +119,9 @@ def start(prefix: Path, s3_endpoint: str, bucket: str, secret: str, timeout: flo
             break  # any HTTP answer means it is serving
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(f"nginx exited: {proc.stderr.read() if proc.stderr else ''}")
+                raise RuntimeError(
+                    f"nginx exited: {proc.stderr.read() if proc.stderr else ''}"
+                ) from None
             time.sleep(0.1)
     else:
         proc.kill()

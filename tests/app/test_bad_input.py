@@ -41,8 +41,23 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory, media: Media) -> dict[st
         "oversized": d / "huge.mp4",
     }
     files["text"].write_text("this is not a video\n" * 50)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x64",
-                    "-frames:v", "1", str(files["image"])], check=True, timeout=30)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x64",
+            "-frames:v",
+            "1",
+            str(files["image"]),
+        ],
+        check=True,
+        timeout=30,
+    )
     data = media.video.read_bytes()
     files["truncated"].write_bytes(data[: len(data) // 2])  # moov atom is at the end: lost
     files["garbage"].write_bytes(data[:32] + os.urandom(200_000))
@@ -62,25 +77,37 @@ def bad_files(tmp_path_factory: pytest.TempPathFactory, media: Media) -> dict[st
         ("oversized", 413, "file_too_large"),
     ],
 )
-def test_bad_uploads_are_refused(client: TestClient, uploader: dict[str, str],
-                                 bad_files: dict[str, Path], unchanged: None, name: str,
-                                 status: int, code: str) -> None:
+def test_bad_uploads_are_refused(
+    client: TestClient,
+    uploader: dict[str, str],
+    bad_files: dict[str, Path],
+    unchanged: None,
+    name: str,
+    status: int,
+    code: str,
+) -> None:
     _error(upload(client, uploader, bad_files[name], f"bad {name}"), status, code)
 
 
-def test_oversized_chunked_upload_is_refused(client: TestClient, uploader: dict[str, str],
-                                             unchanged: None) -> None:
+def test_oversized_chunked_upload_is_refused(
+    client: TestClient, uploader: dict[str, str], unchanged: None
+) -> None:
     def chunks() -> Iterator[bytes]:  # no Content-Length: the body is counted as it streams
         boundary = b"--xyz\r\n"
         yield boundary + b'Content-Disposition: form-data; name="title"\r\n\r\nbig\r\n'
-        yield boundary + (b'Content-Disposition: form-data; name="file"; filename="a.mp4"\r\n'
-                          b"Content-Type: video/mp4\r\n\r\n")
+        yield boundary + (
+            b'Content-Disposition: form-data; name="file"; filename="a.mp4"\r\n'
+            b"Content-Type: video/mp4\r\n\r\n"
+        )
         for _ in range(7):
             yield b"\0" * (1024 * 1024)
         yield b"\r\n--xyz--\r\n"
 
-    resp = client.post("/api/items", headers={**uploader,
-                       "Content-Type": "multipart/form-data; boundary=xyz"}, content=chunks())
+    resp = client.post(
+        "/api/items",
+        headers={**uploader, "Content-Type": "multipart/form-data; boundary=xyz"},
+        content=chunks(),
+    )
     _error(resp, 413, "file_too_large")
 
 
@@ -88,12 +115,16 @@ def test_upload_needs_login_and_role(client: TestClient, media: Media, unchanged
     _error(upload(client, {}, media.song, "anon"), 401, "not_authenticated")
     viewer, _ = signup(client)
     _error(upload(client, viewer, media.song, "viewer"), 403, "forbidden_role")
-    _error(upload(client, {"Authorization": "Bearer forged-token"}, media.song, "x"), 401,
-           "not_authenticated")
+    _error(
+        upload(client, {"Authorization": "Bearer forged-token"}, media.song, "x"),
+        401,
+        "not_authenticated",
+    )
 
 
-def test_upload_needs_a_title(client: TestClient, uploader: dict[str, str], media: Media,
-                              unchanged: None) -> None:
+def test_upload_needs_a_title(
+    client: TestClient, uploader: dict[str, str], media: Media, unchanged: None
+) -> None:
     with media.song.open("rb") as fh:
         resp = client.post("/api/items", headers=uploader, files={"file": ("s.mp3", fh)})
     _error(resp, 422, "validation_error")
@@ -121,8 +152,11 @@ def test_signup_validation(client: TestClient, unchanged: None) -> None:
 
 
 def test_malformed_json(client: TestClient, unchanged: None) -> None:
-    resp = client.post("/api/auth/signup", content=b'{"email": "a@b.c", "password": ',
-                       headers={"Content-Type": "application/json"})
+    resp = client.post(
+        "/api/auth/signup",
+        content=b'{"email": "a@b.c", "password": ',
+        headers={"Content-Type": "application/json"},
+    )
     _error(resp, 400, "malformed_json")
 
 
@@ -133,18 +167,27 @@ def test_unknown_ids(client: TestClient, uploader: dict[str, str], unchanged: No
     _error(client.delete(f"/api/items/{missing}", headers=uploader), 404, "item_not_found")
     _error(client.get("/api/items/not-a-uuid"), 422, "validation_error")
     _error(client.get("/api/no/such/route"), 404, "not_found")
-    admin = client.post("/api/auth/login",
-                        json={"email": "admin@example.com", "password": "admin password 1"})
+    admin = client.post(
+        "/api/auth/login", json={"email": "admin@example.com", "password": "admin password 1"}
+    )
     headers = {"Authorization": f"Bearer {admin.json()['token']}"}
-    _error(client.put(f"/api/admin/users/{missing}/role", json={"role": "viewer"},
-                      headers=headers), 404, "user_not_found")
+    _error(
+        client.put(f"/api/admin/users/{missing}/role", json={"role": "viewer"}, headers=headers),
+        404,
+        "user_not_found",
+    )
 
 
-def test_other_users_private_item(client: TestClient, uploader: dict[str, str], media: Media,
-                                  run_worker: Callable[..., int],
-                                  state: Callable[[], State]) -> None:
-    resp = upload(client, uploader, media.silent_video, "My private clip", "video/mp4",
-                  visibility="private")
+def test_other_users_private_item(
+    client: TestClient,
+    uploader: dict[str, str],
+    media: Media,
+    run_worker: Callable[..., int],
+    state: Callable[[], State],
+) -> None:
+    resp = upload(
+        client, uploader, media.silent_video, "My private clip", "video/mp4", visibility="private"
+    )
     assert resp.status_code == 201, resp.text
     item = resp.json()
     run_worker(max_jobs=2)
@@ -154,10 +197,12 @@ def test_other_users_private_item(client: TestClient, uploader: dict[str, str], 
     for call in (
         lambda: client.get(f"/api/items/{item['id']}", headers=stranger),
         lambda: client.get(f"/api/items/{item['id']}/playback", headers=stranger),
-        lambda: client.patch(f"/api/items/{item['id']}", json={"title": "mine now"},
-                             headers=stranger),
-        lambda: client.put(f"/api/items/{item['id']}/progress", json={"position_seconds": 1},
-                           headers=stranger),
+        lambda: client.patch(
+            f"/api/items/{item['id']}", json={"title": "mine now"}, headers=stranger
+        ),
+        lambda: client.put(
+            f"/api/items/{item['id']}/progress", json={"position_seconds": 1}, headers=stranger
+        ),
         lambda: client.delete(f"/api/items/{item['id']}", headers=stranger),
         lambda: client.get(f"/api/items/{item['id']}"),
     ):
@@ -174,6 +219,5 @@ def test_other_users_private_item(client: TestClient, uploader: dict[str, str], 
 
 def test_viewer_cannot_change_roles(client: TestClient, unchanged: None) -> None:
     viewer, user = signup(client)
-    resp = client.put(f"/api/admin/users/{user['id']}/role", json={"role": "admin"},
-                      headers=viewer)
+    resp = client.put(f"/api/admin/users/{user['id']}/role", json={"role": "admin"}, headers=viewer)
     _error(resp, 403, "forbidden_role")

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
-
 from streamapp.config import Settings
+
 from tests.app.conftest import ReadyItems
 
 
@@ -81,15 +81,19 @@ def test_browse_search_history_and_preferences(client: TestClient, ready_items: 
     play = client.get(f"/api/items/{video['id']}/playback", headers=viewer_headers)
     assert play.status_code == 200, play.text
     assert play.json()["resume_position_seconds"] == 0
-    resp = client.put(f"/api/items/{video['id']}/progress", json={"position_seconds": 2.5},
-                      headers=viewer_headers)
+    resp = client.put(
+        f"/api/items/{video['id']}/progress", json={"position_seconds": 2.5}, headers=viewer_headers
+    )
     assert resp.status_code == 200, resp.text
     play = client.get(f"/api/items/{video['id']}/playback", headers=viewer_headers).json()
     assert play["resume_position_seconds"] == 2.5
     history = client.get("/api/me/history", headers=viewer_headers).json()
     assert history[0]["item"]["id"] == video["id"] and history[0]["position_seconds"] == 2.5
 
-    assert client.get("/api/me/preferences", headers=viewer_headers).json()["preferred_quality"] == "auto"
+    assert (
+        client.get("/api/me/preferences", headers=viewer_headers).json()["preferred_quality"]
+        == "auto"
+    )
     prefs = {"preferred_quality": "240p", "autoplay": False, "preferred_kind": "video"}
     assert client.put("/api/me/preferences", json=prefs, headers=viewer_headers).status_code == 200
     assert client.get("/api/me/preferences", headers=viewer_headers).json() == prefs
@@ -100,8 +104,9 @@ def test_login_logout_cycle(client: TestClient) -> None:
 
     headers, user = signup(client, password="a long passphrase")
     assert user["role"] == "viewer"
-    login = client.post("/api/auth/login",
-                        json={"email": user["email"], "password": "a long passphrase"})
+    login = client.post(
+        "/api/auth/login", json={"email": user["email"], "password": "a long passphrase"}
+    )
     assert login.status_code == 200
     token = {"Authorization": f"Bearer {login.json()['token']}"}
     client.cookies.clear()

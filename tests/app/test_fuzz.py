@@ -20,8 +20,13 @@ def test_no_server_errors(api_schema: Any, fuzz_auth: dict[str, str]) -> None:
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def run(case: Any) -> None:
             case.call_and_validate(headers=fuzz_auth, checks=[not_a_server_error])
 

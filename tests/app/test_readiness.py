@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from fastapi.testclient import TestClient
-
 from streamapp.app import create_app
 from streamapp.config import Settings
+
 from tests.harness.postgres import Postgres
 
 

@@ -12,27 +12,47 @@ from urllib.parse import urljoin
 
 import pytest
 from fastapi.testclient import TestClient
-
 from streamapp.config import Settings
 from streamapp.signing import LocalSigner
+
 from tests.app import nginx as nginx_harness
 from tests.app.conftest import SIGNING_SECRET, ReadyItems
 from tests.harness.emulator import Emulator
 
 
 @pytest.fixture(scope="module")
-def nginx(tmp_path_factory: pytest.TempPathFactory, emulator: Emulator, aws,  # type: ignore[no-untyped-def]
-          settings: Settings) -> Iterator[nginx_harness.Nginx]:
+def nginx(
+    tmp_path_factory: pytest.TempPathFactory,
+    emulator: Emulator,
+    aws,  # type: ignore[no-untyped-def]
+    settings: Settings,
+) -> Iterator[nginx_harness.Nginx]:
     # nginx fetches from S3 without SigV4: the bucket lets anonymous reads of the published
     # trees only (on AWS the nginx role restricts this to its VPC endpoint); sources stay private.
     published = [f"arn:aws:s3:::{settings.media_bucket}/{p}/*" for p in ("hls", "thumbs")]
-    aws("s3").put_bucket_policy(Bucket=settings.media_bucket, Policy=json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Sid": "PublishedMedia", "Effect": "Allow", "Principal": "*",
-                       "Action": "s3:GetObject", "Resource": published}],
-    }))
-    server = nginx_harness.start(tmp_path_factory.mktemp("nginx"), str(emulator.endpoint),
-                                 settings.media_bucket, SIGNING_SECRET)
+    aws("s3").put_bucket_policy(
+        Bucket=settings.media_bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "PublishedMedia",
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": published,
+                    }
+                ],
+            }
+        ),
+    )
+    server = nginx_harness.start(
+        tmp_path_factory.mktemp("nginx"),
+        str(emulator.endpoint),
+        settings.media_bucket,
+        SIGNING_SECRET,
+    )
     yield server
     server.stop()
 
@@ -82,7 +102,10 @@ def test_a_real_hls_client_plays_through_nginx(
     # ffmpeg follows the master playlist, a rung playlist and all its segments, decoding all.
     proc = subprocess.run(
         ["ffmpeg", "-v", "error", "-nostdin", "-i", via(nginx, play["url"]), "-f", "null", "-"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
 from streamapp.config import Settings
+
 from tests.app.conftest import MAX_ATTEMPTS, Media, _ffmpeg, upload
 
 
@@ -39,8 +39,13 @@ def _queue_depth(aws: Callable[..., Any], url: str) -> int:
 
 
 def test_failures_retry_then_dead_letter_then_manual_retry(
-    client: TestClient, uploader: dict[str, str], media: Media, settings: Settings,
-    aws: Callable[..., Any], run_worker: Callable[..., int], failing_ffmpeg: str,
+    client: TestClient,
+    uploader: dict[str, str],
+    media: Media,
+    settings: Settings,
+    aws: Callable[..., Any],
+    run_worker: Callable[..., int],
+    failing_ffmpeg: str,
 ) -> None:
     item = upload(client, uploader, media.song, "Doomed song").json()
     url = f"/api/items/{item['id']}"
@@ -64,8 +69,9 @@ def test_failures_retry_then_dead_letter_then_manual_retry(
     assert _queue_depth(aws, settings.jobs_queue_url) == 0
     assert _queue_depth(aws, settings.jobs_dlq_url or "") == dlq_before + 1
     # The source is still there, so the item can be retried once the cause is fixed.
-    source = aws("s3").list_objects_v2(Bucket=settings.media_bucket,
-                                       Prefix=f"sources/{item['id']}/")
+    source = aws("s3").list_objects_v2(
+        Bucket=settings.media_bucket, Prefix=f"sources/{item['id']}/"
+    )
     assert source["KeyCount"] == 1
     resp = client.post(f"{url}/retry", headers=uploader)
     assert resp.status_code == 200 and resp.json()["status"] == "queued"
@@ -74,13 +80,30 @@ def test_failures_retry_then_dead_letter_then_manual_retry(
 
 
 def test_progress_is_visible_while_transcoding(
-    client: TestClient, uploader: dict[str, str], tmp_path: Path,
+    client: TestClient,
+    uploader: dict[str, str],
+    tmp_path: Path,
     run_worker: Callable[..., int],
 ) -> None:
     longer = tmp_path / "longer.mp4"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=20",
-            "-f", "lavfi", "-i", "sine=frequency=220:duration=20", "-c:v", "libx264",
-            "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(longer))
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=25:duration=20",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=220:duration=20",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-shortest",
+        str(longer),
+    )
     item = upload(client, uploader, longer, "Longer clip", "video/mp4").json()
     seen: list[tuple[str, float]] = []
     worker = threading.Thread(target=run_worker, kwargs={"max_jobs": 1}, daemon=True)

@@ -97,7 +97,9 @@ class Postgres:
     def running(self) -> bool:
         if not self.initialised():
             return False
-        proc = self._run([str(self.bin / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False)
+        proc = self._run(
+            [str(self.bin / "pg_ctl"), "status", "-D", str(self.data_dir)], check=False
+        )
         return "server is running" in proc
 
     def init(self) -> None:
@@ -107,9 +109,20 @@ class Postgres:
         pwfile.write_text(DB_PASSWORD + "\n")
         self._chown(pwfile)
         self._run(
-            [str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-E", "UTF8",
-             "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256",
-             f"--pwfile={pwfile}", "--no-sync"],
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--no-sync",
+            ],
             timeout=120,
         )
         pwfile.unlink()
@@ -124,11 +137,24 @@ class Postgres:
         sock_dir = self.state_dir / "sock"
         sock_dir.mkdir(exist_ok=True)
         self._chown(sock_dir)
-        options = (f"-p {port} -k {sock_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        options = (
+            f"-p {port} -k {sock_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
         self._run(
-            [str(self.bin / "pg_ctl"), "start", "-w", "-t", str(int(timeout)), "-D",
-             str(self.data_dir), "-l", str(self.state_dir / "server.log"), "-o", options],
+            [
+                str(self.bin / "pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                str(int(timeout)),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.state_dir / "server.log"),
+                "-o",
+                options,
+            ],
             timeout=timeout + 10,
         )
         (self.state_dir / "port").write_text(str(port))
@@ -137,21 +163,44 @@ class Postgres:
 
     def _psql(self, sock_dir: Path, port: int, sql: str, db: str = "postgres") -> str:
         return self._run(
-            [str(self.bin / "psql"), "-h", str(sock_dir), "-p", str(port), "-U", "postgres",
-             "-d", db, "-v", "ON_ERROR_STOP=1", "-Atc", sql]
+            [
+                str(self.bin / "psql"),
+                "-h",
+                str(sock_dir),
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-Atc",
+                sql,
+            ]
         )
 
     def _ensure_database(self, sock_dir: Path, port: int) -> None:
-        if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_roles WHERE rolname='{DB_USER}'"):
+        # Constant identifiers of our own, no user input: plain SQL text is safe here.
+        if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_roles WHERE rolname='{DB_USER}'"):  # noqa: S608
             self._psql(sock_dir, port, f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'")
-        if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_database WHERE datname='{DB_NAME}'"):
+        if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_database WHERE datname='{DB_NAME}'"):  # noqa: S608
             self._psql(sock_dir, port, f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 
     def stop(self, timeout: float = 30) -> None:
         if self.running():
             self._run(
-                [str(self.bin / "pg_ctl"), "stop", "-w", "-t", str(int(timeout)), "-m", "fast",
-                 "-D", str(self.data_dir)],
+                [
+                    str(self.bin / "pg_ctl"),
+                    "stop",
+                    "-w",
+                    "-t",
+                    str(int(timeout)),
+                    "-m",
+                    "fast",
+                    "-D",
+                    str(self.data_dir),
+                ],
                 timeout=timeout + 10,
             )
 
@@ -160,7 +209,9 @@ class Postgres:
         while time.monotonic() < deadline:
             proc = subprocess.run(
                 [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                capture_output=True, check=False, timeout=10,
+                capture_output=True,
+                check=False,
+                timeout=10,
             )
             if proc.returncode == 0:
                 return
@@ -188,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if running else 3
     elif args.action == "env":
         if not pg.running():
-            print("postgres is not running (python -m tests.harness.postgres start)", file=sys.stderr)
+            print(
+                "postgres is not running (python -m tests.harness.postgres start)", file=sys.stderr
+            )
             return 1
         print("".join(f"export {k}={v}\n" for k, v in pg.env().items()), end="")
     elif args.action == "destroy":

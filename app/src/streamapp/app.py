@@ -50,8 +50,9 @@ def _install_dependency_errors(app: FastAPI) -> None:
     def unavailable(code: str, message: str):  # type: ignore[no-untyped-def]
         async def handler(_: Request, exc: Exception) -> JSONResponse:
             log.warning("dependency unavailable", extra={"code": code, "error": str(exc)[:300]})
-            return JSONResponse({"code": code, "message": message}, status_code=503,
-                                headers={"Retry-After": "5"})
+            return JSONResponse(
+                {"code": code, "message": message}, status_code=503, headers={"Retry-After": "5"}
+            )
 
         return handler
 
@@ -65,8 +66,9 @@ def _install_dependency_errors(app: FastAPI) -> None:
     async def bad_value(_: Request, exc: Exception) -> JSONResponse:
         # The database refused a value the schema let through: the input's fault, not ours.
         log.warning("value refused by the database", extra={"error": str(exc)[:300]})
-        return JSONResponse({"code": "invalid_value", "message": "A value is not acceptable."},
-                            status_code=422)
+        return JSONResponse(
+            {"code": "invalid_value", "message": "A value is not acceptable."}, status_code=422
+        )
 
     app.add_exception_handler(DataError, bad_value)
     app.add_exception_handler(

@@ -1,4 +1,7 @@
-"""ASGI entry for uvicorn/gunicorn: ``gunicorn -k uvicorn.workers.UvicornWorker streamapp.asgi:app``."""
+"""ASGI entry for uvicorn and gunicorn.
+
+gunicorn -k uvicorn.workers.UvicornWorker streamapp.asgi:app
+"""
 
 from streamapp.app import create_app
 

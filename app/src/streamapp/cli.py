@@ -47,4 +47,6 @@ def migrate(argv: list[str] | None = None) -> None:
     except Exception:
         logging.getLogger("streamapp.migrate").exception("migration failed")
         sys.exit(1)
-    logging.getLogger("streamapp.migrate").info("schema up to date", extra={"revision": args.revision})
+    logging.getLogger("streamapp.migrate").info(
+        "schema up to date", extra={"revision": args.revision}
+    )

@@ -47,9 +47,9 @@ class Settings(BaseSettings):
 
     # AWS: empty endpoint on real AWS; the emulator's URL locally.
     aws_region: str = Field(
-        default_factory=lambda: os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or "eu-west-1"
+        default_factory=lambda: (
+            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
+        )
     )
     aws_endpoint_url: str | None = None
     media_bucket: str = "streamapp-media"

@@ -16,8 +16,9 @@ class Job:
     kind: str
 
     def body(self) -> str:
-        return json.dumps({"v": 1, "item_id": self.item_id, "source_key": self.source_key,
-                           "kind": self.kind})
+        return json.dumps(
+            {"v": 1, "item_id": self.item_id, "source_key": self.source_key, "kind": self.kind}
+        )
 
     @classmethod
     def parse(cls, body: str) -> Job:
@@ -26,5 +27,7 @@ class Job:
 
 
 def enqueue(settings: Settings, job: Job) -> str:
-    resp = client(settings, "sqs").send_message(QueueUrl=settings.jobs_queue_url, MessageBody=job.body())
+    resp = client(settings, "sqs").send_message(
+        QueueUrl=settings.jobs_queue_url, MessageBody=job.body()
+    )
     return str(resp["MessageId"])

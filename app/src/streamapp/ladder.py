@@ -43,7 +43,7 @@ class Rendition:
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2)) * 2)
+    return max(2, round(value / 2) * 2)
 
 
 def plan(settings: Settings, info: MediaInfo) -> list[Rendition]:
@@ -84,8 +84,7 @@ def command(
         labels = "".join(f"[v{i}]" for i in range(n))
         graph = [f"[0:v]split={n + 1}{labels}[vthumb]"]
         graph += [
-            f"[v{i}]scale={r.width}:{r.height}:force_original_aspect_ratio=disable,"
-            f"setsar=1[v{i}o]"
+            f"[v{i}]scale={r.width}:{r.height}:force_original_aspect_ratio=disable,setsar=1[v{i}o]"
             for i, r in enumerate(rungs)
         ]
         # Poster frame from 10 % into the video, past black intros.
@@ -95,9 +94,16 @@ def command(
             maps += ["-map", f"[v{i}o]"]
             if info.has_audio:
                 maps += ["-map", "0:a:0"]
-            codec += [f"-b:v:{i}", f"{r.video_kbps}k", f"-maxrate:v:{i}", f"{r.video_kbps * 1.1:.0f}k"]
+            codec += [
+                f"-b:v:{i}",
+                f"{r.video_kbps}k",
+                f"-maxrate:v:{i}",
+                f"{r.video_kbps * 1.1:.0f}k",
+            ]
             codec += [f"-bufsize:v:{i}", f"{r.video_kbps * 2}k"]
-            streams.append(f"v:{i},a:{i},name:{r.name}" if info.has_audio else f"v:{i},name:{r.name}")
+            streams.append(
+                f"v:{i},a:{i},name:{r.name}" if info.has_audio else f"v:{i},name:{r.name}"
+            )
         codec += ["-c:v", "libx264", "-preset", settings.x264_preset, "-profile:v", "main"]
         codec += ["-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop)]
         codec += ["-sc_threshold", "0", "-force_key_frames", f"expr:gte(t,n_forced*{seg})"]

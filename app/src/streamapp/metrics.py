@@ -58,11 +58,16 @@ class Registry:
                     f'streamapp_http_request_duration_seconds_bucket{{{labels},le="{bound}"}} {n}'
                 )
             total = self.observed[(m, r)]
-            lines.append(f'streamapp_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {total}')
-            lines.append(f"streamapp_http_request_duration_seconds_sum{{{labels}}} {self.seconds[(m, r)]:.6f}")
+            lines.append(
+                f'streamapp_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {total}'
+            )
+            seconds = self.seconds[(m, r)]
+            lines.append(f"streamapp_http_request_duration_seconds_sum{{{labels}}} {seconds:.6f}")
             lines.append(f"streamapp_http_request_duration_seconds_count{{{labels}}} {total}")
-        lines += ["# TYPE streamapp_http_requests_in_flight gauge",
-                  f"streamapp_http_requests_in_flight {self.in_flight}"]
+        lines += [
+            "# TYPE streamapp_http_requests_in_flight gauge",
+            f"streamapp_http_requests_in_flight {self.in_flight}",
+        ]
         return "\n".join(lines) + "\n"
 
 

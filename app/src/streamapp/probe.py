@@ -65,8 +65,16 @@ def _fps(stream: dict[str, Any]) -> float:
 def probe(settings: Settings, path: str) -> MediaInfo:
     try:
         proc = subprocess.run(
-            [settings.ffprobe, "-v", "error", "-print_format", "json"]
-            + ["-show_format", "-show_streams", path],
+            [
+                settings.ffprobe,
+                "-v",
+                "error",
+                "-print_format",
+                "json",
+                "-show_format",
+                "-show_streams",
+                path,
+            ],
             capture_output=True,
             timeout=settings.probe_timeout_seconds,
             check=False,
@@ -118,8 +126,22 @@ def _trial_decode(settings: Settings, path: str, info: MediaInfo) -> None:
     """Decode the first seconds: catches files whose headers are fine but data is not."""
     try:
         proc = subprocess.run(
-            [settings.ffmpeg, "-v", "error", "-xerror", "-nostdin", "-t", "2", "-i", path]
-            + ["-map", "0:v:0?" if info.kind == "video" else "0:a:0", "-f", "null", "-"],
+            [
+                settings.ffmpeg,
+                "-v",
+                "error",
+                "-xerror",
+                "-nostdin",
+                "-t",
+                "2",
+                "-i",
+                path,
+                "-map",
+                "0:v:0?" if info.kind == "video" else "0:a:0",
+                "-f",
+                "null",
+                "-",
+            ],
             capture_output=True,
             timeout=settings.probe_timeout_seconds,
             check=False,

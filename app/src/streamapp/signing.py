@@ -98,7 +98,10 @@ class CloudFrontSigner:
 
     @staticmethod
     def policy(resource: str, expires: int) -> str:
-        statement = {"Resource": resource, "Condition": {"DateLessThan": {"AWS:EpochTime": expires}}}
+        statement = {
+            "Resource": resource,
+            "Condition": {"DateLessThan": {"AWS:EpochTime": expires}},
+        }
         return json.dumps({"Statement": [statement]}, separators=(",", ":"))
 
     def object_url(self, key: str, *, now: float | None = None) -> SignedUrl:

@@ -1,9 +1,9 @@
 """S3 layout of a media item and the helpers that move files in and out.
 
-    sources/<item id>/source<ext>     the upload, kept for re-transcoding (never deleted on failure)
-    hls/<item id>/master.m3u8         HLS master playlist
-    hls/<item id>/<rung>/...          rung playlists and segments
-    thumbs/<item id>.jpg|.png         poster frame (video) or waveform (audio)
+sources/<item id>/source<ext>     the upload, kept for re-transcoding (never deleted on failure)
+hls/<item id>/master.m3u8         HLS master playlist
+hls/<item id>/<rung>/...          rung playlists and segments
+thumbs/<item id>.jpg|.png         poster frame (video) or waveform (audio)
 """
 
 from __future__ import annotations

@@ -33,7 +33,9 @@ def run_ladder(
     duration_us = max(info.duration, 0.001) * 1_000_000
     start = time.monotonic()
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL
+        )
         # A watchdog, because a wedged ffmpeg prints nothing and readline would wait forever.
         watchdog = threading.Timer(settings.transcode_timeout_seconds, proc.kill)
         watchdog.start()
@@ -54,7 +56,9 @@ def run_ladder(
             stderr.seek(0)
             tail = stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
             if elapsed >= settings.transcode_timeout_seconds:
-                raise TranscodeError(f"ffmpeg timed out after {settings.transcode_timeout_seconds}s")
+                raise TranscodeError(
+                    f"ffmpeg timed out after {settings.transcode_timeout_seconds}s"
+                )
             reason = tail[-1] if tail else f"exit status {code}"
             raise TranscodeError(f"ffmpeg failed: {reason}")
     if not (out_dir / "master.m3u8").is_file():

@@ -108,8 +108,9 @@ class Worker:
             outcome = self._transcode(job, attempt)
         except Exception as exc:
             reason = str(exc)[:500] or type(exc).__name__
-            log.warning("job failed", extra={"item_id": job.item_id, "attempt": attempt,
-                                             "reason": reason})
+            log.warning(
+                "job failed", extra={"item_id": job.item_id, "attempt": attempt, "reason": reason}
+            )
             self._after_failure(job, attempt, reason, receipt)
             return
         finally:
@@ -144,9 +145,14 @@ class Worker:
             shutil.rmtree(work, ignore_errors=True)
         log.info(
             "job done",
-            extra={"item_id": job.item_id, "kind": info.kind, "rungs": [r.name for r in rungs],
-                   "media_seconds": round(info.duration, 2), "transcode_seconds": round(elapsed, 2),
-                   "realtime_factor": round(info.duration / max(elapsed, 1e-6), 2)},
+            extra={
+                "item_id": job.item_id,
+                "kind": info.kind,
+                "rungs": [r.name for r in rungs],
+                "media_seconds": round(info.duration, 2),
+                "transcode_seconds": round(elapsed, 2),
+                "realtime_factor": round(info.duration / max(elapsed, 1e-6), 2),
+            },
         )
         return "done"
 
@@ -230,7 +236,8 @@ class Worker:
     def _set_visibility(self, receipt: str, seconds: int) -> None:
         try:
             client(self.settings, "sqs").change_message_visibility(
-                QueueUrl=self.settings.jobs_queue_url, ReceiptHandle=receipt,
+                QueueUrl=self.settings.jobs_queue_url,
+                ReceiptHandle=receipt,
                 VisibilityTimeout=seconds,
             )
         except Exception:
@@ -240,7 +247,9 @@ class Worker:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="streamapp-worker", description=__doc__.split("\n")[0])
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
-    parser.add_argument("--exit-when-idle", action="store_true", help="exit when the queue is empty")
+    parser.add_argument(
+        "--exit-when-idle", action="store_true", help="exit when the queue is empty"
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     jsonlog.setup(settings.log_level, settings.log_file)

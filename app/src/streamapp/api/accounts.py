@@ -52,7 +52,9 @@ def _start_session(settings: Settings, response: Response, user: User) -> Sessio
     response_model=SessionOut,
     responses={409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
-def signup(body: SignupIn, settings: SettingsDep, database: DbDep, response: Response) -> SessionOut:
+def signup(
+    body: SignupIn, settings: SettingsDep, database: DbDep, response: Response
+) -> SessionOut:
     email = body.email.strip().lower()
     role = Role.admin if email in settings.admin_email_set() else Role(settings.default_role)
     user = User(

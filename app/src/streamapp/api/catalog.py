@@ -63,8 +63,10 @@ def browse(
     if q and q.strip():
         pattern = _like(q.strip())
         query = query.where(
-            or_(MediaItem.title.ilike(pattern, escape="\\"),
-                MediaItem.description.ilike(pattern, escape="\\"))
+            or_(
+                MediaItem.title.ilike(pattern, escape="\\"),
+                MediaItem.description.ilike(pattern, escape="\\"),
+            )
         )
     if kind:
         query = query.where(MediaItem.kind == kind)
@@ -72,8 +74,9 @@ def browse(
     rows = database.scalars(
         query.order_by(MediaItem.created_at.desc(), MediaItem.id).limit(limit).offset(offset)
     ).all()
-    return ItemPage(items=[item_out(i, signer) for i in rows], total=total, limit=limit,
-                    offset=offset)
+    return ItemPage(
+        items=[item_out(i, signer) for i in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses=ERRORS)
@@ -130,19 +133,28 @@ def put_progress(
     entry.completed = body.completed
     database.add(entry)
     database.commit()
-    return HistoryOut(item=item_out(item, signer), position_seconds=entry.position_seconds,
-                      completed=entry.completed, updated_at=entry.updated_at)
+    return HistoryOut(
+        item=item_out(item, signer),
+        position_seconds=entry.position_seconds,
+        completed=entry.completed,
+        updated_at=entry.updated_at,
+    )
 
 
-@router.get("/{item_id}/playback", response_model=PlaybackOut,
-            responses={**ERRORS, 409: {"model": ErrorOut}})
-def playback(
-    item_id: uuid.UUID, database: DbDep, signer: SignerDep, user: UserDep
-) -> PlaybackOut:
+@router.get(
+    "/{item_id}/playback",
+    response_model=PlaybackOut,
+    responses={**ERRORS, 409: {"model": ErrorOut}},
+)
+def playback(item_id: uuid.UUID, database: DbDep, signer: SignerDep, user: UserDep) -> PlaybackOut:
     item = get_visible(database, item_id, user)
     if item.status != Status.ready or not item.hls_prefix:
-        raise ApiError(409, "not_ready", f"The item is not playable yet (status {item.status}).",
-                       item_status=item.status.value)
+        raise ApiError(
+            409,
+            "not_ready",
+            f"The item is not playable yet (status {item.status}).",
+            item_status=item.status.value,
+        )
     signed = signer.hls_url(item.hls_prefix, "master.m3u8")
     entry = database.get(WatchHistory, (user.id, item.id))
     resume = 0.0 if entry is None or entry.completed else entry.position_seconds
@@ -158,8 +170,9 @@ def playback(
     )
 
 
-@router.post("/{item_id}/retry", response_model=ItemOut,
-             responses={**ERRORS, 409: {"model": ErrorOut}})
+@router.post(
+    "/{item_id}/retry", response_model=ItemOut, responses={**ERRORS, 409: {"model": ErrorOut}}
+)
 def retry(
     item_id: uuid.UUID, database: DbDep, settings: SettingsDep, signer: SignerDep, user: UserDep
 ) -> ItemOut:

@@ -23,12 +23,15 @@ def healthz() -> dict[str, Any]:
 def readyz(settings: SettingsDep) -> JSONResponse:
     """Readiness: database, DynamoDB, S3 and SQS all answer."""
     ok, checks = health.readiness(settings)
-    return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "unavailable", "checks": checks},
+        status_code=200 if ok else 503,
+    )
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     """Request metrics in the Prometheus text format."""
-    return PlainTextResponse(request.app.state.metrics.render(),
-                             media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(
+        request.app.state.metrics.render(), media_type="text/plain; version=0.0.4"
+    )

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from streamapp.models import Kind, Role, Status, Visibility
 
+
 def clean_text(value: str) -> str:
     """PostgreSQL text holds neither NUL nor lone surrogates: refuse them as bad input."""
     if "\x00" in value:

@@ -29,15 +29,32 @@ from streamapp.probe import ProbeError, probe
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/items", tags=["upload"])
 
-_SUFFIX_OK = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".ts", ".avi", ".mp3", ".m4a", ".aac",
-              ".wav", ".flac", ".ogg", ".opus", ".mpg", ".mpeg"}
+_SUFFIX_OK = {
+    ".mp4",
+    ".m4v",
+    ".mov",
+    ".mkv",
+    ".webm",
+    ".ts",
+    ".avi",
+    ".mp3",
+    ".m4a",
+    ".aac",
+    ".wav",
+    ".flac",
+    ".ogg",
+    ".opus",
+    ".mpg",
+    ".mpeg",
+}
 
 
 def _spool(settings: Settings, upload: UploadFile) -> Path:
     """Copy the upload to a real file (ffprobe needs a path), enforcing the size limit."""
     suffix = Path(upload.filename or "").suffix.lower()
-    fd, name = tempfile.mkstemp(prefix="upload-", suffix=suffix if suffix in _SUFFIX_OK else "",
-                                dir=settings.upload_tmp_dir)
+    fd, name = tempfile.mkstemp(
+        prefix="upload-", suffix=suffix if suffix in _SUFFIX_OK else "", dir=settings.upload_tmp_dir
+    )
     path = Path(name)
     size = 0
     try:
@@ -46,8 +63,11 @@ def _spool(settings: Settings, upload: UploadFile) -> Path:
             while chunk := upload.file.read(1024 * 1024):
                 size += len(chunk)
                 if size > settings.max_upload_bytes:
-                    raise ApiError(413, "file_too_large",
-                                   f"The file is larger than {settings.max_upload_bytes} bytes.")
+                    raise ApiError(
+                        413,
+                        "file_too_large",
+                        f"The file is larger than {settings.max_upload_bytes} bytes.",
+                    )
                 out.write(chunk)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -97,7 +117,9 @@ def upload(
             storage.upload_file(settings, path, key)
         except Exception as exc:
             log.exception("source upload failed")
-            raise ApiError(503, "storage_unavailable", "Could not store the file; try again.") from exc
+            raise ApiError(
+                503, "storage_unavailable", "Could not store the file; try again."
+            ) from exc
         size = path.stat().st_size
     finally:
         path.unlink(missing_ok=True)
