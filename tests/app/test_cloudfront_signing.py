@@ -1,0 +1,56 @@
+"""CloudFront signed URLs: canned and custom policies verify with the public key (RSA-SHA1),
+and the private key is read from Secrets Manager."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from streamapp.config import Settings
+from streamapp.signing import CloudFrontSigner, make_signer
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.translate(str.maketrans("-_~", "+=/")))
+
+
+def test_canned_and_custom_policies(settings: Settings, aws: Callable[..., Any]) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    arn = aws("secretsmanager").create_secret(Name="stream-test-cf-key", SecretString=pem)["ARN"]
+    cf = settings.model_copy(
+        update={
+            "signing_mode": "cloudfront",
+            "cloudfront_domain": "d111.cloudfront.net",
+            "cloudfront_key_pair_id": "K2JCJMDEHXQW5F",
+            "cloudfront_private_key_secret_arn": arn,
+        }
+    )
+    signer = make_signer(cf)
+    assert isinstance(signer, CloudFrontSigner)
+    public = key.public_key()
+
+    thumb = signer.object_url("thumbs/abc.jpg", now=1_700_000_000)
+    parts = urlsplit(thumb.url)
+    q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    assert parts.netloc == "d111.cloudfront.net" and q["Key-Pair-Id"] == "K2JCJMDEHXQW5F"
+    assert int(q["Expires"]) == thumb.expires_at == 1_700_000_000 + cf.url_ttl_seconds
+    canned = CloudFrontSigner.policy("https://d111.cloudfront.net/thumbs/abc.jpg", thumb.expires_at)
+    public.verify(_unb64(q["Signature"]), canned.encode(), padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+
+    hls = signer.hls_url("hls/abc", "master.m3u8")
+    q = {k: v[0] for k, v in parse_qs(urlsplit(hls.url).query).items()}
+    policy = _unb64(q["Policy"])
+    public.verify(_unb64(q["Signature"]), policy, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
+    statement = json.loads(policy)["Statement"][0]
+    assert statement["Resource"] == "https://d111.cloudfront.net/hls/abc/*"
+    assert statement["Condition"]["DateLessThan"]["AWS:EpochTime"] == hls.expires_at
+    assert hls.query and hls.url.endswith(hls.query)
+    assert hls.cookies["CloudFront-Policy"] == q["Policy"]
