@@ -685,7 +685,8 @@ def cloudfront_distribution_config_omits_unset_fields() -> None:
     """moto 5.2.5: GetDistributionConfig invents empty fields AWS leaves out.
 
     AWS omits ``Items`` of an empty TrustedSigners/TrustedKeyGroups list, an unset
-    ``RealtimeLogConfigArn``, and the ViewerCertificate fields of a certificate that is not
+    ``RealtimeLogConfigArn``/``CachePolicyId``/``OriginRequestPolicyId`` (moto: ``""`` in
+    CacheBehaviors), and the ViewerCertificate fields of a certificate that is not
     used; for the default certificate it reports ``SSLSupportMethod: vip`` and
     ``CertificateSource: cloudfront``, for ACM/IAM ``Certificate`` and ``CertificateSource``
     name that certificate. A client that reads the config back and sends it again (as
@@ -703,10 +704,17 @@ def cloudfront_distribution_config_omits_unset_fields() -> None:
     empty_items_omitted(models.TrustedSigners)
     empty_items_omitted(models.TrustedKeyGroups)
 
-    @_around(models.DefaultCacheBehaviour, "__init__")
-    def behaviour_init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
-        original(self, config)
-        self.realtime_log_config_arn = self.realtime_log_config_arn or None
+    def unset_policies_omitted(owner: type) -> None:
+        @_around(owner, "__init__")
+        def init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
+            original(self, config)
+            self.realtime_log_config_arn = self.realtime_log_config_arn or None
+            self.cache_policy_id = self.cache_policy_id or None
+            self.origin_request_policy_id = self.origin_request_policy_id or None
+
+    # CacheBehaviour sets its policy ids again after DefaultCacheBehaviour's __init__.
+    unset_policies_omitted(models.DefaultCacheBehaviour)
+    unset_policies_omitted(models.CacheBehaviour)
 
     @_around(models.ViewerCertificate, "__init__")
     def certificate_init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:

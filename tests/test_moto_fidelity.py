@@ -1,0 +1,496 @@
+"""The emulator's fidelity layer (tests/harness/moto_fidelity.py): moto answers as AWS does.
+
+One boto3 test per fix asserts the AWS-shaped answer; one playbook of upstream modules, run
+twice, proves that the second run changes nothing (as on AWS).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ROOT
+
+PLAYBOOK = ROOT / "tests" / "playbooks" / "fidelity_modules.yml"
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
+SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # AWS managed headers policy
+
+
+def unique(prefix: str) -> str:
+    return f"fid-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def tags_of(items: list[dict[str, Any]]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in items}
+
+
+@pytest.fixture(scope="module")
+def network(aws) -> dict[str, Any]:
+    """A VPC with one subnet in each of two Availability Zones."""
+    ec2 = aws("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.92.{i}.0/24", AvailabilityZone=az)["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate(["eu-west-1a", "eu-west-1b"])
+    ]
+    group_id = ec2.create_security_group(
+        GroupName=unique("sg"), Description="fidelity", VpcId=vpc_id
+    )["GroupId"]
+    return {"vpc_id": vpc_id, "subnets": subnets, "group_id": group_id}
+
+
+@pytest.fixture(scope="module")
+def instance_profile(aws) -> dict[str, str]:
+    iam = aws("iam")
+    name = unique("profile")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")
+    profile = iam.create_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return {"Name": name, "Arn": profile["Arn"]}
+
+
+@pytest.fixture(scope="module")
+def launch_template(aws, network, instance_profile) -> dict[str, Any]:
+    """A template with IMDSv2, an instance profile, SGs on its NIC and template-level tags."""
+    ec2 = aws("ec2")
+    name = unique("lt")
+    template = ec2.create_launch_template(
+        LaunchTemplateName=name,
+        LaunchTemplateData={
+            "ImageId": "ami-03cf127a",
+            "InstanceType": "t3.small",
+            "IamInstanceProfile": {"Arn": instance_profile["Arn"]},
+            "MetadataOptions": {"HttpTokens": "required", "HttpPutResponseHopLimit": 2},
+            "NetworkInterfaces": [
+                {
+                    "DeviceIndex": 0,
+                    "AssociatePublicIpAddress": False,
+                    "Groups": [network["group_id"]],
+                }
+            ],
+            "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": [{"Key": "Role", "Value": "web"}]}
+            ],
+        },
+        TagSpecifications=[
+            {"ResourceType": "launch-template", "Tags": [{"Key": "Project", "Value": "fid"}]}
+        ],
+    )["LaunchTemplate"]
+    return {"id": template["LaunchTemplateId"], "name": name}
+
+
+# --- DynamoDB ---------------------------------------------------------------------------------
+
+
+def test_dynamodb_describe_table_has_stable_table_id_and_table_class(aws):
+    ddb = aws("dynamodb")
+    name = unique("table")
+    ddb.create_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        TableClass="STANDARD_INFREQUENT_ACCESS",
+    )
+    first = ddb.describe_table(TableName=name)["Table"]
+    second = ddb.describe_table(TableName=name)["Table"]
+    assert uuid.UUID(first["TableId"]) and first["TableId"] == second["TableId"]
+    assert first["TableClassSummary"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+
+    ddb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+
+    ddb.update_continuous_backups(
+        TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    assert backups["ContinuousBackupsStatus"] == "ENABLED"
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+# --- EC2 --------------------------------------------------------------------------------------
+
+
+def test_nat_gateways_filter_by_tag_and_tags_say_natgateway(aws, network):
+    ec2 = aws("ec2")
+    names = [unique("nat"), unique("nat")]
+    ids = [
+        ec2.create_nat_gateway(
+            SubnetId=network["subnets"][0],
+            ConnectivityType="private",
+            TagSpecifications=[
+                {"ResourceType": "natgateway", "Tags": [{"Key": "Name", "Value": name}]}
+            ],
+        )["NatGateway"]["NatGatewayId"]
+        for name in names
+    ]
+    found = ec2.describe_nat_gateways(Filters=[{"Name": "tag:Name", "Values": [names[1]]}])
+    assert [gw["NatGatewayId"] for gw in found["NatGateways"]] == [ids[1]]
+    by_key = ec2.describe_nat_gateways(
+        Filters=[
+            {"Name": "tag-key", "Values": ["Name"]},
+            {"Name": "subnet-id", "Values": [network["subnets"][0]]},
+        ]
+    )
+    assert set(ids) <= {gw["NatGatewayId"] for gw in by_key["NatGateways"]}
+
+    # amazon.aws reads NAT gateway tags with DescribeTags resource-type=natgateway.
+    tags = ec2.describe_tags(
+        Filters=[
+            {"Name": "resource-id", "Values": [ids[0]]},
+            {"Name": "resource-type", "Values": ["natgateway"]},
+        ]
+    )["Tags"]
+    assert tags == [
+        {"Key": "Name", "ResourceId": ids[0], "ResourceType": "natgateway", "Value": names[0]}
+    ]
+
+
+def test_launch_template_version_data_is_what_was_put(aws, launch_template):
+    ec2 = aws("ec2")
+    (version,) = ec2.describe_launch_template_versions(LaunchTemplateId=launch_template["id"])[
+        "LaunchTemplateVersions"
+    ]
+    data = version["LaunchTemplateData"]
+    # Template-level tags stay on the template, not in the version's data.
+    assert [spec["ResourceType"] for spec in data["TagSpecifications"]] == ["instance"]
+    assert data["MetadataOptions"] == {
+        "HttpTokens": "required",
+        "HttpPutResponseHopLimit": 2,
+        "HttpEndpoint": "enabled",
+        "HttpProtocolIpv6": "disabled",
+        "InstanceMetadataTags": "disabled",
+    }
+    ec2.create_tags(Resources=[launch_template["id"]], Tags=[{"Key": "Owner", "Value": "ops"}])
+    (template,) = ec2.describe_launch_templates(LaunchTemplateIds=[launch_template["id"]])[
+        "LaunchTemplates"
+    ]
+    assert tags_of(template["Tags"]) == {"Project": "fid", "Owner": "ops"}
+
+
+def test_run_instances_from_template_applies_imds_profile_and_groups(
+    aws, network, launch_template, instance_profile
+):
+    ec2 = aws("ec2")
+    (instance,) = ec2.run_instances(
+        MinCount=1,
+        MaxCount=1,
+        LaunchTemplate={"LaunchTemplateId": launch_template["id"]},
+        SubnetId=network["subnets"][1],
+    )["Instances"]
+    described = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])
+    instance = described["Reservations"][0]["Instances"][0]
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert instance["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert instance["IamInstanceProfile"]["Arn"] == instance_profile["Arn"]
+    assert [g["GroupId"] for g in instance["SecurityGroups"]] == [network["group_id"]]
+
+
+# --- Auto Scaling -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def asg(aws, network, launch_template) -> str:
+    name = unique("asg")
+    aws("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateId": launch_template["id"], "Version": "$Latest"},
+        MinSize=4,
+        MaxSize=4,
+        DesiredCapacity=4,
+        VPCZoneIdentifier=",".join(network["subnets"]),
+        Tags=[
+            {"Key": key, "Value": key.lower(), "PropagateAtLaunch": True}
+            for key in ("Role", "Project", "Environment", "ManagedBy")
+        ],
+    )
+    return name
+
+
+def describe_asg(aws, name: str) -> dict[str, Any]:
+    return aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ][0]
+
+
+def test_asg_tags_are_sorted_by_key(aws, asg):
+    aws("autoscaling").create_or_update_tags(
+        Tags=[
+            {
+                "ResourceId": asg,
+                "ResourceType": "auto-scaling-group",
+                "Key": "Backup",
+                "Value": "no",
+                "PropagateAtLaunch": False,
+            }
+        ]
+    )
+    keys = [tag["Key"] for tag in describe_asg(aws, asg)["Tags"]]
+    assert keys == ["Backup", "Environment", "ManagedBy", "Project", "Role"]
+
+
+def test_asg_metrics_collection_enable_adds_and_disable_removes(aws, asg):
+    autoscaling = aws("autoscaling")
+
+    def enabled() -> list[str]:
+        return sorted(m["Metric"] for m in describe_asg(aws, asg).get("EnabledMetrics", []))
+
+    autoscaling.enable_metrics_collection(
+        AutoScalingGroupName=asg, Granularity="1Minute", Metrics=["GroupMinSize"]
+    )
+    autoscaling.enable_metrics_collection(
+        AutoScalingGroupName=asg, Granularity="1Minute", Metrics=["GroupMaxSize"]
+    )
+    assert enabled() == ["GroupMaxSize", "GroupMinSize"]
+    autoscaling.disable_metrics_collection(AutoScalingGroupName=asg, Metrics=["GroupMinSize"])
+    assert enabled() == ["GroupMaxSize"]
+    autoscaling.enable_metrics_collection(AutoScalingGroupName=asg, Granularity="1Minute")
+    assert "GroupInServiceInstances" in enabled()
+    autoscaling.disable_metrics_collection(AutoScalingGroupName=asg)
+    assert enabled() == []
+
+
+def test_asg_instances_follow_template_and_spread_across_subnets(
+    aws, asg, network, instance_profile
+):
+    ids = [i["InstanceId"] for i in describe_asg(aws, asg)["Instances"]]
+    reservations = aws("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+    instances = [i for r in reservations for i in r["Instances"]]
+    assert len(instances) == 4
+    assert sorted(i["SubnetId"] for i in instances) == sorted(network["subnets"] * 2)
+    for instance in instances:
+        assert instance["MetadataOptions"]["HttpTokens"] == "required"
+        assert instance["IamInstanceProfile"]["Arn"] == instance_profile["Arn"]
+        assert tags_of(instance["Tags"])["Role"] == "role"
+
+
+# --- CloudFront -------------------------------------------------------------------------------
+
+
+def public_key_pem() -> str:
+    key = subprocess.run(
+        ["openssl", "genrsa", "2048"], capture_output=True, text=True, check=True
+    ).stdout
+    return subprocess.run(
+        ["openssl", "rsa", "-pubout"], input=key, capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def key_group(aws) -> str:
+    cloudfront = aws("cloudfront")
+    key_id = cloudfront.create_public_key(
+        PublicKeyConfig={
+            "CallerReference": unique("pk"),
+            "Name": unique("pk"),
+            "EncodedKey": public_key_pem(),
+            "Comment": "signing key",
+        }
+    )["PublicKey"]["Id"]
+    return cloudfront.create_key_group(
+        KeyGroupConfig={"Name": unique("kg"), "Items": [key_id], "Comment": "signers"}
+    )["KeyGroup"]["Id"]
+
+
+def behaviour(target: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "TargetOriginId": target,
+        "TrustedSigners": {"Enabled": False, "Quantity": 0},
+        "TrustedKeyGroups": {"Enabled": False, "Quantity": 0},
+        "ViewerProtocolPolicy": "redirect-to-https",
+        "AllowedMethods": {
+            "Quantity": 2,
+            "Items": ["HEAD", "GET"],
+            "CachedMethods": {"Quantity": 2, "Items": ["HEAD", "GET"]},
+        },
+        "SmoothStreaming": False,
+        "Compress": True,
+        "LambdaFunctionAssociations": {"Quantity": 0},
+        "FunctionAssociations": {"Quantity": 0},
+        "FieldLevelEncryptionId": "",
+        "CachePolicyId": CACHING_OPTIMIZED,
+        **extra,
+    }
+
+
+def test_cloudfront_distribution_config_is_what_was_put(aws, key_group):
+    cloudfront = aws("cloudfront")
+    oac_id = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": unique("oac"),
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    common = {"OriginPath": "", "CustomHeaders": {"Quantity": 0}}
+    common.update(ConnectionAttempts=3, ConnectionTimeout=10)
+    config = {
+        "CallerReference": unique("dist"),
+        "Aliases": {"Quantity": 0},
+        "DefaultRootObject": "",
+        "Origins": {
+            "Quantity": 2,
+            "Items": [
+                {
+                    "Id": "media",
+                    "DomainName": "fid-media.s3.eu-west-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": oac_id,
+                    "OriginShield": {"Enabled": True, "OriginShieldRegion": "eu-west-1"},
+                    **common,
+                },
+                {
+                    "Id": "api",
+                    "DomainName": "api.example.com",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                        "OriginSslProtocols": {"Quantity": 1, "Items": ["TLSv1.2"]},
+                        "OriginReadTimeout": 30,
+                        "OriginKeepaliveTimeout": 5,
+                    },
+                    "OriginShield": {"Enabled": False},
+                    "OriginAccessControlId": "",
+                    **common,
+                },
+            ],
+        },
+        "OriginGroups": {"Quantity": 0},
+        "DefaultCacheBehavior": behaviour(
+            "media",
+            TrustedKeyGroups={"Enabled": True, "Quantity": 1, "Items": [key_group]},
+            ResponseHeadersPolicyId=SECURITY_HEADERS,
+        ),
+        "CacheBehaviors": {
+            "Quantity": 1,
+            "Items": [behaviour("api", PathPattern="/api/*", ViewerProtocolPolicy="https-only")],
+        },
+        "CustomErrorResponses": {"Quantity": 0},
+        "Comment": "fidelity",
+        "Logging": {"Enabled": False, "IncludeCookies": False, "Bucket": "", "Prefix": ""},
+        "PriceClass": "PriceClass_100",
+        "Enabled": True,
+        "ViewerCertificate": {
+            "CloudFrontDefaultCertificate": True,
+            "SSLSupportMethod": "vip",
+            "MinimumProtocolVersion": "TLSv1",
+            "CertificateSource": "cloudfront",
+        },
+        "Restrictions": {"GeoRestriction": {"RestrictionType": "none", "Quantity": 0}},
+        "WebACLId": "",
+        "HttpVersion": "http2and3",
+        "IsIPV6Enabled": True,
+        "Staging": False,
+    }
+    dist_id = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+    got = cloudfront.get_distribution_config(Id=dist_id)["DistributionConfig"]
+    assert got["Origins"] == config["Origins"]
+    assert got["DefaultCacheBehavior"] == config["DefaultCacheBehavior"]
+    assert got["CacheBehaviors"] == config["CacheBehaviors"]
+    assert got["ViewerCertificate"] == config["ViewerCertificate"]
+    assert got["Logging"] == config["Logging"]
+    assert got["Comment"] == "fidelity"
+
+
+def test_cloudfront_origin_access_identities_are_listed_and_managed(aws):
+    cloudfront = aws("cloudfront")
+    listed = cloudfront.list_cloud_front_origin_access_identities()
+    assert "Quantity" in listed["CloudFrontOriginAccessIdentityList"]
+    ref = unique("oai")
+    created = cloudfront.create_cloud_front_origin_access_identity(
+        CloudFrontOriginAccessIdentityConfig={"CallerReference": ref, "Comment": "first"}
+    )
+    oai_id = created["CloudFrontOriginAccessIdentity"]["Id"]
+    assert re.fullmatch(r"E[A-Z0-9]{13}", oai_id)
+    assert created["Location"].endswith(f"/origin-access-identity/cloudfront/{oai_id}")
+    items = cloudfront.list_cloud_front_origin_access_identities()[
+        "CloudFrontOriginAccessIdentityList"
+    ]["Items"]
+    assert {"Id": oai_id, "Comment": "first"}.items() <= next(
+        i for i in items if i["Id"] == oai_id
+    ).items()
+    etag = cloudfront.get_cloud_front_origin_access_identity(Id=oai_id)["ETag"]
+    updated = cloudfront.update_cloud_front_origin_access_identity(
+        Id=oai_id,
+        IfMatch=etag,
+        CloudFrontOriginAccessIdentityConfig={"CallerReference": ref, "Comment": "second"},
+    )
+    config = cloudfront.get_cloud_front_origin_access_identity_config(Id=oai_id)
+    assert config["CloudFrontOriginAccessIdentityConfig"] == {
+        "CallerReference": ref,
+        "Comment": "second",
+    }
+    cloudfront.delete_cloud_front_origin_access_identity(Id=oai_id, IfMatch=updated["ETag"])
+    with pytest.raises(ClientError) as err:
+        cloudfront.get_cloud_front_origin_access_identity(Id=oai_id)
+    assert err.value.response["Error"]["Code"] == "NoSuchCloudFrontOriginAccessIdentity"
+
+
+def test_cloudfront_public_keys_and_key_groups_keep_comments_and_update(aws, key_group):
+    cloudfront = aws("cloudfront")
+    group = cloudfront.get_key_group(Id=key_group)
+    assert group["KeyGroup"]["KeyGroupConfig"]["Comment"] == "signers"
+    (key_id,) = group["KeyGroup"]["KeyGroupConfig"]["Items"]
+    key = cloudfront.get_public_key(Id=key_id)
+    assert key["PublicKey"]["PublicKeyConfig"]["Comment"] == "signing key"
+
+    config = dict(key["PublicKey"]["PublicKeyConfig"], Comment="rotated")
+    cloudfront.update_public_key(Id=key_id, IfMatch=key["ETag"], PublicKeyConfig=config)
+    assert cloudfront.get_public_key(Id=key_id)["PublicKey"]["PublicKeyConfig"]["Comment"] == (
+        "rotated"
+    )
+    group_config = dict(group["KeyGroup"]["KeyGroupConfig"], Comment="renamed")
+    cloudfront.update_key_group(Id=key_group, IfMatch=group["ETag"], KeyGroupConfig=group_config)
+    assert cloudfront.get_key_group(Id=key_group)["KeyGroup"]["KeyGroupConfig"]["Comment"] == (
+        "renamed"
+    )
+    for call, code in (
+        (lambda: cloudfront.get_public_key(Id="KNOPE"), "NoSuchPublicKey"),
+        (lambda: cloudfront.get_key_group(Id="nope"), "NoSuchResource"),
+    ):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert err.value.response["Error"]["Code"] == code
+
+
+# --- RDS --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("storage", "iops", "throughput"), [(20, 3000, 125), (400, 12000, 500)])
+def test_rds_gp3_reports_baseline_iops_and_throughput(aws, storage, iops, throughput):
+    rds = aws("rds")
+    name = unique("db")
+    rds.create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=storage,
+        StorageType="gp3",
+        MasterUsername="app",
+        MasterUserPassword="fidelity-password",
+    )
+    (instance,) = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+    assert (instance["Iops"], instance["StorageThroughput"]) == (iops, throughput)
+
+
+# --- The upstream modules, twice --------------------------------------------------------------
+
+
+def test_upstream_modules_second_run_changes_nothing(playbook):
+    first = playbook(PLAYBOOK)
+    assert first.ok, first.messages()
+    second = playbook(PLAYBOOK)
+    assert second.ok, second.messages()
+    assert second.changed == 0, second.changed_tasks()
