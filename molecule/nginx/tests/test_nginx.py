@@ -52,7 +52,7 @@ def test_tls_key_is_private(host):
     ("file", "mime"),
     [
         ("index.m3u8", "application/vnd.apple.mpegurl"),
-        ("seg0.ts", "video/mp2t"),
+        ("seg_00000.ts", "video/mp2t"),
         ("init.m4s", "video/iso.segment"),
         ("audio.aac", "audio/aac"),
     ],
@@ -64,7 +64,7 @@ def test_hls_mime_types(get, file, mime):
 
 
 def test_hls_range_request(get):
-    resp = get(f"{BASE}/hls/demo/seg0.ts", headers={"Range": "bytes=0-99"})
+    resp = get(f"{BASE}/hls/demo/seg_00000.ts", headers={"Range": "bytes=0-99"})
     assert resp.status == 206
     assert resp.headers["content-range"] == "bytes 0-99/4096"
     assert len(resp.body) == 100
@@ -72,7 +72,7 @@ def test_hls_range_request(get):
 
 def test_hls_caching_headers(get):
     assert get(f"{BASE}/hls/demo/index.m3u8").headers["cache-control"] == "public, max-age=5"
-    segment = get(f"{BASE}/hls/demo/seg0.ts").headers["cache-control"]
+    segment = get(f"{BASE}/hls/demo/seg_00000.ts").headers["cache-control"]
     assert segment == "public, max-age=31536000, immutable"
 
 
@@ -84,7 +84,7 @@ def test_text_gzipped(get):
 
 
 def test_segments_not_gzipped(get):
-    resp = get(f"{BASE}/hls/demo/seg0.ts", headers={"Accept-Encoding": "gzip"})
+    resp = get(f"{BASE}/hls/demo/seg_00000.ts", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in resp.headers
 
 
@@ -108,46 +108,58 @@ def test_reverse_proxy_to_app(get):
     assert resp.body == "ready\n"
 
 
+ITEM = "hls/0f8fad5b-d9cb-469f-a165-70867728950e"
+OTHER = "hls/1f8fad5b-d9cb-469f-a165-70867728950e"
+THUMB = "/media/thumbs/0f8fad5b-d9cb-469f-a165-70867728950e.jpg"
+
+
 def test_signed_url_accepted(get):
     expires = int(time.time()) + 300
-    resp = get(signed_url("hls/item42", expires, "index.m3u8"))
+    resp = get(signed_url(ITEM, expires, "master.m3u8"))
     assert resp.status == 200, resp
     assert resp.headers["content-type"] == "application/vnd.apple.mpegurl"
     assert resp.body.startswith("#EXTM3U")
 
 
-def test_signed_url_covers_every_file_of_the_item_with_ranges(get):
+def test_signed_url_covers_the_items_tree_with_ranges(get):
+    """Relative URLs in the playlists inherit token and expiry: one token for the tree."""
     expires = int(time.time()) + 300
-    resp = get(signed_url("hls/item42", expires, "seg0.ts"), headers={"Range": "bytes=10-19"})
+    url = signed_url(ITEM, expires, "240p/seg_00000.ts")
+    resp = get(url, headers={"Range": "bytes=10-19"})
     assert resp.status == 206
     assert resp.headers["content-type"] == "video/mp2t"
     assert len(resp.body) == 10
 
 
-@pytest.mark.parametrize(
-    "tamper",
-    ["token", "expires", "prefix", "missing"],
-)
+@pytest.mark.parametrize("tamper", ["token", "expires", "prefix", "missing", "dotfile"])
 def test_tampered_signed_url_refused(get, tamper):
     expires = int(time.time()) + 300
-    token = sign("hls/item42", expires)
+    token = sign(ITEM, expires)
+    forged = ("B" if token[0] == "A" else "A") + token[1:]
     url = {
-        "token": signed_url(
-            "hls/item42",
-            expires,
-            "index.m3u8",
-            token=("A" + token[1:]) if token[0] != "A" else ("B" + token[1:]),
-        ),
-        "expires": signed_url("hls/item42", expires + 1, "index.m3u8", token=token),
-        "prefix": signed_url("hls/item43", expires, "index.m3u8", token=token),
-        "missing": f"{BASE}/media/s/hls/item42/index.m3u8",
+        "token": signed_url(ITEM, expires, "master.m3u8", token=forged),
+        "expires": signed_url(ITEM, expires + 1, "master.m3u8", token=token),
+        "prefix": signed_url(OTHER, expires, "master.m3u8", token=token),
+        "missing": f"{BASE}/media/s/{ITEM}/master.m3u8",
+        "dotfile": signed_url(ITEM, expires, ".hidden"),
     }[tamper]
     assert get(url).status == 403
 
 
-def test_expired_signed_url_gone(get):
+def test_expired_signed_url_refused(get):
+    # app/README.md: expired or wrong tokens get 403.
     expires = int(time.time()) - 5
-    assert get(signed_url("hls/item42", expires, "index.m3u8")).status == 410
+    assert get(signed_url(ITEM, expires, "master.m3u8")).status == 403
+
+
+def test_signed_object_url(get):
+    expires = int(time.time()) + 300
+    good = get(f"{BASE}{THUMB}?expires={expires}&md5={sign(THUMB, expires)}")
+    assert good.status == 200
+    assert good.headers["content-type"] == "image/jpeg"
+    bad = get(f"{BASE}{THUMB}?expires={expires + 1}&md5={sign(THUMB, expires)}")
+    assert bad.status == 403
+    assert get(f"{BASE}/media/sources/x.mp4").status == 403
 
 
 def test_auth_endpoint_rate_limited(host):
