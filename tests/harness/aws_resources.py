@@ -1,0 +1,142 @@
+"""Find every AWS resource of one platform environment, service by service.
+
+The tests use it to prove that preflight failures create nothing and that teardown leaves
+nothing. Resources are found by their tags where the API filters on tags, otherwise by the
+`<platform_name>-<platform_env>-` name prefix the conventions give them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Client = Callable[..., Any]
+
+
+def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[str]]:
+    """{resource kind: [ids]} of everything left of `name`/`env`; empty kinds are omitted."""
+    prefix = f"{name}-{env}-"
+    tag_filters = [
+        {"Name": "tag:Project", "Values": [name]},
+        {"Name": "tag:Environment", "Values": [env]},
+    ]
+    ec2 = aws("ec2")
+    found: dict[str, list[str]] = {
+        "vpc": [v["VpcId"] for v in ec2.describe_vpcs(Filters=tag_filters)["Vpcs"]],
+        "subnet": [s["SubnetId"] for s in ec2.describe_subnets(Filters=tag_filters)["Subnets"]],
+        "internet_gateway": [
+            g["InternetGatewayId"]
+            for g in ec2.describe_internet_gateways(Filters=tag_filters)["InternetGateways"]
+        ],
+        "nat_gateway": [
+            g["NatGatewayId"]
+            for g in ec2.describe_nat_gateways(Filters=tag_filters)["NatGateways"]
+            if g["State"] not in ("deleted", "deleting")
+        ],
+        "route_table": [
+            t["RouteTableId"] for t in ec2.describe_route_tables(Filters=tag_filters)["RouteTables"]
+        ],
+        "security_group": [
+            g["GroupId"]
+            for g in ec2.describe_security_groups(Filters=tag_filters)["SecurityGroups"]
+        ],
+        "launch_template": [
+            t["LaunchTemplateName"]
+            for t in ec2.describe_launch_templates()["LaunchTemplates"]
+            if t["LaunchTemplateName"].startswith(prefix)
+        ],
+        "instance": [
+            i["InstanceId"]
+            for r in ec2.describe_instances(Filters=tag_filters)["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] not in ("terminated", "shutting-down")
+        ],
+    }
+    found["bucket"] = [
+        b["Name"] for b in aws("s3").list_buckets()["Buckets"] if b["Name"].startswith(prefix)
+    ]
+    found["db_instance"] = [
+        d["DBInstanceIdentifier"]
+        for d in aws("rds").describe_db_instances()["DBInstances"]
+        if d["DBInstanceIdentifier"].startswith(prefix)
+    ]
+    found["db_subnet_group"] = [
+        g["DBSubnetGroupName"]
+        for g in aws("rds").describe_db_subnet_groups()["DBSubnetGroups"]
+        if g["DBSubnetGroupName"].startswith(prefix)
+    ]
+    found["dynamodb_table"] = [
+        t for t in aws("dynamodb").list_tables()["TableNames"] if t.startswith(prefix)
+    ]
+    found["sqs_queue"] = aws("sqs").list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+    found["sns_topic"] = [
+        t["TopicArn"]
+        for t in aws("sns").list_topics()["Topics"]
+        if t["TopicArn"].rsplit(":", 1)[1].startswith(prefix)
+    ]
+    found["log_group"] = [
+        g["logGroupName"]
+        for g in aws("logs").describe_log_groups(logGroupNamePrefix=f"/{name}/{env}/")["logGroups"]
+    ]
+    found["alarm"] = [
+        a["AlarmName"]
+        for a in aws("cloudwatch").describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    ]
+    found["secret"] = [
+        s["Name"]
+        for s in aws("secretsmanager").list_secrets()["SecretList"]
+        if s["Name"].startswith(f"{name}-{env}/")
+    ]
+    found["ssm_parameter"] = [
+        p["Name"]
+        for p in aws("ssm").get_parameters_by_path(Path=f"/{name}/{env}", Recursive=True)[
+            "Parameters"
+        ]
+    ]
+    found["iam_role"] = [
+        r["RoleName"] for r in aws("iam").list_roles()["Roles"] if r["RoleName"].startswith(prefix)
+    ]
+    found["instance_profile"] = [
+        p["InstanceProfileName"]
+        for p in aws("iam").list_instance_profiles()["InstanceProfiles"]
+        if p["InstanceProfileName"].startswith(prefix)
+    ]
+    found["autoscaling_group"] = [
+        g["AutoScalingGroupName"]
+        for g in aws("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+        if g["AutoScalingGroupName"].startswith(prefix)
+    ]
+    elb = aws("elbv2")
+    found["load_balancer"] = [
+        lb["LoadBalancerName"]
+        for lb in elb.describe_load_balancers()["LoadBalancers"]
+        if lb["LoadBalancerName"].startswith(prefix)
+    ]
+    found["target_group"] = [
+        tg["TargetGroupName"]
+        for tg in elb.describe_target_groups()["TargetGroups"]
+        if tg["TargetGroupName"].startswith(prefix)
+    ]
+    cloudfront = aws("cloudfront")
+    distributions = cloudfront.list_distributions()["DistributionList"].get("Items", [])
+    found["distribution"] = [
+        d["Id"] for d in distributions if d.get("Comment", "").startswith(f"{name}-{env} ")
+    ]
+    found["origin_access_control"] = [
+        o["Name"]
+        for o in cloudfront.list_origin_access_controls()["OriginAccessControlList"].get(
+            "Items", []
+        )
+        if o["Name"].startswith(prefix)
+    ]
+    found["public_key"] = [
+        k["Name"]
+        for k in cloudfront.list_public_keys()["PublicKeyList"].get("Items", [])
+        if k["Name"].startswith(prefix)
+    ]
+    found["key_group"] = [
+        g["KeyGroup"]["KeyGroupConfig"]["Name"]
+        for g in cloudfront.list_key_groups()["KeyGroupList"].get("Items", [])
+        if g["KeyGroup"]["KeyGroupConfig"]["Name"].startswith(prefix)
+    ]
+    return {kind: ids for kind, ids in found.items() if ids}

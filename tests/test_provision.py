@@ -1,0 +1,422 @@
+"""The whole environment provisioned on the emulator: preflight, idempotence, check mode,
+security invariants, outputs for the hosts, teardown. Tests run in file order and share one
+provisioned environment (`local`)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.harness.aws_resources import find_platform_resources
+
+PROVISION = ROOT / "playbooks" / "provision.yml"
+TEARDOWN = ROOT / "playbooks" / "teardown.yml"
+# A platform name of its own keeps this environment apart from other tests' resources.
+NAME, ENV = "provtest", "local"
+PREFIX = f"{NAME}-{ENV}"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(playbook):
+    """ansible-playbook for this module's platform (extra vars may override the name)."""
+
+    def run_playbook(path, *, extra_vars=None, **kwargs):
+        return playbook(path, extra_vars={"platform_name": NAME, **(extra_vars or {})}, **kwargs)
+
+    return run_playbook
+
+
+# (extra vars that break preflight, words the failure message must contain)
+BAD_INPUTS = {
+    "cidr out of range": ({"vpc_cidr": "10.40.0.0/33"}, "vpc_cidr"),
+    "cidr not an address": ({"vpc_cidr": "ten.forty/16"}, "vpc_cidr"),
+    "one availability zone": (
+        {
+            "vpc_availability_zones": ["eu-west-1a"],
+            "vpc_public_subnet_cidrs": ["10.40.0.0/22"],
+            "vpc_private_subnet_cidrs": ["10.40.32.0/20"],
+        },
+        "at least two",
+    ),
+    "unknown environment": ({"platform_env": "qa"}, "platform_env"),
+    "instance type format": ({"web_instance_type": "t3small"}, "instance types"),
+    "db class format": ({"db_instance_class": "t3.micro"}, "DB classes"),
+    "subnet outside the vpc": (
+        {"vpc_private_subnet_cidrs": ["10.99.0.0/20", "10.99.16.0/20"]},
+        "inside vpc_cidr",
+    ),
+    "scaling bounds": ({"web_asg_min": 5, "web_asg_max": 3}, "min <= desired <= max"),
+    "ssh open to the world": ({"ssh_ingress_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0"),
+    "unknown nat mode": ({"vpc_nat_gateway_mode": "two"}, "vpc_nat_gateway_mode"),
+    "multi-az not a boolean": ({"db_multi_az": "sometimes"}, "db_multi_az"),
+    "log retention not allowed by CloudWatch": (
+        {"cloudwatch_log_retention_days": 10},
+        "cloudwatch_log_retention_days",
+    ),
+    "alarm e-mail": ({"alarm_email": "ops-at-example"}, "alarm_email"),
+    "infrequent access too early": ({"media_source_ia_days": 7}, "infrequent access"),
+    "platform name": ({"platform_name": "Stream_Prod"}, "platform_name"),
+    "region name": ({"aws_region": "moon-1"}, "aws_region"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
+def test_bad_input_fails_in_preflight_and_creates_nothing(case, run, aws):
+    extra_vars, words = BAD_INPUTS[case]
+    result = run(PROVISION, extra_vars=extra_vars)
+    assert not result.ok, f"{case}: preflight accepted it"
+    assert words in result.messages(), result.messages()
+    # The failure came before any API call: not even the account was looked up.
+    names = [name for name, _host, _res in result.task_results()]
+    assert "Identify the account" not in names
+    assert find_platform_resources(aws, NAME, ENV) == {}
+    assert find_platform_resources(aws, extra_vars.get("platform_name", NAME), "qa") == {}
+
+
+@pytest.fixture(scope="module")
+def provisioned(run):
+    started = time.monotonic()
+    result = run(PROVISION)
+    assert result.ok, result.messages()
+    return {"result": result, "seconds": time.monotonic() - started}
+
+
+@pytest.fixture(scope="module")
+def outputs(provisioned, aws):
+    value = aws("ssm").get_parameter(Name=f"/{NAME}/{ENV}/outputs")["Parameter"]["Value"]
+    return json.loads(value)
+
+
+def test_first_run_creates_every_resource(provisioned, aws):
+    assert provisioned["result"].changed > 20
+    found = find_platform_resources(aws, NAME, ENV)
+    expected = {
+        "vpc": 1,
+        "subnet": 4,
+        "internet_gateway": 1,
+        "nat_gateway": 1,
+        "route_table": 2,
+        "security_group": 3,
+        "launch_template": 2,
+        "bucket": 2,
+        "db_instance": 1,
+        "db_subnet_group": 1,
+        "dynamodb_table": 1,
+        "sqs_queue": 2,
+        "sns_topic": 1,
+        "log_group": 3,
+        "alarm": 7,
+        "ssm_parameter": 1,
+        "iam_role": 1,
+        "instance_profile": 1,
+        "autoscaling_group": 2,
+        "load_balancer": 1,
+        "target_group": 1,
+        "distribution": 1,
+        "origin_access_control": 1,
+        "public_key": 1,
+        "key_group": 1,
+    }
+    assert {kind: len(found.get(kind, [])) for kind in expected} == expected
+    assert set(found["secret"]) == {f"{PREFIX}/db-master", f"{PREFIX}/cloudfront-signing-key"}
+
+
+def test_second_run_changes_nothing(provisioned, run):
+    again = run(PROVISION)
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
+
+
+def test_check_mode_reports_no_change(provisioned, run):
+    check = run(PROVISION, check=True, diff=True)
+    assert check.ok, check.messages()
+    assert check.changed == 0, check.changed_tasks()
+
+
+def test_check_mode_shows_drift_without_applying_it(provisioned, run, aws):
+    check = run(PROVISION, check=True, extra_vars={"web_asg_max": 5})
+    assert check.ok, check.messages()
+    assert any("Auto Scaling" in task for task in check.changed_tasks()), check.changed_tasks()
+    group = aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[f"{PREFIX}-web"])
+    assert group["AutoScalingGroups"][0]["MaxSize"] == 3
+
+
+def test_network_spans_two_zones_with_private_subnets(provisioned, aws):
+    ec2 = aws("ec2")
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Environment", "Values": [ENV]}])[
+        "Subnets"
+    ]
+    tiers = {}
+    for subnet in subnets:
+        tags = {t["Key"]: t["Value"] for t in subnet["Tags"]}
+        tiers.setdefault(tags["Tier"], set()).add(subnet["AvailabilityZone"])
+        assert subnet["MapPublicIpOnLaunch"] is False
+    assert tiers == {
+        "public": {"eu-west-1a", "eu-west-1b"},
+        "private": {"eu-west-1a", "eu-west-1b"},
+    }
+
+
+def test_outputs_reach_hosts_without_secrets(outputs):
+    assert outputs["media_bucket"] == f"{PREFIX}-media-123456789012"
+    assert outputs["cloudfront_domain"].endswith(".cloudfront.net")
+    assert outputs["cloudfront_key_pair_id"]
+    assert outputs["db_host"] and outputs["db_port"] == 5432
+    assert outputs["db_secret_arn"].startswith("arn:aws:secretsmanager:")
+    assert outputs["transcode_queue_url"].endswith(f"/{PREFIX}-transcode")
+    assert not any("password" in key or "private" in key for key in outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Security invariants of the provisioned account
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def security_groups(provisioned, aws):
+    groups = aws("ec2").describe_security_groups(
+        Filters=[{"Name": "tag:Environment", "Values": [ENV]}]
+    )["SecurityGroups"]
+    return {g["GroupName"].removeprefix(f"{PREFIX}-"): g for g in groups}
+
+
+@pytest.mark.parametrize("bucket", ["media", "logs"])
+def test_buckets_block_public_access_and_acls(provisioned, aws, bucket):
+    s3, name = aws("s3"), f"{PREFIX}-{bucket}-123456789012"
+    bpa = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    assert all(bpa.values()) and len(bpa) == 4
+    controls = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"]
+    assert controls == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    status = s3.get_bucket_policy_status(Bucket=name)["PolicyStatus"]
+    assert status["IsPublic"] is False
+
+
+@pytest.mark.parametrize("bucket", ["media", "logs"])
+def test_buckets_are_encrypted_and_versioned(provisioned, aws, bucket):
+    s3, name = aws("s3"), f"{PREFIX}-{bucket}-123456789012"
+    rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+
+
+@pytest.mark.parametrize("bucket", ["media", "logs"])
+def test_buckets_refuse_plain_http(provisioned, aws, bucket):
+    name = f"{PREFIX}-{bucket}-123456789012"
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=name)["Policy"])
+    denies = [
+        s
+        for s in policy["Statement"]
+        if s["Effect"] == "Deny"
+        and s["Principal"] == "*"
+        and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert denies and set(denies[0]["Resource"]) == {
+        f"arn:aws:s3:::{name}",
+        f"arn:aws:s3:::{name}/*",
+    }
+
+
+def test_media_bucket_is_readable_by_the_distribution_only(provisioned, aws):
+    name = f"{PREFIX}-media-123456789012"
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=name)["Policy"])
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    distribution = aws("cloudfront").list_distributions()["DistributionList"]["Items"][0]
+    assert allows == [
+        {
+            "Sid": "CloudFrontReadsRenditions",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{name}/hls/*",
+            "Condition": {"StringEquals": {"AWS:SourceArn": distribution["ARN"]}},
+        }
+    ]
+
+
+def test_media_bucket_logs_access_and_ages_sources(provisioned, aws):
+    s3, name = aws("s3"), f"{PREFIX}-media-123456789012"
+    logging = s3.get_bucket_logging(Bucket=name)["LoggingEnabled"]
+    assert logging["TargetBucket"] == f"{PREFIX}-logs-123456789012"
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    transitions = [t for r in rules for t in r.get("Transitions", [])]
+    assert {"Days": 30, "StorageClass": "STANDARD_IA"} in transitions
+
+
+def test_distribution_uses_oac_https_and_signed_media(provisioned, aws):
+    cloudfront = aws("cloudfront")
+    summary = cloudfront.list_distributions()["DistributionList"]["Items"][0]
+    config = cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+    media = next(o for o in config["Origins"]["Items"] if o["Id"] == "media")
+    assert media["OriginAccessControlId"]
+    assert media["S3OriginConfig"]["OriginAccessIdentity"] == ""
+    behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]["Items"]]
+    assert all(b["ViewerProtocolPolicy"] != "allow-all" for b in behaviours)
+    media_behaviours = [b for b in behaviours if b["TargetOriginId"] == "media"]
+    assert len(media_behaviours) == 2
+    for behaviour in media_behaviours:
+        assert behaviour["TrustedKeyGroups"]["Enabled"] is True
+        assert behaviour["TrustedKeyGroups"]["Quantity"] == 1
+
+
+def test_database_is_private_encrypted_and_backed_up(provisioned, aws, security_groups):
+    db = aws("rds").describe_db_instances(DBInstanceIdentifier=f"{PREFIX}-db")["DBInstances"][0]
+    assert db["PubliclyAccessible"] is False
+    assert db["StorageEncrypted"] is True
+    assert db["BackupRetentionPeriod"] >= 1
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [
+        security_groups["db"]["GroupId"]
+    ]
+    subnets = {s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]}
+    private = aws("ec2").describe_subnets(
+        Filters=[
+            {"Name": "tag:Environment", "Values": [ENV]},
+            {"Name": "tag:Tier", "Values": ["private"]},
+        ]
+    )["Subnets"]
+    assert subnets == {s["SubnetId"] for s in private}
+
+
+def test_database_is_reachable_from_the_app_group_only(security_groups):
+    db = security_groups["db"]
+    assert len(db["IpPermissions"]) == 1
+    rule = db["IpPermissions"][0]
+    assert (rule["FromPort"], rule["ToPort"]) == (5432, 5432)
+    assert rule["IpRanges"] == [] and rule.get("Ipv6Ranges", []) == []
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [security_groups["app"]["GroupId"]]
+    assert db["IpPermissionsEgress"] == []
+
+
+def test_only_the_alb_listens_to_the_world(security_groups):
+    for name, group in security_groups.items():
+        for rule in group["IpPermissions"]:
+            world = any(r["CidrIp"] == "0.0.0.0/0" for r in rule["IpRanges"])
+            if world:
+                assert name == "alb" and rule["FromPort"] in (80, 443), (name, rule)
+
+
+def test_app_hosts_accept_http_from_the_alb_and_no_ssh(security_groups):
+    app = security_groups["app"]
+    assert all(rule["FromPort"] != 22 for rule in app["IpPermissions"])
+    (rule,) = app["IpPermissions"]
+    assert [p["GroupId"] for p in rule["UserIdGroupPairs"]] == [security_groups["alb"]["GroupId"]]
+
+
+def test_launch_templates_require_imdsv2_and_encrypt_volumes(provisioned, aws):
+    ec2 = aws("ec2")
+    for role in ("web", "worker"):
+        version = ec2.describe_launch_template_versions(
+            LaunchTemplateName=f"{PREFIX}-{role}", Versions=["$Latest"]
+        )["LaunchTemplateVersions"][0]
+        data = version["LaunchTemplateData"]
+        assert data["MetadataOptions"]["HttpTokens"] == "required"
+        assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+        assert all(m["Ebs"]["Encrypted"] for m in data["BlockDeviceMappings"])
+        assert data["IamInstanceProfile"]["Name"] == f"{PREFIX}-instance"
+        assert "NetworkInterfaces" not in data or not any(
+            n.get("AssociatePublicIpAddress") for n in data["NetworkInterfaces"]
+        )
+
+
+def test_instance_role_is_least_privilege(provisioned, aws):
+    iam = aws("iam")
+    role = f"{PREFIX}-instance"
+    attached = {
+        p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    }
+    assert attached == {"AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"}
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for statement in document["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            resources = (
+                statement["Resource"]
+                if isinstance(statement["Resource"], list)
+                else [statement["Resource"]]
+            )
+            assert statement["Effect"] == "Allow"
+            assert not any(a == "*" or a.endswith(":*") for a in actions), statement
+            assert "*" not in resources, statement
+            assert all(PREFIX in r or NAME in r or ":key/" in r for r in resources), statement
+
+
+def test_queues_are_encrypted_with_a_dead_letter_queue(provisioned, aws):
+    sqs = aws("sqs")
+    url = sqs.get_queue_url(QueueName=f"{PREFIX}-transcode")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["KmsMasterKeyId"] == "alias/aws/sqs"
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"].endswith(f":{PREFIX}-transcode-dlq")
+    assert int(redrive["maxReceiveCount"]) == 3
+
+
+def test_sessions_table_expires_items_and_can_be_restored(provisioned, aws):
+    dynamodb = aws("dynamodb")
+    table = f"{PREFIX}-sessions"
+    ttl = dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires_at"}
+    backups = dynamodb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_web_instances_run_in_private_subnets_behind_the_alb(provisioned, aws):
+    groups = aws("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{PREFIX}-web", f"{PREFIX}-worker"]
+    )["AutoScalingGroups"]
+    private = {
+        s["SubnetId"]
+        for s in aws("ec2").describe_subnets(
+            Filters=[
+                {"Name": "tag:Environment", "Values": [ENV]},
+                {"Name": "tag:Tier", "Values": ["private"]},
+            ]
+        )["Subnets"]
+    }
+    for group in groups:
+        assert set(group["VPCZoneIdentifier"].split(",")) == private
+        tags = {t["Key"]: t["Value"] for t in group["Tags"]}
+        assert tags["Role"] in ("web", "worker") and tags["ManagedBy"] == "ansible"
+    web = next(g for g in groups if g["AutoScalingGroupName"].endswith("-web"))
+    assert web["HealthCheckType"] == "ELB" and len(web["TargetGroupARNs"]) == 1
+
+
+def test_alarms_notify_the_topic(provisioned, aws):
+    alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
+    topic = f"arn:aws:sns:eu-west-1:123456789012:{PREFIX}-alarms"
+    assert {a["MetricName"] for a in alarms} >= {
+        "CPUUtilization",
+        "mem_used_percent",
+        "HTTPCode_Target_5XX_Count",
+        "UnHealthyHostCount",
+        "ApproximateAgeOfOldestMessage",
+    }
+    assert all(a["AlarmActions"] == [topic] for a in alarms)
+
+
+# ---------------------------------------------------------------------------------------------
+# Teardown (last: it removes the shared environment)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_teardown_refuses_without_confirmation(provisioned, run, aws):
+    refused = run(TEARDOWN)
+    assert not refused.ok
+    assert "teardown_confirm" in refused.messages()
+    assert find_platform_resources(aws, NAME, ENV)
+
+
+def test_teardown_leaves_nothing_of_the_environment(provisioned, run, aws):
+    result = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
+    assert result.ok, result.messages()
+    assert find_platform_resources(aws, NAME, ENV) == {}
+    again = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
