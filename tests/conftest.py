@@ -82,3 +82,14 @@ def postgres() -> Iterator[Postgres]:
     pg.start()
     yield pg
     pg.stop()
+
+
+@pytest.fixture(scope="session")
+def host_image() -> dict:
+    """The test-host image (tests/harness/hostimage.py), built or found up to date once per
+    session; CONTAINERS_CONF goes into os.environ so podman and Molecule use this host's
+    containers.conf."""
+    from tests.harness import hostimage
+
+    os.environ.update(hostimage.env())
+    return hostimage.build()
