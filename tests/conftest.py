@@ -16,6 +16,12 @@ from tests.harness.postgres import Postgres
 __all__ = ["ROOT", "PlaybookResult"]
 
 
+def _session_dir(variable: str, name: str) -> Path:
+    """State dir of a session service: $variable, else one per pytest process, so that
+    concurrent sessions in one work tree never stop or wipe each other's services."""
+    return Path(os.environ.get(variable) or ROOT / ".cache" / name / str(os.getpid()))
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """The moto server (with the fidelity layer) shared by the whole session.
@@ -24,13 +30,7 @@ def emulator() -> Iterator[Emulator]:
     variables go into os.environ so that ansible-playbook, boto3 and the aws_ec2 inventory
     all reach it.
     """
-    # PYTEST_EMULATOR_STATE_DIR isolates concurrent pytest sessions in one work tree: each
-    # session stops its emulator at the end, which would pull it from under the other one.
-    emu = Emulator(
-        state_dir=Path(
-            os.environ.get("PYTEST_EMULATOR_STATE_DIR") or ROOT / ".cache" / "pytest-emulator"
-        )
-    )
+    emu = Emulator(state_dir=_session_dir("PYTEST_EMULATOR_STATE_DIR", "pytest-emulator"))
     emu.start()
     saved = {key: os.environ.get(key) for key in emu.env()}
     os.environ.update(emu.env())
@@ -73,11 +73,7 @@ def postgres() -> Iterator[Postgres]:
     Its own state dir keeps it apart from the one `make up` runs; the data is wiped first so
     every session starts from an empty database.
     """
-    pg = Postgres(
-        state_dir=Path(
-            os.environ.get("PYTEST_POSTGRES_STATE_DIR") or ROOT / ".cache" / "pytest-postgres"
-        )
-    )
+    pg = Postgres(state_dir=_session_dir("PYTEST_POSTGRES_STATE_DIR", "pytest-postgres"))
     pg.destroy()
     pg.start()
     yield pg
