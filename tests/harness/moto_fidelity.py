@@ -909,3 +909,88 @@ def debian_public_ami_parameters_exist() -> None:
                         data_type="aws:ec2:image",
                     )
                 )
+
+
+# --------------------------------------------------------------------------------------------
+# S3 bucket policies: conditions
+# --------------------------------------------------------------------------------------------
+
+# The request context moto's S3 lacks: clients reach AWS's S3 over HTTPS.
+_S3_REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+
+def _policy_condition_holds(operator: str, values: dict[str, Any]) -> bool:
+    """Whether one condition block (operator -> {key: value(s)}) holds in _S3_REQUEST_CONTEXT.
+
+    AWS semantics for the operators bucket policies use: a missing key fails a condition,
+    except with ``...IfExists``, ``Null`` and the negated operators (``StringNotEquals``, ...).
+    An operator this does not know makes the statement not apply.
+    """
+    from fnmatch import fnmatchcase
+
+    if_exists = operator.endswith("IfExists")
+    base = operator[: -len("IfExists")] if if_exists else operator
+    negated = "Not" in base
+    matchers: dict[str, Callable[[str, str], bool]] = {
+        "Bool": lambda actual, expected: actual.lower() == expected.lower(),
+        "StringEquals": lambda actual, expected: actual == expected,
+        "StringNotEquals": lambda actual, expected: actual == expected,
+        "StringEqualsIgnoreCase": lambda actual, expected: actual.lower() == expected.lower(),
+        "StringLike": fnmatchcase,
+        "StringNotLike": fnmatchcase,
+        "ArnEquals": lambda actual, expected: actual == expected,
+        "ArnNotEquals": lambda actual, expected: actual == expected,
+        "ArnLike": fnmatchcase,
+        "ArnNotLike": fnmatchcase,
+    }
+    for key, expected in values.items():
+        expected_values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+        actual = _S3_REQUEST_CONTEXT.get(key.lower())
+        if base == "Null":
+            if (actual is None) != (expected_values[0].lower() == "true"):
+                return False
+            continue
+        if base not in matchers:
+            return False
+        if actual is None:
+            if not (if_exists or negated):
+                return False
+            continue
+        matched = any(matchers[base](actual, value) for value in expected_values)
+        if matched == negated:
+            return False
+    return True
+
+
+@fix
+def s3_bucket_policy_statements_apply_only_when_their_conditions_hold() -> None:
+    """moto 5.2.5: a bucket policy statement whose Condition moto cannot verify (any operator but
+    StringEquals, or a key it has no value for) counts as an explicit deny, whatever its Effect.
+
+    The usual TLS-only statement (Deny ``s3:*`` when ``aws:SecureTransport`` is false) thus denied
+    every object request: DeleteObjects answered AccessDenied for each key, so amazon.aws.s3_bucket
+    ``state: absent, force: true`` could not empty a bucket with such a policy, and GetObject /
+    PutObject / DeleteObject answered 403. AWS applies a statement only when its conditions hold
+    for the request; requests reach S3 over HTTPS (``aws:SecureTransport`` true), so the TLS-only
+    deny does not apply to them. Statements whose conditions do not hold are left out of the
+    evaluation; the others are evaluated by moto as before.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    @_around(FakeBucket, "get_permission")
+    def get_permission(original: Callable[..., Any], self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return original(self, action, resource)
+        policy = json.loads(self.policy.decode())
+        statements = policy.get("Statement", [])
+        applying = []
+        for stmt in statements if isinstance(statements, list) else [statements]:
+            conditions = stmt.get("Condition") or {}
+            if all(_policy_condition_holds(op, vals) for op, vals in conditions.items()):
+                applying.append({k: v for k, v in stmt.items() if k != "Condition"})
+        if not applying:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps(dict(policy, Statement=applying))).is_action_permitted(
+            action, resource
+        )
