@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from streamapp import __version__, errors, jsonlog
+from streamapp import __version__, errors, jsonlog, web
 from streamapp.api import accounts, catalog, ops, uploads
 from streamapp.config import Settings, get_settings
 from streamapp.limits import BodyLimitMiddleware
@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     app.include_router(accounts.router)
     app.include_router(uploads.router)
     app.include_router(catalog.router)
+    web.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     app.add_middleware(ObserveMiddleware, registry=app.state.metrics)
     return app
