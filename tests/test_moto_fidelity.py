@@ -6,6 +6,7 @@ twice, proves that the second run changes nothing (as on AWS).
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import uuid
@@ -494,3 +495,74 @@ def test_upstream_modules_second_run_changes_nothing(playbook):
     second = playbook(PLAYBOOK)
     assert second.ok, second.messages()
     assert second.changed == 0, second.changed_tasks()
+
+
+# ---------------------------------------------------------------------------------------------
+# S3 policies and logging, ALB attributes, Debian's public AMI parameter
+# ---------------------------------------------------------------------------------------------
+
+
+def tls_only_policy(bucket: str, *extra: dict[str, Any]) -> str:
+    deny_plain_http = {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [deny_plain_http, *extra]})
+
+
+def test_tls_only_bucket_policy_allows_https_object_requests(aws):
+    s3, bucket = aws("s3"), unique("tls")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket))
+    s3.put_object(Bucket=bucket, Key="a.txt", Body=b"x")
+    assert s3.get_object(Bucket=bucket, Key="a.txt")["Body"].read() == b"x"
+    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "a.txt"}]})
+    assert deleted.get("Errors", []) == [] and len(deleted["Deleted"]) == 1
+
+
+def test_s3_logging_accepts_a_wildcard_grant_beside_a_star_principal(aws):
+    s3, source, target = aws("s3"), unique("src"), unique("logs")
+    for bucket in (source, target):
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{target}/s3/*",
+    }
+    s3.put_bucket_policy(Bucket=target, Policy=tls_only_policy(target, grant))
+    s3.put_bucket_logging(
+        Bucket=source,
+        BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "s3/x/"}},
+    )
+    assert s3.get_bucket_logging(Bucket=source)["LoggingEnabled"]["TargetBucket"] == target
+
+
+def test_alb_reports_aws_default_attributes(aws, network):
+    elb = aws("elbv2")
+    arn = elb.create_load_balancer(Name=unique("alb")[:32], Subnets=network["subnets"])[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    attributes = {
+        a["Key"]: a["Value"]
+        for a in elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    }
+    assert attributes["idle_timeout.timeout_seconds"] == "60"
+    assert attributes["routing.http2.enabled"] == "true"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "false"
+    assert attributes["routing.http.desync_mitigation_mode"] == "defensive"
+
+
+def test_debian_public_ami_parameter_names_a_debian_image(aws):
+    name = "/aws/service/debian/release/12/latest/amd64"
+    ami_id = aws("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    image = aws("ec2").describe_images(ImageIds=[ami_id])["Images"][0]
+    assert image["OwnerId"] == "136693071363"
+    assert image["Name"].startswith("debian-12-amd64-")
+    assert image["Architecture"] == "x86_64"
