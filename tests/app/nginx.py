@@ -38,7 +38,7 @@ CONTRACT_LOCATIONS = r"""
 """  # noqa: E501 - nginx regexes do not wrap
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -63,13 +63,38 @@ class Nginx:
             self.proc.wait(timeout=10)
 
 
-def render(port: int, prefix: Path, s3_endpoint: str, bucket: str, secret: str) -> str:
+APP_LOCATION = """
+    # Everything else is the app (pages, static files, the JSON API), as the nginx role does.
+    client_max_body_size 64m;
+    location / {
+        # Stream request bodies (uploads) to the app: no temp file the worker user must write.
+        proxy_request_buffering off;
+        proxy_http_version 1.1;
+        proxy_pass APP;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_read_timeout 120s;
+    }
+"""
+
+
+def render(
+    port: int,
+    prefix: Path,
+    s3_endpoint: str,
+    bucket: str,
+    secret: str,
+    app_upstream: str | None = None,
+) -> str:
     origin = f"{s3_endpoint}/{bucket}"
     locations = (
         CONTRACT_LOCATIONS.replace("ORIGIN", origin)
         .replace("BUCKET", bucket)
         .replace("ENDPOINT", s3_endpoint)
     )
+    if app_upstream:
+        locations += APP_LOCATION.replace("APP", app_upstream)
     temp = "".join(
         f"    {kind}_temp_path {prefix}/tmp/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -91,12 +116,20 @@ http {{
 """
 
 
-def start(prefix: Path, s3_endpoint: str, bucket: str, secret: str, timeout: float = 15) -> Nginx:
-    port = _free_port()
+def start(
+    prefix: Path,
+    s3_endpoint: str,
+    bucket: str,
+    secret: str,
+    timeout: float = 15,
+    app_upstream: str | None = None,
+) -> Nginx:
+    """nginx on a free port; with `app_upstream` (http://host:port) it also fronts the app."""
+    port = free_port()
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(render(port, prefix, s3_endpoint, bucket, secret))
+    conf.write_text(render(port, prefix, s3_endpoint, bucket, secret, app_upstream))
     check = subprocess.run(
         ["nginx", "-t", "-p", str(prefix), "-c", str(conf)],
         capture_output=True,

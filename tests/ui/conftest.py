@@ -1,0 +1,248 @@
+"""The web UI's stack, all real: PostgreSQL, the emulator, the app under uvicorn and a
+transcoding worker as subprocesses, a real nginx in front of both (the signed-URL contract for
+/media/, the app for everything else), and Debian's Chromium driven by Playwright.
+
+Playback URLs live only URL_TTL seconds here, so the tests see them expire and renew.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamapp.config import Settings
+from streamapp.migrate import upgrade
+
+from tests.app import nginx as nginx_harness
+from tests.app.conftest import SIGNING_SECRET, app_resources, make_settings  # noqa: F401
+from tests.harness.ansible import ROOT
+from tests.harness.emulator import Emulator
+from tests.harness.postgres import Postgres
+
+CHROMIUM = os.environ.get("STREAMAPP_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+URL_TTL = 10  # seconds: the Settings minimum; the player must renew its grant several times
+ARTIFACTS = ROOT / ".artifacts" / "ui"
+
+
+@dataclass
+class Stack:
+    base_url: str
+    settings: Settings
+    logs: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMAPP_")}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"STREAMAPP_{name.upper()}"] = str(value)
+    return env
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    emulator: Emulator,
+    postgres: Postgres,
+    aws: Callable[..., Any],
+    app_resources,  # noqa: F811 - the fixture imported above
+) -> Iterator[Stack]:
+    res = app_resources
+    # nginx reads the published trees without SigV4; sources stay private (see app/README.md).
+    published = [f"arn:aws:s3:::{res.bucket}/{p}/*" for p in ("hls", "thumbs")]
+    aws("s3").put_bucket_policy(
+        Bucket=res.bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "PublishedMedia",
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": published,
+                    }
+                ],
+            }
+        ),
+    )
+    work = tmp_path_factory.mktemp("ui-stack")
+    app_port = nginx_harness.free_port()
+    server = nginx_harness.start(
+        work / "nginx",
+        str(emulator.endpoint),
+        res.bucket,
+        SIGNING_SECRET,
+        app_upstream=f"http://127.0.0.1:{app_port}",
+    )
+    settings = make_settings(
+        emulator,
+        postgres,
+        res,
+        public_media_base_url=server.base_url,  # the page's own origin: nginx serves both
+        url_ttl_seconds=URL_TTL,
+        default_role="uploader",  # sign-up in the browser can upload straight away
+        max_upload_bytes=20 * 1024 * 1024,
+        log_level="INFO",
+        host="127.0.0.1",
+        port=app_port,
+        workers=1,
+        work_dir=str(work / "jobs"),
+    )
+    (work / "jobs").mkdir()
+    upgrade(settings)
+    env = _env(settings)
+    bindir = Path(sys.executable).parent
+    stack = Stack(server.base_url, settings, work)
+    api_log, worker_log = work / "api.log", work / "worker.log"
+    try:
+        with api_log.open("wb") as out:
+            api = subprocess.Popen(
+                [str(bindir / "streamapp-api")], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        stack.procs.append(api)
+        _wait_http(f"{server.base_url}/healthz", api, api_log)
+        with worker_log.open("wb") as out:
+            worker = subprocess.Popen(
+                [str(bindir / "streamapp-worker")], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        stack.procs.append(worker)
+        yield stack
+    finally:
+        for proc in reversed(stack.procs):
+            _stop(proc)
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 10 s test-pattern video with a tone and a 6 s song, made by ffmpeg's lavfi sources."""
+    d = tmp_path_factory.mktemp("ui-media")
+    common = ["ffmpeg", "-v", "error", "-y", "-nostdin"]
+    video, song = d / "test-pattern.mp4", d / "sine-song.mp3"
+    subprocess.run(
+        [
+            *common,
+            *("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=10"),
+            *("-f", "lavfi", "-i", "sine=frequency=440:duration=10"),
+            *("-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest"),
+            str(video),
+        ],
+        check=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [
+            *common,
+            *("-f", "lavfi", "-i", "sine=frequency=330:duration=6"),
+            *("-c:a", "libmp3lame", "-b:a", "96k"),
+            str(song),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return {"video": video, "song": song}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Console:
+    """Console errors, uncaught exceptions and failed requests of one page."""
+
+    errors: list[str] = field(default_factory=list)
+    media: list[tuple[float, int, str]] = field(default_factory=list)  # (time, status, url)
+
+    def attach(self, page: Any) -> None:
+        page.on(
+            "console",
+            lambda msg: (
+                self.errors.append(f"console.{msg.type}: {msg.text}")
+                if msg.type == "error"
+                else None
+            ),
+        )
+        page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
+        page.on("requestfailed", lambda req: self._failed(req))
+        page.on(
+            "response",
+            lambda resp: (
+                self.media.append((time.time(), resp.status, resp.url))
+                if "/media/" in resp.url
+                else None
+            ),
+        )
+
+    def _failed(self, req: Any) -> None:
+        # Aborted media requests are normal: a quality switch cancels the old rung's loads.
+        failure = req.failure or ""
+        if "ERR_ABORTED" not in failure:
+            self.errors.append(f"requestfailed: {req.url} {failure}")
+
+
+@pytest.fixture(scope="session")
+def context(browser: Any, stack: Stack) -> Iterator[Any]:
+    """One signed-in browser profile shared by the flow (desktop viewport)."""
+    ctx = browser.new_context(base_url=stack.base_url, viewport={"width": 1280, "height": 800})
+    ctx.set_default_timeout(20_000)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
