@@ -1,0 +1,179 @@
+"""The app on a web + worker node: units, hardening, config file, readiness through nginx, and
+one real upload -> transcode -> signed playback round trip (PostgreSQL and moto run inside the
+test host, see prepare.yml). Every request is made inside the container."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+
+import pytest
+
+BASE = "http://127.0.0.1"
+ADMIN = "admin@example.com"
+PASSWORD = "molecule-password-0123"  # noqa: S105 - test account
+
+
+@pytest.mark.parametrize("service", ["streamapp-api", "streamapp-worker", "nginx", "postgresql"])
+def test_services_running_and_enabled(host, service):
+    unit = host.service(service)
+    assert unit.is_running
+    assert unit.is_enabled
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8000", "tcp://0.0.0.0:80"])
+def test_listening(host, address):
+    assert host.socket(address).is_listening
+
+
+def test_api_only_on_loopback(host):
+    assert not host.socket("tcp://0.0.0.0:8000").is_listening
+
+
+def test_readyz_through_nginx(get):
+    resp = get(f"{BASE}/readyz")
+    assert resp.status == 200, resp.body
+    assert resp.headers["content-type"].startswith("application/json")
+
+
+def test_env_file_mode_and_content(host):
+    env = host.file("/etc/streamapp/streamapp.env")
+    assert (env.user, env.group, env.mode) == ("root", "streamapp", 0o640)
+    text = env.content_string
+    # ssm mode: values from the outputs parameter, the database password only as a secret ARN.
+    assert 'STREAMAPP_MEDIA_BUCKET="stream-test-media"' in text
+    assert 'STREAMAPP_DATABASE_PASSWORD_SECRET_ARN="arn:aws:secretsmanager:' in text
+    assert "molecule-db-password" not in text
+    assert host.file("/etc/streamapp").mode == 0o750
+
+
+def test_processes_run_as_the_service_user(host):
+    for unit in ("streamapp-api", "streamapp-worker"):
+        pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+        assert host.check_output(f"ps -o user= -p {pid}") == "streamapp"
+    assert host.user("streamapp").shell == "/usr/sbin/nologin"
+
+
+@pytest.mark.parametrize("unit", ["streamapp-api", "streamapp-worker"])
+def test_units_are_hardened(host, unit):
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            f"systemctl show {unit} -p NoNewPrivileges -p ProtectSystem -p PrivateTmp "
+            "-p ProtectHome -p CapabilityBoundingSet -p Restart -p ReadWritePaths"
+        ).splitlines()
+    )
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["PrivateTmp"] == "yes"
+    assert props["ProtectHome"] == "yes"
+    assert props["CapabilityBoundingSet"] == ""
+    assert props["Restart"] == "always"
+    assert "/var/lib/streamapp" in props["ReadWritePaths"]
+
+
+def test_code_is_not_writable_by_the_service_user(host):
+    assert host.run("runuser -u streamapp -- touch /opt/streamapp/venv/x").rc != 0
+
+
+def test_migrations_applied(host):
+    out = host.check_output(
+        "runuser -u postgres -- psql -tA -d streamapp -c 'SELECT version_num FROM alembic_version'"
+    )
+    assert out.strip()
+
+
+def test_logs_are_json_lines_readable_by_adm(host, get):
+    get(f"{BASE}/readyz")
+    log = host.file("/var/log/streamstack/app.log")
+    assert log.group == "adm"
+    assert log.mode & 0o040
+    json.loads(host.check_output("tail -n 1 /var/log/streamstack/app.log"))
+
+
+def _curl(host, *args: str) -> dict:
+    out = host.check_output("curl -sS --max-time 30 " + " ".join(shlex.quote(a) for a in args))
+    return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def played(host):
+    """Sign up (admin), upload a 2 s clip, wait for the worker, ask for the signed playback."""
+    host.check_output(
+        "ffmpeg -y -hide_banner -nostdin -v error -f lavfi -i testsrc2=size=320x240:rate=25 "
+        "-f lavfi -i sine=frequency=440 -t 2 -c:v libx264 -preset ultrafast -c:a aac "
+        "-pix_fmt yuv420p /tmp/molecule-clip.mp4"
+    )
+    body = json.dumps({"email": ADMIN, "password": PASSWORD})
+    auth = _curl(
+        host,
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        body,
+        f"{BASE}/api/auth/signup",
+    )
+    if "token" not in auth:  # a second verify run: the account exists
+        auth = _curl(
+            host,
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            body,
+            f"{BASE}/api/auth/login",
+        )
+    bearer = f"Authorization: Bearer {auth['token']}"
+    item = _curl(
+        host,
+        "-X",
+        "POST",
+        "-H",
+        bearer,
+        "-F",
+        "file=@/tmp/molecule-clip.mp4",
+        "-F",
+        "title=Molecule clip",
+        "-F",
+        "visibility=public",
+        f"{BASE}/api/items",
+    )
+    assert item.get("status") == "queued", item
+    for _ in range(90):  # bounded: 90 s
+        item = _curl(host, "-H", bearer, f"{BASE}/api/items/{item['id']}")
+        if item["status"] in ("ready", "failed"):
+            break
+        time.sleep(1)
+    assert item["status"] == "ready", item
+    return _curl(host, "-H", bearer, f"{BASE}/api/items/{item['id']}/playback")
+
+
+def test_signed_playlist_through_nginx(get, played):
+    assert played["mode"] == "local"
+    assert played["url"].startswith(f"{BASE}/media/s/")
+    resp = get(played["url"])
+    assert resp.status == 200, resp
+    assert resp.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert resp.body.startswith("#EXTM3U")
+    rung = next(line for line in resp.body.splitlines() if line and not line.startswith("#"))
+    playlist = get(played["url"].rsplit("/", 1)[0] + "/" + rung)
+    assert playlist.status == 200
+    segment = next(line for line in playlist.body.splitlines() if line.endswith(".ts"))
+    seg = get(played["url"].rsplit("/", 1)[0] + "/" + rung.rsplit("/", 1)[0] + "/" + segment)
+    assert seg.status == 200
+    assert seg.headers["content-type"] == "video/mp2t"
+
+
+def test_tampered_signature_refused(get, played):
+    url = played["url"]
+    token = url.split("/media/s/", 1)[1].split("/", 1)[0]
+    bad = url.replace(token, ("A" if token[0] != "A" else "B") + token[1:])
+    assert get(bad).status == 403
+
+
+def test_no_failed_units(host):
+    assert host.check_output("systemctl --failed --no-legend --plain") == ""
