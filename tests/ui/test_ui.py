@@ -312,3 +312,39 @@ def test_pages_have_a_strict_csp_and_no_inline_script(context: Any, stack: Stack
         assert "test-secure-link-secret" not in html
         assert page.evaluate("document.cookie") == ""
     page.close()
+
+
+def test_expired_signature_is_renewed_after_a_403(context: Any, stack: Stack):
+    """A page whose timers did not renew in time (a sleeping tab, a clock running behind the
+    server's) sends an expired URL: nginx answers 403 and the player renews and goes on."""
+    page, console = new_page(context)
+    # Date.now() a minute behind: the page believes its grant is good for TTL + 60 s, so no
+    # timer renews it before it really expires; timers themselves keep running.
+    page.clock.set_fixed_time(time.time() - 60)
+    page.goto(STATE["video"])
+    page.wait_for_function("() => document.querySelectorAll('#quality option').length === 3")
+    stage = page.locator(".stage")
+    first_expiry = int(stage.get_attribute("data-url-expires") or 0)
+    page.evaluate("document.getElementById('player').pause()")
+    page.wait_for_timeout((first_expiry - time.time() + 1.5) * 1000)
+    assert stage.get_attribute("data-grants") == "1"  # nothing renewed it
+
+    expired_at = time.time()
+    page.evaluate("document.getElementById('player').currentTime = 0")
+    current = stage.get_attribute("data-level")
+    other = "144p" if current == "240p" else "240p"
+    page.get_by_label("Quality").select_option(label=other)
+    start_playback(page)
+    page.wait_for_function(
+        "l => document.querySelector('.stage')?.dataset.level === l", arg=other, timeout=20_000
+    )
+    assert_advances(page, 1.5)
+    later = [(status, url) for t, status, url in console.media if t > expired_at]
+    assert 403 in {status for status, _ in later}, later  # the expired URL really was refused
+    assert int(stage.get_attribute("data-grants") or 0) >= 2
+    assert any(
+        s == 200 and int(u.split("/media/s/")[1].split("/")[1]) > first_expiry for s, u in later
+    ), later
+    unexpected = [e for e in console.errors if "status of 403" not in e]
+    assert not unexpected, unexpected
+    page.close()

@@ -173,12 +173,34 @@ export async function mountPlayer(stage, item, prefs) {
     return;
   }
 
+  // hls.js does not retry 4xx answers; a 403 here means the signature was refused (expired
+  // in a tab whose timers slept, or a client clock behind the server's): renew the grant and
+  // retry the same request, which xhrSetup re-signs once the renewal is in.
+  const renewOn403 = (config, retryCount, isTimeout, response, retry) => {
+    if (response && response.code === 403 && retryCount < 2) {
+      renew().catch(() => {});
+      return true;
+    }
+    return retry;
+  };
+  const policy = (firstByteMs, loadMs, timeoutRetries, errorRetries) => ({
+    default: {
+      maxTimeToFirstByteMs: firstByteMs,
+      maxLoadTimeMs: loadMs,
+      timeoutRetry: { maxNumRetry: timeoutRetries, retryDelayMs: 0, maxRetryDelayMs: 0 },
+      errorRetry: { maxNumRetry: errorRetries, retryDelayMs: 500, maxRetryDelayMs: 8000, shouldRetry: renewOn403 },
+    },
+  });
   const hls = new Hls({
     workerPath: '/static/vendor/hls/hls.worker.js',
     startPosition: resume > 0 ? resume : -1,
     capLevelToPlayerSize: false,
+    manifestLoadPolicy: policy(Infinity, 20000, 2, 1),
+    playlistLoadPolicy: policy(10000, 20000, 2, 2),
+    fragLoadPolicy: policy(10000, 120000, 4, 6),
     xhrSetup: async (xhr, url) => {
-      if (secondsLeft() < 2) await renew();
+      if (pending) await pending;
+      else if (secondsLeft() < 2) await renew();
       xhr.open('GET', sign(url), true);
     },
   });
