@@ -121,9 +121,23 @@ function authPage(kind) {
 }
 
 // -- browse ---------------------------------------------------------------------------------
+function thumbnail(item, attrs) {
+  const img = el('img', { src: item.thumbnail_url, alt: '', loading: 'lazy', ...attrs });
+  // Thumbnail URLs are signed and expire: a page left open fetches a fresh one, once.
+  img.addEventListener('error', async () => {
+    if (img.dataset.renewed) return;
+    img.dataset.renewed = '1';
+    try {
+      const fresh = await api('GET', `/api/items/${item.id}`);
+      if (fresh.thumbnail_url) img.src = fresh.thumbnail_url;
+    } catch { /* keep the broken image */ }
+  });
+  return img;
+}
+
 function itemCard(item) {
   const thumb = item.thumbnail_url
-    ? el('img', { src: item.thumbnail_url, alt: '', loading: 'lazy', width: 320, height: 180 })
+    ? thumbnail(item, { width: 320, height: 180 })
     : el('div', { class: 'thumb-placeholder', 'aria-hidden': 'true' }, item.kind === 'audio' ? '♪' : '▶');
   const meta = [
     el('span', { class: `badge kind-${item.kind}` }, item.kind === 'audio' ? 'Music' : 'Video'),
@@ -340,13 +354,13 @@ async function historyPage() {
   main.append(status, list);
   try {
     const rows = await api('GET', '/api/me/history?limit=100');
-    status.textContent = rows.length ? '' : 'Nothing watched yet.';
-    status.hidden = !rows.length ? false : true;
+    status.textContent = 'Nothing watched or listened to yet.';
+    status.hidden = rows.length > 0;
     rows.forEach((row) => {
       const d = row.item.duration_seconds || 0;
       const done = row.completed ? 'Finished' : `${fmtDuration(row.position_seconds)} of ${fmtDuration(d)}`;
       list.append(el('li', { class: 'history-row' },
-        row.item.thumbnail_url ? el('img', { src: row.item.thumbnail_url, alt: '', width: 96, height: 54, loading: 'lazy' }) : el('div', { class: 'thumb-placeholder small', 'aria-hidden': 'true' }, '♪'),
+        row.item.thumbnail_url ? thumbnail(row.item, { width: 96, height: 54 }) : el('div', { class: 'thumb-placeholder small', 'aria-hidden': 'true' }, '♪'),
         el('div', {},
           el('a', { href: `/watch/${row.item.id}` }, row.item.title),
           el('div', { class: 'meta' }, el('span', { class: `badge kind-${row.item.kind}` }, row.item.kind === 'audio' ? 'Music' : 'Video'),

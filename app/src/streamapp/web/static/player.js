@@ -159,7 +159,13 @@ export async function mountPlayer(stage, item, prefs) {
       // Native HLS (Safari): relative URLs inherit the path token; renew on errors.
       media.src = first.url;
       media.addEventListener('loadedmetadata', () => { if (resume) media.currentTime = resume; autoplay(); }, { once: true });
+      let nativeRetries = 0;
       media.addEventListener('error', async () => {
+        nativeRetries += 1;
+        if (nativeRetries > 3) {
+          status.textContent = 'Playback failed. Reload the page to try again.';
+          return;
+        }
         const at = media.currentTime;
         const p = await renew();
         media.src = p.url;
