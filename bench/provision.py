@@ -24,7 +24,7 @@ from tests.harness.emulator import Emulator  # noqa: E402
 PLAYBOOK = ROOT / "playbooks" / "provision.yml"
 
 
-def timed(**kwargs) -> float:
+def timed(**kwargs) -> tuple[float, int]:
     started = time.monotonic()
     result = run_playbook(PLAYBOOK, **kwargs)
     elapsed = time.monotonic() - started
