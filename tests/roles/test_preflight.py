@@ -21,8 +21,21 @@ SIGNED = {
     "nginx_media_secure_link_secret": "a-long-enough-secret-123",
 }
 
+APP = {
+    "app_media_bucket": "stream-test-media",
+    "app_sessions_table": "stream-test-sessions",
+    "app_jobs_queue_url": "http://127.0.0.1:5000/123456789012/stream-test-transcode",
+    "app_signing_secret": "a-long-enough-secret-123",
+}
+APP_SSM = {
+    "app_settings_source": "ssm",
+    "app_ssm_outputs_parameter": "/stream/test/outputs",
+    "app_signing_secret": "a-long-enough-secret-123",
+}
+
 VALID = {
     "common": {},
+    "app": APP,
     "nginx": SIGNED,
     "ffmpeg": {},
     "cloudwatch_agent": {**PLATFORM, "cloudwatch_agent_package_sha256": SHA},
@@ -48,6 +61,29 @@ BAD = [
         "nginx_media_origin_url (an http(s) URL",
     ),
     ("nginx", {"nginx_tls_enabled": True}, "nginx_tls_enabled needs a certificate"),
+    ("app", {**APP, "app_role": "database"}, "app_role must be one of"),
+    ("app", {**APP, "app_settings_source": "consul"}, "app_settings_source must be one of"),
+    ("app", {**APP, "app_api_port": "eighty"}, "app_api_port"),
+    ("app", {**APP, "app_api_port": 70000}, "app_api_port a port"),
+    ("app", {**APP, "app_admin_emails": {"admin": "a@example.com"}}, "app_admin_emails"),
+    ("app", {**APP, "app_user": "root"}, "unprivileged POSIX names"),
+    ("app", {**APP, "app_media_bucket": ""}, "app_settings_source=vars needs app_media_bucket"),
+    ("app", {**APP, "app_jobs_queue_url": "stream-queue"}, "app_jobs_queue_url as an http(s) URL"),
+    ("app", {**APP, "app_database_url": "mysql://x/y"}, "app_database_url as postgresql"),
+    (
+        "app",
+        {**APP, "app_signing_secret": "short"},
+        "app_signing_mode=local needs app_signing_secret",
+    ),
+    (
+        "app",
+        {**APP, "app_signing_mode": "cloudfront"},
+        "app_signing_mode=cloudfront with app_settings_source=vars needs",
+    ),
+    ("app", {**APP_SSM, "app_ssm_outputs_parameter": ""}, "needs app_ssm_outputs_parameter"),
+    ("app", {**APP, "app_env_extra": {"lower-case": "x"}}, "app_env_extra keys must be"),
+    ("app", {**APP, "app_pip_index_url": "pypi.internal"}, "app_pip_index_url and"),
+    ("app", {**APP, "app_home": "/opt/streamapp/"}, "absolute paths without trailing slash"),
     ("ffmpeg", {"ffmpeg_smoke_test_seconds": "long"}, "ffmpeg_smoke_test_seconds"),
     ("ffmpeg", {"ffmpeg_smoke_test_size": "big"}, "ffmpeg_smoke_test_size like 320x240"),
     ("ffmpeg", {"ffmpeg_required_encoders": {"x": 1}}, "ffmpeg_required_encoders"),
@@ -119,3 +155,9 @@ def test_bad_variables_fail_in_preflight(role, variables, expected):
         or ("Validate the agent configuration" in task)
     ), task
     assert expected in result.messages(), result.messages()
+
+
+def test_app_ssm_variables_pass_preflight():
+    result = _run("app", APP_SSM)
+    assert result.ok, result.messages()
+    assert result.changed == 0
