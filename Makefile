@@ -35,3 +35,7 @@ lock: ## Re-pin requirements.txt from requirements.in and app/pyproject.toml
 
 bench-provision: deps ## Wall time of a first provision and a no-op re-run on the emulator
 	python bench/provision.py
+
+bench-app: deps ## Ladder (single-decode vs per-rung ffmpeg) and API latency (200 req/s) benchmarks
+	python bench/ladder.py
+	python bench/api.py

@@ -10,30 +10,47 @@ from botocore.config import Config
 
 from streamapp.config import Settings
 
-_local = threading.local()
+_lock = threading.Lock()
+_clients: dict[tuple[str, str, str, int], Any] = {}
 
 # Short timeouts: a dependency that hangs must turn into a clear error, not a stuck request.
+# The connection pool covers every thread of the request thread pool (anyio's default: 40),
+# since those threads share one client.
 _CONFIG = Config(
-    connect_timeout=3, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"}
+    connect_timeout=3,
+    read_timeout=10,
+    retries={"max_attempts": 3, "mode": "standard"},
+    max_pool_connections=64,
 )
-PROBE_CONFIG = Config(connect_timeout=1, read_timeout=2, retries={"max_attempts": 1})
+PROBE_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}, max_pool_connections=64
+)
 
 
 def client(settings: Settings, service: str, *, config: Config | None = None) -> Any:
-    """A client per thread and service (boto3 sessions are not thread-safe to create from)."""
-    cache: dict[tuple[str, str, str, int], Any] = getattr(_local, "clients", None) or {}
-    _local.clients = cache
+    """One client per process, service, endpoint, region and config, shared by all threads.
+
+    botocore clients are thread-safe (sessions are not, so each client gets its own session,
+    made under a lock). Creating a client loads and parses the service model, tens of
+    milliseconds of CPU: a client per thread was rebuilt whenever the request thread pool
+    replaced an idle thread, on the request path.
+    """
     key = (service, settings.aws_endpoint_url or "", settings.aws_region, id(config))
-    if key not in cache:
-        session = boto3.session.Session()
-        cache[key] = session.client(
-            service,  # type: ignore[call-overload]
-            region_name=settings.aws_region,
-            endpoint_url=settings.aws_endpoint_url,
-            config=config or _CONFIG,
-        )
-    return cache[key]
+    found = _clients.get(key)
+    if found is None:
+        with _lock:
+            found = _clients.get(key)
+            if found is None:
+                session = boto3.session.Session()
+                found = _clients[key] = session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=settings.aws_region,
+                    endpoint_url=settings.aws_endpoint_url,
+                    config=config or _CONFIG,
+                )
+    return found
 
 
 def reset_clients() -> None:
-    _local.clients = {}
+    with _lock:
+        _clients.clear()

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
 
     # Accounts.
     session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    session_cache_seconds: float = Field(default=5.0, ge=0, le=60)  # in-process lookup cache
     session_cookie_name: str = "streamapp_session"
     session_cookie_secure: bool = False
     default_role: Literal["viewer", "uploader"] = "viewer"

@@ -40,10 +40,13 @@ def _build_url(settings: Settings) -> str:
 def _engine(url: str, connect_timeout: int) -> Engine:
     # pre_ping drops connections that died while the database was away, so the app recovers
     # by itself once it is back; the connect timeout keeps /readyz fast while it is away.
+    # pool_size: connections above it are closed when returned, and each new one costs a
+    # backend start and a SCRAM handshake; with 5, bursts on the 40-thread request pool
+    # churned connections exactly when the database was busiest. 20 at most per process.
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=5,
+        pool_size=10,
         max_overflow=10,
         pool_timeout=5,
         connect_args={"connect_timeout": connect_timeout},

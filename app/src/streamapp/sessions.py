@@ -2,12 +2,20 @@
 
 Only a SHA-256 of the token is stored, so a table dump does not hand out live sessions. TTL
 deletion is lazy, hence the explicit expiry check on every lookup.
+
+Found sessions are cached in the process for ``session_cache_seconds`` (default 5 s; 0 turns
+the cache off): every authenticated request looks its session up, and a DynamoDB round trip
+per request dominated the latency of cheap endpoints. Misses are never cached (a session made
+by another worker is usable at once), expiry is still checked on every hit, and logout drops
+the entry in its own process; another worker of the same host may accept a logged-out token
+for at most ``session_cache_seconds`` longer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -20,6 +28,31 @@ class SessionInfo:
     user_id: str
     role: str
     expires_at: int
+
+
+_CACHE_MAX = 10_000
+_cache: dict[tuple[str, str], tuple[float, SessionInfo]] = {}
+_cache_lock = threading.Lock()
+
+
+def _cached(table: str, pk: str, now: float) -> SessionInfo | None:
+    hit = _cache.get((table, pk))
+    if hit is None or hit[0] <= now:
+        return None
+    return hit[1]
+
+
+def _remember(table: str, pk: str, info: SessionInfo, now: float, ttl: float) -> None:
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MAX:
+            for key in [k for k, (until, _) in _cache.items() if until <= now] or list(_cache):
+                del _cache[key]
+        _cache[(table, pk)] = (now + ttl, info)
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
 
 
 def _pk(token: str) -> str:
@@ -45,20 +78,31 @@ def create(settings: Settings, user_id: str, role: str) -> tuple[str, int]:
 def lookup(settings: Settings, token: str) -> SessionInfo | None:
     if not token or len(token) > 200:
         return None
+    pk, now, ttl = _pk(token), time.time(), settings.session_cache_seconds
+    if ttl > 0:
+        info = _cached(settings.sessions_table, pk, now)
+        if info is not None and info.expires_at > now:
+            return info
     item = (
         client(settings, "dynamodb")
-        .get_item(TableName=settings.sessions_table, Key={"pk": {"S": _pk(token)}})
+        .get_item(TableName=settings.sessions_table, Key={"pk": {"S": pk}})
         .get("Item")
     )
     if not item:
         return None
     expires_at = int(item["expires_at"]["N"])
-    if expires_at <= time.time():
+    if expires_at <= now:
         return None
-    return SessionInfo(item["user_id"]["S"], item["role"]["S"], expires_at)
+    info = SessionInfo(item["user_id"]["S"], item["role"]["S"], expires_at)
+    if ttl > 0:
+        _remember(settings.sessions_table, pk, info, now, ttl)
+    return info
 
 
 def delete(settings: Settings, token: str) -> None:
+    pk = _pk(token)
+    with _cache_lock:
+        _cache.pop((settings.sessions_table, pk), None)
     client(settings, "dynamodb").delete_item(
-        TableName=settings.sessions_table, Key={"pk": {"S": _pk(token)}}
+        TableName=settings.sessions_table, Key={"pk": {"S": pk}}
     )

@@ -1,0 +1,204 @@
+"""Ladder speed: the app's single-decode multi-output ffmpeg command versus one ffmpeg process
+per rung (same rungs, same encoder settings, run one after the other like a naive worker),
+on the same generated input, in one run.
+
+    .venv/bin/python bench/ladder.py [--seconds 24] [--resolution 1920x1080] [--fps 30]
+
+Both ladders are built by the app's own code (``streamapp.ladder.plan``/``command``) and the
+single-process one is run by the worker's ``streamapp.transcode.run_ladder``; the per-rung
+baseline calls ``ladder.command`` with one rung at a time. Every output is checked to be a
+valid VOD HLS tree with ffprobe. Exits non-zero if the speedup is below ``--min-speedup``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "app" / "src"))
+
+from streamapp.config import Settings  # noqa: E402
+from streamapp.ladder import Rendition, command, plan  # noqa: E402
+from streamapp.probe import MediaInfo, probe  # noqa: E402
+from streamapp.transcode import run_ladder  # noqa: E402
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def generate(path: Path, seconds: int, resolution: str, fps: int) -> float:
+    """A camera-like upload: testsrc2 + a sine tone, H.264 high profile ~8 Mb/s, AAC."""
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-y", "-v", "error"]
+    cmd += ["-f", "lavfi", "-i", f"testsrc2=size={resolution}:rate={fps}:duration={seconds}"]
+    cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    cmd += ["-c:v", "libx264", "-preset", "veryfast", "-b:v", "8M", "-pix_fmt", "yuv420p"]
+    cmd += ["-g", str(fps * 2), "-c:a", "aac", "-b:a", "192k", "-ac", "2", "-shortest", str(path)]
+    started = time.monotonic()
+    subprocess.run(cmd, check=True, timeout=600)
+    return time.monotonic() - started
+
+
+def ffprobe_json(path: Path, *args: str) -> dict:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", *args, str(path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return json.loads(out.stdout)
+
+
+def keyframe_times(playlist: Path) -> list[float]:
+    """Presentation times of the video keyframes over the whole rung."""
+    data = ffprobe_json(
+        playlist,
+        "-select_streams",
+        "v:0",
+        "-skip_frame",
+        "nokey",
+        "-show_entries",
+        "frame=pts_time",
+    )
+    return [round(float(f["pts_time"]), 2) for f in data.get("frames", []) if "pts_time" in f]
+
+
+def check_hls(rung_dir: Path, rung: Rendition, duration: float) -> list[float]:
+    """Valid VOD playlist, decodable, right size and length. Returns segment boundaries."""
+    playlist = rung_dir / "index.m3u8"
+    text = playlist.read_text()
+    problems = []
+    if "#EXT-X-PLAYLIST-TYPE:VOD" not in text or "#EXT-X-ENDLIST" not in text:
+        problems.append("not a VOD playlist")
+    segments = [line for line in text.splitlines() if line and not line.startswith("#")]
+    if not segments or not all((rung_dir / s).is_file() for s in segments):
+        problems.append("missing segments")
+    info = ffprobe_json(playlist, "-show_streams", "-show_format")
+    video = [s for s in info.get("streams", []) if s.get("codec_type") == "video"]
+    audio = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    if not video or (video[0]["width"], video[0]["height"]) != (rung.width, rung.height):
+        problems.append(f"video stream is not {rung.width}x{rung.height}")
+    if rung.audio_kbps and not audio:
+        problems.append("no audio stream")
+    got = float(info.get("format", {}).get("duration", 0))
+    if abs(got - duration) > 1.0:
+        problems.append(f"duration {got:.2f}s, source {duration:.2f}s")
+    if problems:
+        raise SystemExit(f"FAIL: {rung_dir} is not valid HLS: {'; '.join(problems)}")
+    # Segment boundaries: the cumulative EXTINF durations (aligned rungs share them).
+    bounds, at = [], 0.0
+    for line in text.splitlines():
+        if line.startswith("#EXTINF:"):
+            at += float(line[8:].split(",")[0])
+            bounds.append(round(at, 1))
+    return bounds
+
+
+def check_ladder(out: Path, rungs: list[Rendition], duration: float, master: bool) -> None:
+    if master:
+        text = (out / "master.m3u8").read_text()
+        missing = [r.name for r in rungs if f"{r.name}/index.m3u8" not in text]
+        if missing:
+            raise SystemExit(f"FAIL: master playlist lacks {missing}")
+    bounds = {r.name: check_hls(out / r.name, r, duration) for r in rungs}
+    keys = {r.name: keyframe_times(out / r.name / "index.m3u8") for r in rungs}
+    if len({tuple(b) for b in bounds.values()}) != 1:
+        raise SystemExit(f"FAIL: segment boundaries differ between rungs in {out}: {bounds}")
+    if len({tuple(k) for k in keys.values()}) != 1:
+        raise SystemExit(f"FAIL: keyframes not aligned between rungs in {out}")
+
+
+def per_rung(
+    settings: Settings, info: MediaInfo, source: Path, out: Path, rungs: list[Rendition]
+) -> float:
+    """The naive worker: the app's own command, one rung per ffmpeg process, sequentially."""
+    started = time.monotonic()
+    for rung in rungs:
+        rung_out = out / rung.name
+        (rung_out / rung.name).mkdir(parents=True, exist_ok=True)
+        cmd = command(settings, info, str(source), rung_out, [rung])
+        subprocess.run(
+            cmd, check=True, stdout=subprocess.DEVNULL, timeout=settings.transcode_timeout_seconds
+        )
+        # Flatten <rung>/<rung>/ to the single-process layout for the checks.
+        for item in (rung_out / rung.name).iterdir():
+            item.rename(rung_out / item.name)
+        (rung_out / rung.name).rmdir()
+    return time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=24, help="length of the test input")
+    parser.add_argument("--resolution", default="1920x1080", help="WxH of the test input")
+    parser.add_argument("--fps", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=1, help="measure each ladder N times")
+    parser.add_argument("--min-speedup", type=float, default=1.5)
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args()
+
+    settings = Settings()
+    work = Path(tempfile.mkdtemp(prefix="bench-ladder-"))
+    try:
+        source = work / "source.mp4"
+        gen = generate(source, args.seconds, args.resolution, args.fps)
+        info = probe(settings, str(source))
+        rungs = plan(settings, info)
+        print(
+            f"input: {args.resolution}@{args.fps} {info.duration:.1f}s "
+            f"(generated in {gen:.1f}s); rungs: {', '.join(r.name for r in rungs)}; "
+            f"preset {settings.x264_preset}, threads {settings.ffmpeg_threads or 'auto'}; "
+            f"{os.cpu_count()} cpus"
+        )
+        single_times, naive_times = [], []
+        for n in range(args.rounds):
+            # Alternate the order so drifting background load hurts neither side more.
+            order = ("single", "naive") if n % 2 == 0 else ("naive", "single")
+            for which in order:
+                out = work / f"{which}-{n}"
+                before = loadavg()
+                if which == "single":
+                    took = run_ladder(settings, info, source, out, rungs, lambda _: None)
+                    single_times.append(took)
+                else:
+                    took = per_rung(settings, info, source, out, rungs)
+                    naive_times.append(took)
+                print(
+                    f"  round {n + 1} {which:6s}: {took:6.1f}s wall, "
+                    f"{info.duration / took:.2f}x realtime (load {before} -> {loadavg()})",
+                    flush=True,
+                )
+                check_ladder(out, rungs, info.duration, master=which == "single")
+                shutil.rmtree(out)
+        single, naive = min(single_times), min(naive_times)
+        speedup = naive / single
+        print(
+            f"single-decode ladder (1 ffmpeg):     {single:6.1f}s  {info.duration / single:.2f}x rt"
+        )
+        print(
+            f"per-rung ladder ({len(rungs)} ffmpeg runs): {naive:6.1f}s  "
+            f"{info.duration / naive:.2f}x rt"
+        )
+        print(f"speedup: {speedup:.2f}x (bar >= {args.min_speedup}x); outputs valid HLS, aligned")
+        print(f"load average now: {loadavg()}")
+        if speedup < args.min_speedup:
+            print(f"FAIL: speedup {speedup:.2f}x < {args.min_speedup}x", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
