@@ -178,6 +178,14 @@ def test_outputs_reach_hosts_without_secrets(outputs):
 
 
 @pytest.fixture(scope="module")
+def distribution(provisioned, aws):
+    """This environment's distribution (other tests may have made some in the same emulator)."""
+    items = aws("cloudfront").list_distributions()["DistributionList"]["Items"]
+    (found,) = [d for d in items if d["Comment"].startswith(f"{PREFIX} ")]
+    return found
+
+
+@pytest.fixture(scope="module")
 def security_groups(provisioned, aws):
     groups = aws("ec2").describe_security_groups(
         Filters=[{"Name": "tag:Environment", "Values": [ENV]}]
@@ -221,11 +229,10 @@ def test_buckets_refuse_plain_http(provisioned, aws, bucket):
     }
 
 
-def test_media_bucket_is_readable_by_the_distribution_only(provisioned, aws):
+def test_media_bucket_is_readable_by_the_distribution_only(provisioned, aws, distribution):
     name = f"{PREFIX}-media-123456789012"
     policy = json.loads(aws("s3").get_bucket_policy(Bucket=name)["Policy"])
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
-    distribution = aws("cloudfront").list_distributions()["DistributionList"]["Items"][0]
     assert allows == [
         {
             "Sid": "CloudFrontReadsRenditions",
@@ -247,10 +254,8 @@ def test_media_bucket_logs_access_and_ages_sources(provisioned, aws):
     assert {"Days": 30, "StorageClass": "STANDARD_IA"} in transitions
 
 
-def test_distribution_uses_oac_https_and_signed_media(provisioned, aws):
-    cloudfront = aws("cloudfront")
-    summary = cloudfront.list_distributions()["DistributionList"]["Items"][0]
-    config = cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+def test_distribution_uses_oac_https_and_signed_media(provisioned, aws, distribution):
+    config = aws("cloudfront").get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
     media = next(o for o in config["Origins"]["Items"] if o["Id"] == "media")
     assert media["OriginAccessControlId"]
     assert media["S3OriginConfig"]["OriginAccessIdentity"] == ""
