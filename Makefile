@@ -37,5 +37,4 @@ bench-provision: deps ## Wall time of a first provision and a no-op re-run on th
 	python bench/provision.py
 
 bench-app: deps ## Ladder (single-decode vs per-rung ffmpeg) and API latency (200 req/s) benchmarks
-	python bench/ladder.py
-	python bench/api.py
+	rc=0; python bench/ladder.py || rc=1; python bench/api.py || rc=1; exit $$rc

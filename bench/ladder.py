@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,12 @@ from streamapp.config import Settings  # noqa: E402
 from streamapp.ladder import Rendition, command, plan  # noqa: E402
 from streamapp.probe import MediaInfo, probe  # noqa: E402
 from streamapp.transcode import run_ladder  # noqa: E402
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def loadavg() -> str:
@@ -159,21 +166,24 @@ def main() -> int:
             f"{os.cpu_count()} cpus"
         )
         single_times, naive_times = [], []
+        cpu: dict[str, list[float]] = {"single": [], "naive": []}
         for n in range(args.rounds):
             # Alternate the order so drifting background load hurts neither side more.
             order = ("single", "naive") if n % 2 == 0 else ("naive", "single")
             for which in order:
                 out = work / f"{which}-{n}"
-                before = loadavg()
+                before, cpu0 = loadavg(), children_cpu()
                 if which == "single":
                     took = run_ladder(settings, info, source, out, rungs, lambda _: None)
                     single_times.append(took)
                 else:
                     took = per_rung(settings, info, source, out, rungs)
                     naive_times.append(took)
+                cpu[which].append(children_cpu() - cpu0)
                 print(
                     f"  round {n + 1} {which:6s}: {took:6.1f}s wall, "
-                    f"{info.duration / took:.2f}x realtime (load {before} -> {loadavg()})",
+                    f"{info.duration / took:.2f}x realtime, {cpu[which][-1]:.1f} CPU-s "
+                    f"(load {before} -> {loadavg()})",
                     flush=True,
                 )
                 check_ladder(out, rungs, info.duration, master=which == "single")
@@ -187,7 +197,12 @@ def main() -> int:
             f"per-rung ladder ({len(rungs)} ffmpeg runs): {naive:6.1f}s  "
             f"{info.duration / naive:.2f}x rt"
         )
-        print(f"speedup: {speedup:.2f}x (bar >= {args.min_speedup}x); outputs valid HLS, aligned")
+        cpu_ratio = min(cpu["naive"]) / min(cpu["single"])
+        print(f"speedup: {speedup:.2f}x wall (bar >= {args.min_speedup}x); outputs valid HLS")
+        print(
+            f"CPU time: {min(cpu['single']):.1f} s vs {min(cpu['naive']):.1f} s = {cpu_ratio:.2f}x "
+            "less work (independent of other load on the machine)"
+        )
         print(f"load average now: {loadavg()}")
         if speedup < args.min_speedup:
             print(f"FAIL: speedup {speedup:.2f}x < {args.min_speedup}x", file=sys.stderr)
