@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -59,8 +60,18 @@ class Postgres:
         except (FileNotFoundError, ValueError):
             return None
 
-    def url(self, driver: str = "postgresql+psycopg") -> str:
-        return f"{driver}://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{self.port}/{DB_NAME}"
+    def url(self, driver: str = "postgresql+psycopg", database: str = DB_NAME) -> str:
+        return f"{driver}://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{self.port}/{database}"
+
+    def database(self, name: str) -> str:
+        """URL of a database of its own in this cluster (created when missing, owned by the app's
+        role), so that suites sharing the cluster do not see each other's rows."""
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
+            raise ValueError(f"not a plain database name: {name!r}")
+        sock_dir, port = self.state_dir / "sock", self.port
+        if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_database WHERE datname='{name}'"):  # noqa: S608
+            self._psql(sock_dir, port, f"CREATE DATABASE {name} OWNER {DB_USER}")
+        return self.url(database=name)
 
     def env(self) -> dict[str, str]:
         return {

@@ -124,6 +124,8 @@ def stack(
         emulator,
         postgres,
         res,
+        # A database of its own: the pages list the whole catalog, not the app suite's items.
+        database_url=postgres.database("streamapp_ui"),
         public_media_base_url=server.base_url,  # the page's own origin: nginx serves both
         url_ttl_seconds=URL_TTL,
         default_role="uploader",  # sign-up in the browser can upload straight away
