@@ -6,6 +6,7 @@ same two locations (with its own origin and secret).
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import time
@@ -36,6 +37,22 @@ CONTRACT_LOCATIONS = r"""
         proxy_pass ENDPOINT;
     }
 """  # noqa: E501 - nginx regexes do not wrap
+
+
+def publish_media(s3, bucket: str) -> None:
+    """Let nginx read the published trees (hls/, thumbs/) without SigV4; sources stay private.
+    On AWS the nginx role restricts this to its VPC endpoint (see app/README.md)."""
+    published = [f"arn:aws:s3:::{bucket}/{prefix}/*" for prefix in ("hls", "thumbs")]
+    statement = {
+        "Sid": "PublishedMedia",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": published,
+    }
+    s3.put_bucket_policy(
+        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import urllib.error
@@ -27,26 +26,7 @@ def nginx(
     aws,  # type: ignore[no-untyped-def]
     settings: Settings,
 ) -> Iterator[nginx_harness.Nginx]:
-    # nginx fetches from S3 without SigV4: the bucket lets anonymous reads of the published
-    # trees only (on AWS the nginx role restricts this to its VPC endpoint); sources stay private.
-    published = [f"arn:aws:s3:::{settings.media_bucket}/{p}/*" for p in ("hls", "thumbs")]
-    aws("s3").put_bucket_policy(
-        Bucket=settings.media_bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "PublishedMedia",
-                        "Effect": "Allow",
-                        "Principal": "*",
-                        "Action": "s3:GetObject",
-                        "Resource": published,
-                    }
-                ],
-            }
-        ),
-    )
+    nginx_harness.publish_media(aws("s3"), settings.media_bucket)
     server = nginx_harness.start(
         tmp_path_factory.mktemp("nginx"),
         str(emulator.endpoint),

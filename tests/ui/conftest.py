@@ -7,7 +7,6 @@ Playback URLs live only URL_TTL seconds here, so the tests see them expire and r
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -92,25 +91,7 @@ def stack(
     app_resources,  # noqa: F811 - the fixture imported above
 ) -> Iterator[Stack]:
     res = app_resources
-    # nginx reads the published trees without SigV4; sources stay private (see app/README.md).
-    published = [f"arn:aws:s3:::{res.bucket}/{p}/*" for p in ("hls", "thumbs")]
-    aws("s3").put_bucket_policy(
-        Bucket=res.bucket,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "PublishedMedia",
-                        "Effect": "Allow",
-                        "Principal": "*",
-                        "Action": "s3:GetObject",
-                        "Resource": published,
-                    }
-                ],
-            }
-        ),
-    )
+    nginx_harness.publish_media(aws("s3"), res.bucket)
     work = tmp_path_factory.mktemp("ui-stack")
     app_port = nginx_harness.free_port()
     server = nginx_harness.start(
