@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test lint lock bench-provision
+.PHONY: help deps up down test lint lock docs bench-provision
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ lint: ## yamllint, ansible-lint (production profile), ruff
 
 lock: ## Re-pin requirements.txt from requirements.in and app/pyproject.toml
 	@scripts/lock
+
+docs: ## Render docs/*.dot diagrams to SVG (graphviz)
+	for f in docs/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg"; done
 
 bench-provision: deps ## Wall time of a first provision and a no-op re-run on the emulator
 	python bench/provision.py
