@@ -1,0 +1,60 @@
+"""The architecture diagram is rendered from its source and names what the playbooks create."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DOT = ROOT / "docs" / "architecture.dot"
+
+# Each resource file of playbooks/resources/ and the words the diagram must show for it.
+DIAGRAM_TERMS = {
+    "vpc": ["VPC"],
+    "vpc_subnets_and_routes": ["Public subnets", "Private subnets", "Internet gateway", "NAT"],
+    "s3": ["S3 media bucket", "S3 log bucket"],
+    "s3_bucket_policy": ["readable only by the distribution", "TLS-only"],
+    "cloudfront_signing": ["Key group", "public key", "Origin access control"],
+    "cloudfront_distribution": ["CloudFront distribution"],
+    "dynamodb": ["DynamoDB", "TTL"],
+    "sqs": ["SQS", "dead-letter"],
+    "secretsmanager": ["Secrets Manager"],
+    "iam": ["IAM instance role"],
+    "ec2_security_group": ["sg: alb", "sg: app", "sg: db"],
+    "rds": ["RDS PostgreSQL"],
+    "ec2_launch_template": ["launch template", "IMDSv2"],
+    "elb": ["ALB", "target group"],
+    "autoscaling": ["Web ASG", "Worker ASG", "target tracking"],
+    "cloudwatch_logs": ["log groups"],
+    "cloudwatch_alarms": ["alarms"],
+    "sns": ["SNS"],
+    "ssm_parameter": ["SSM parameter"],
+}
+
+
+def planned_resource_files() -> set[str]:
+    plan = yaml.safe_load((ROOT / "playbooks/vars/provision_plan.yml").read_text())
+    files = {"vpc"}
+    for phase in plan["provision_plan"]:
+        for entries in phase.values():
+            files.update(entry.split(":")[0] for entry in entries)
+    return files
+
+
+def test_diagram_names_every_provisioned_resource():
+    assert planned_resource_files() <= DIAGRAM_TERMS.keys(), "a new resource file needs a term"
+    source = DOT.read_text()
+    missing = {
+        name: term for name, terms in DIAGRAM_TERMS.items() for term in terms if term not in source
+    }
+    assert not missing
+
+
+def test_svg_is_rendered_from_the_current_source():
+    rendered = subprocess.run(
+        ["dot", "-Tsvg", str(DOT)], check=True, capture_output=True, text=True
+    ).stdout
+    committed = (ROOT / "docs" / "architecture.svg").read_text()
+    assert rendered == committed, "run `make docs` and commit docs/architecture.svg"
