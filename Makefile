@@ -33,8 +33,9 @@ lint: ## yamllint, ansible-lint (production profile), ruff
 lock: ## Re-pin requirements.txt from requirements.in and app/pyproject.toml
 	@scripts/lock
 
-docs: ## Render docs/*.dot diagrams to SVG (graphviz)
+docs: deps ## Render the diagrams (docs/*.dot, graphviz) and the benchmark plot (docs/benchmarks.json)
 	for f in docs/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg"; done
+	python bench/plot.py
 
 bench-provision: deps ## Wall time of a first provision and a no-op re-run on the emulator
 	python bench/provision.py

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import subprocess
 from pathlib import Path
 
@@ -58,3 +60,12 @@ def test_svg_is_rendered_from_the_current_source():
     ).stdout
     committed = (ROOT / "docs" / "architecture.svg").read_text()
     assert rendered == committed, "run `make docs` and commit docs/architecture.svg"
+
+
+def test_benchmark_plot_is_rendered_from_the_recorded_results():
+    spec = importlib.util.spec_from_file_location("bench_plot", ROOT / "bench" / "plot.py")
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)
+    data = json.loads((ROOT / "docs" / "benchmarks.json").read_text())
+    committed = (ROOT / "docs" / "benchmarks.svg").read_text()
+    assert plot.render(data["results"], data["title"]) == committed, "run `make docs`"
