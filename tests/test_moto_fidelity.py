@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 import uuid
 from typing import Any
 
@@ -566,3 +567,43 @@ def test_debian_public_ami_parameter_names_a_debian_image(aws):
     assert image["OwnerId"] == "136693071363"
     assert image["Name"].startswith("debian-12-amd64-")
     assert image["Architecture"] == "x86_64"
+
+
+def test_deregistered_target_drains_for_the_deregistration_delay(aws, network):
+    ec2, elb = aws("ec2"), aws("elbv2")
+    instance_ids = [
+        i["InstanceId"]
+        for i in ec2.run_instances(
+            ImageId="ami-03cf127a", MinCount=2, MaxCount=2, SubnetId=network["subnets"][0]
+        )["Instances"]
+    ]
+    arn = elb.create_target_group(
+        Name=unique("tg")[:32], Protocol="HTTP", Port=80, VpcId=network["vpc_id"]
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(
+        TargetGroupArn=arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "2"}],
+    )
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in instance_ids])
+
+    def states(**kwargs: Any) -> dict[str, tuple[str, str | None]]:
+        found = elb.describe_target_health(TargetGroupArn=arn, **kwargs)
+        return {
+            d["Target"]["Id"]: (d["TargetHealth"]["State"], d["TargetHealth"].get("Reason"))
+            for d in found["TargetHealthDescriptions"]
+        }
+
+    first, second = instance_ids
+    elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": first}])
+    draining = ("draining", "Target.DeregistrationInProgress")
+    # Still listed while it drains, asked for by id or not.
+    assert states() == {first: draining, second: ("healthy", None)}
+    assert states(Targets=[{"Id": first}]) == {first: draining}
+    # Registered again while draining: back in service at once.
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": first}])
+    assert states()[first] == ("healthy", None)
+    elb.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": first}])
+    assert states()[first] == draining
+    time.sleep(2.2)
+    assert states() == {second: ("healthy", None)}
+    assert states(Targets=[{"Id": first}]) == {first: ("unused", "Target.NotRegistered")}

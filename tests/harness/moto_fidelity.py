@@ -994,3 +994,68 @@ def s3_bucket_policy_statements_apply_only_when_their_conditions_hold() -> None:
         return IAMPolicy(json.dumps(dict(policy, Statement=applying))).is_action_permitted(
             action, resource
         )
+
+
+# --------------------------------------------------------------------------------------------
+# ELBv2: deregistration delay (connection draining)
+# --------------------------------------------------------------------------------------------
+
+
+@fix
+def elbv2_deregistered_targets_drain_for_the_deregistration_delay() -> None:
+    """moto 5.2.5: DeregisterTargets removes a target at once (state ``unused``).
+
+    AWS keeps a deregistered target in state ``draining`` (reason
+    ``Target.DeregistrationInProgress``) for the target group's
+    ``deregistration_delay.timeout_seconds`` (default 300) while in-flight requests finish, lists
+    it in DescribeTargetHealth meanwhile, and only then reports it ``unused``
+    (``Target.NotRegistered``). Registering it again ends the draining. Rolling patching waits for
+    this (community.aws.elb_target ``target_status: unused``) before touching a host.
+    """
+    import time
+
+    from moto.elbv2.models import ELBv2Backend, FakeHealthStatus, FakeTargetGroup
+
+    def draining(group: FakeTargetGroup) -> dict[str, tuple[dict[str, Any], float]]:
+        found = group.__dict__.setdefault("fidelity_draining", {})
+        now = time.monotonic()
+        for target_id in [t for t, (_target, until) in found.items() if until <= now]:
+            del found[target_id]
+        return found
+
+    @_around(FakeTargetGroup, "deregister")
+    def deregister(original: Callable[..., None], self: FakeTargetGroup, targets: Any) -> None:
+        delay = int(self.attributes.get("deregistration_delay.timeout_seconds", 300))
+        registered = [dict(self.targets[t["Id"]]) for t in targets if t["Id"] in self.targets]
+        original(self, targets)
+        for target in registered:
+            draining(self)[target["Id"]] = (target, time.monotonic() + delay)
+
+    @_around(FakeTargetGroup, "register")
+    def register(original: Callable[..., None], self: FakeTargetGroup, targets: Any) -> None:
+        original(self, targets)
+        for target in targets:
+            draining(self).pop(target["Id"], None)
+
+    @_around(FakeTargetGroup, "health_for")
+    def health_for(original: Callable[..., Any], self: FakeTargetGroup, target: Any, ec2: Any):
+        if target["Id"] not in self.targets and target["Id"] in draining(self):
+            registered, _until = draining(self)[target["Id"]]
+            return FakeHealthStatus(
+                registered["Id"],
+                registered["Port"],
+                self.health_check_port,
+                "draining",
+                "Target.DeregistrationInProgress",
+                "Target deregistration is in progress",
+            )
+        return original(self, target, ec2)
+
+    @_around(ELBv2Backend, "describe_target_health")
+    def describe_target_health(
+        original: Callable[..., Any], self: ELBv2Backend, target_group_arn: str, targets: Any
+    ) -> Any:
+        group = self.target_groups.get(target_group_arn)
+        if not targets and group is not None and draining(group):
+            targets = list(group.targets.values()) + [t for t, _ in draining(group).values()]
+        return original(self, target_group_arn, targets)
