@@ -168,8 +168,11 @@ def _is_our_server(pid: int) -> bool:
 
 
 def _answers(endpoint: str) -> bool:
+    # The dashboard page is static. /moto-api/data.json serialises every resource: it slows
+    # down as state grows and answers 500 once the state holds an internet gateway, which
+    # made a provisioned emulator look dead (and `start` replace it with an empty one).
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2) as resp:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5) as resp:
             return resp.status == 200
     except (urllib.error.URLError, OSError):
         return False
