@@ -1,0 +1,137 @@
+"""The production dynamic inventory (inventories/production/aws_ec2.yml) against the emulator.
+
+The file is used unchanged: the aws_ec2 plugin's boto3 honours AWS_ENDPOINT_URL (set by the
+emulator fixture), the way it honours AWS_PROFILE on AWS. Instances are launched the way they
+are in production: by Auto Scaling Groups from a launch template, the groups' tags propagated.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+INVENTORY = ROOT / "inventories" / "production" / "aws_ec2.yml"
+BIN = Path(sys.executable).parent
+TAGS = {"Project": "stream", "Environment": "production", "ManagedBy": "ansible"}
+
+
+def _tag_list(tags: dict[str, str], propagate: bool = False) -> list[dict]:
+    if propagate:
+        return [{"Key": k, "Value": v, "PropagateAtLaunch": True} for k, v in tags.items()]
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+@pytest.fixture(scope="module")
+def launched(aws) -> dict[str, list[str]]:
+    """Web (2) and worker (1) instances launched by ASGs, and instances the inventory must skip."""
+    ec2, asg = aws("ec2"), aws("autoscaling")
+    vpc = ec2.create_vpc(CidrBlock="10.94.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.94.1.0/24", AvailabilityZone="eu-west-1a")
+    subnet_id = subnet["Subnet"]["SubnetId"]
+    ec2.create_launch_template(
+        LaunchTemplateName="invtest-production",
+        LaunchTemplateData={"ImageId": "ami-03cf127a", "InstanceType": "t3.small"},
+    )
+    ids: dict[str, list[str]] = {}
+    for role, count in (("web", 2), ("worker", 1)):
+        name = f"stream-production-{role}"
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateName": "invtest-production", "Version": "$Latest"},
+            MinSize=count,
+            MaxSize=count,
+            DesiredCapacity=count,
+            VPCZoneIdentifier=subnet_id,
+            Tags=_tag_list(TAGS | {"Role": role, "Name": name}, propagate=True),
+        )
+        group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        ids[role] = sorted(i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"])
+    # Not ours: another environment, another project, a stopped production instance.
+    decoys = {
+        "staging": TAGS | {"Environment": "staging", "Role": "web"},
+        "other project": TAGS | {"Project": "other", "Role": "web"},
+        "stopped": TAGS | {"Role": "web", "Name": "stream-production-web"},
+    }
+    ids["decoys"] = []
+    for what, tags in decoys.items():
+        (instance,) = ec2.run_instances(
+            ImageId="ami-03cf127a",
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=subnet_id,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": _tag_list(tags)}],
+        )["Instances"]
+        if what == "stopped":
+            ec2.stop_instances(InstanceIds=[instance["InstanceId"]])
+        ids["decoys"].append(instance["InstanceId"])
+    return ids
+
+
+def plain(value):
+    """ansible-inventory's JSON marks untrusted strings as {"__ansible_unsafe": value}."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def inventory(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "ansible-inventory"), "-i", str(INVENTORY), "--flush-cache", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+def test_instances_are_grouped_by_role_and_environment(launched, aws):
+    data = plain(json.loads(inventory("--list").stdout))
+    hostvars = data["_meta"]["hostvars"]
+    by_id = {hv["instance_id"]: name for name, hv in hostvars.items()}
+    assert set(by_id) == set(launched["web"] + launched["worker"]), "decoys must be filtered out"
+    web = sorted(hostvars[h]["instance_id"] for h in data["web"]["hosts"])
+    worker = sorted(hostvars[h]["instance_id"] for h in data["worker"]["hosts"])
+    env = sorted(hostvars[h]["instance_id"] for h in data["env_production"]["hosts"])
+    assert (web, worker) == (launched["web"], launched["worker"])
+    assert env == sorted(launched["web"] + launched["worker"])
+
+    reservations = aws("ec2").describe_instances(InstanceIds=list(by_id))["Reservations"]
+    for instance in (i for r in reservations for i in r["Instances"]):
+        name = by_id[instance["InstanceId"]]
+        hv = hostvars[name]
+        role = hv["ec2_tags"]["Role"]
+        # Names: <Name tag>_<instance id>; reached on the private address; SSM ready.
+        assert name == f"stream-production-{role}_{instance['InstanceId']}"
+        assert hv["ansible_host"] == instance["PrivateIpAddress"]
+        assert hv["ansible_aws_ssm_instance_id"] == instance["InstanceId"]
+        assert hv["ansible_aws_ssm_region"] == "eu-west-1"
+        assert hv["ec2_tags"]["Project"] == "stream"
+
+
+def test_graph_shows_the_groups(launched):
+    graph = inventory("--graph").stdout
+    members: dict[str, list[str]] = {}
+    stack: list[str] = []
+    for line in graph.splitlines():
+        depth = line.count("|")
+        name = line.split("--")[-1].strip()
+        if name.startswith("@"):
+            del stack[depth:]
+            stack.append(name.strip("@:"))
+            members.setdefault(stack[-1], [])
+        else:
+            members[stack[depth - 1]].append(name.rsplit("_", 1)[1])
+    assert sorted(members["web"]) == launched["web"], graph
+    assert sorted(members["worker"]) == launched["worker"], graph
+    assert sorted(members["env_production"]) == sorted(launched["web"] + launched["worker"])
