@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test lint lock docs bench-provision
+.PHONY: help deps up down test lint lock docs bench-provision bench-patch
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -42,3 +42,6 @@ bench-provision: deps ## Wall time of a first provision and a no-op re-run on th
 
 bench-app: deps ## Ladder (single-decode vs per-rung ffmpeg) and API latency (200 req/s) benchmarks
 	rc=0; python bench/ladder.py || rc=1; python bench/api.py || rc=1; exit $$rc
+
+bench-patch: deps ## Rolling patch wall time: 3 and 6 podman hosts, serial 1 and 2
+	python bench/patch.py
