@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test lint lock docs bench-provision bench-patch
+.PHONY: help deps up down test lint lock docs bench-provision bench-patch bench-roles
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ docs: deps ## Render the diagrams (docs/*.dot, graphviz) and the benchmark plot 
 
 bench-provision: deps ## Wall time of a first provision and a no-op re-run on the emulator
 	python bench/provision.py
+
+bench-roles: deps ## Host roles on a fresh podman host (web and worker node): converge, no-op re-converge, --check
+	python bench/roles.py
 
 bench-app: deps ## Ladder (single-decode vs per-rung ffmpeg) and API latency (200 req/s) benchmarks
 	rc=0; python bench/ladder.py || rc=1; python bench/api.py || rc=1; exit $$rc
