@@ -1,13 +1,19 @@
 """Ladder speed: the app's single-decode multi-output ffmpeg command versus one ffmpeg process
-per rung (same rungs, same encoder settings, run one after the other like a naive worker),
-on the same generated input, in one run.
+per rung (same rungs, same encoder settings, same outputs, run one after the other like a
+naive worker), on the same generated input, in one run.
 
-    .venv/bin/python bench/ladder.py [--seconds 24] [--resolution 1920x1080] [--fps 30]
+    .venv/bin/python bench/ladder.py [--seconds 24] [--resolution 1920x1080] [--fps 30] [--rounds 2]
 
 Both ladders are built by the app's own code (``streamapp.ladder.plan``/``command``) and the
-single-process one is run by the worker's ``streamapp.transcode.run_ladder``; the per-rung
-baseline calls ``ladder.command`` with one rung at a time. Every output is checked to be a
-valid VOD HLS tree with ffprobe. Exits non-zero if the speedup is below ``--min-speedup``.
+single-process one is run by the worker's ``streamapp.transcode.run_ladder``. The per-rung
+baseline makes exactly the same outputs, each once: one process per video rung (the first
+also makes the poster), plus one for the shared AAC audio rendition (it demuxes the source
+and decodes only its audio). The encoder and filter settings are the app's, on both sides;
+x264 picks its own thread count on both. Every output is checked: valid VOD HLS, decodable,
+right size and length, keyframes and segment boundaries aligned across rungs, and for the
+single-process ladder the master playlist's audio group, CODECS, BANDWIDTH and RESOLUTION.
+Rounds alternate the order; the best wall time of each side counts. Exits non-zero if the
+speedup is below ``--min-speedup``.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app" / "src"))
 
 from streamapp.config import Settings  # noqa: E402
-from streamapp.ladder import Rendition, command, plan  # noqa: E402
+from streamapp.ladder import AUDIO_RENDITION, THUMBNAIL_NAME, Rendition, command, plan  # noqa: E402
 from streamapp.probe import MediaInfo, probe  # noqa: E402
 from streamapp.transcode import run_ladder  # noqa: E402
 
@@ -78,8 +84,8 @@ def keyframe_times(playlist: Path) -> list[float]:
     return [round(float(f["pts_time"]), 2) for f in data.get("frames", []) if "pts_time" in f]
 
 
-def check_hls(rung_dir: Path, rung: Rendition, duration: float) -> list[float]:
-    """Valid VOD playlist, decodable, right size and length. Returns segment boundaries."""
+def check_hls(rung_dir: Path, duration: float, size: tuple[int, int] | None) -> list[float]:
+    """Valid VOD playlist, decodable, right size (video) and length. Returns segment ends."""
     playlist = rung_dir / "index.m3u8"
     text = playlist.read_text()
     problems = []
@@ -91,10 +97,13 @@ def check_hls(rung_dir: Path, rung: Rendition, duration: float) -> list[float]:
     info = ffprobe_json(playlist, "-show_streams", "-show_format")
     video = [s for s in info.get("streams", []) if s.get("codec_type") == "video"]
     audio = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
-    if not video or (video[0]["width"], video[0]["height"]) != (rung.width, rung.height):
-        problems.append(f"video stream is not {rung.width}x{rung.height}")
-    if rung.audio_kbps and not audio:
-        problems.append("no audio stream")
+    if size is None:
+        if video or not audio:
+            problems.append("not an audio-only rendition")
+    elif not video or (video[0]["width"], video[0]["height"]) != size:
+        problems.append(f"video stream is not {size[0]}x{size[1]}")
+    elif audio:
+        problems.append("audio in a video rung (it belongs in the shared audio rendition)")
     got = float(info.get("format", {}).get("duration", 0))
     if abs(got - duration) > 1.0:
         problems.append(f"duration {got:.2f}s, source {duration:.2f}s")
@@ -109,13 +118,42 @@ def check_hls(rung_dir: Path, rung: Rendition, duration: float) -> list[float]:
     return bounds
 
 
+def check_master(out: Path, rungs: list[Rendition]) -> None:
+    """The master playlist a player (hls.js, Safari) needs: one audio group with the shared
+    AAC rendition, and per rung BANDWIDTH, RESOLUTION, CODECS (video + audio) and AUDIO."""
+    lines = (out / "master.m3u8").read_text().splitlines()
+    media = [x for x in lines if x.startswith("#EXT-X-MEDIA:TYPE=AUDIO")]
+    problems = []
+    if len(media) != 1 or f'URI="{AUDIO_RENDITION}/index.m3u8"' not in media[0]:
+        problems.append(f"no single audio rendition in the audio group: {media}")
+    elif "DEFAULT=YES" not in media[0] or "AUTOSELECT=YES" not in media[0]:
+        problems.append(f"audio rendition is not the default: {media[0]}")
+    group = media[0].split('GROUP-ID="')[1].split('"')[0] if media else "?"
+    for rung in rungs:
+        at = lines.index(f"{rung.name}/index.m3u8") if f"{rung.name}/index.m3u8" in lines else -1
+        inf = lines[at - 1] if at > 0 else ""
+        want = [
+            "#EXT-X-STREAM-INF:",
+            "BANDWIDTH=",
+            f"RESOLUTION={rung.width}x{rung.height}",
+            'CODECS="avc1.',
+            "mp4a.40.2",
+            f'AUDIO="{group}"',
+        ]
+        missing = [w for w in want if w not in inf]
+        if missing:
+            problems.append(f"{rung.name}: {missing} in {inf!r}")
+    if problems:
+        raise SystemExit(f"FAIL: master playlist: {'; '.join(problems)}")
+
+
 def check_ladder(out: Path, rungs: list[Rendition], duration: float, master: bool) -> None:
     if master:
-        text = (out / "master.m3u8").read_text()
-        missing = [r.name for r in rungs if f"{r.name}/index.m3u8" not in text]
-        if missing:
-            raise SystemExit(f"FAIL: master playlist lacks {missing}")
-    bounds = {r.name: check_hls(out / r.name, r, duration) for r in rungs}
+        check_master(out, rungs)
+    if not (out / THUMBNAIL_NAME["video"]).is_file():
+        raise SystemExit(f"FAIL: no poster in {out}")
+    check_hls(out / AUDIO_RENDITION, duration, None)
+    bounds = {r.name: check_hls(out / r.name, duration, (r.width, r.height)) for r in rungs}
     keys = {r.name: keyframe_times(out / r.name / "index.m3u8") for r in rungs}
     if len({tuple(b) for b in bounds.values()}) != 1:
         raise SystemExit(f"FAIL: segment boundaries differ between rungs in {out}: {bounds}")
@@ -126,20 +164,32 @@ def check_ladder(out: Path, rungs: list[Rendition], duration: float, master: boo
 def per_rung(
     settings: Settings, info: MediaInfo, source: Path, out: Path, rungs: list[Rendition]
 ) -> float:
-    """The naive worker: the app's own command, one rung per ffmpeg process, sequentially."""
+    """The naive worker: the app's own commands, one ffmpeg process per rendition, one after
+    the other: each video rung (the first also makes the poster), then the shared audio."""
+    jobs: list[tuple[str, list[str]]] = []
+    for i, rung in enumerate(rungs):
+        cmd = command(
+            settings, info, str(source), out / rung.name, [rung], audio=False, thumbnail=i == 0
+        )
+        jobs.append((rung.name, cmd))
+    audio = command(settings, info, str(source), out / AUDIO_RENDITION, [], thumbnail=False)
+    jobs.append((AUDIO_RENDITION, audio))
     started = time.monotonic()
-    for rung in rungs:
-        rung_out = out / rung.name
-        (rung_out / rung.name).mkdir(parents=True, exist_ok=True)
-        cmd = command(settings, info, str(source), rung_out, [rung])
+    for name, cmd in jobs:
+        (out / name / name).mkdir(parents=True, exist_ok=True)
         subprocess.run(
             cmd, check=True, stdout=subprocess.DEVNULL, timeout=settings.transcode_timeout_seconds
         )
-        # Flatten <rung>/<rung>/ to the single-process layout for the checks.
-        for item in (rung_out / rung.name).iterdir():
-            item.rename(rung_out / item.name)
-        (rung_out / rung.name).rmdir()
-    return time.monotonic() - started
+    elapsed = time.monotonic() - started
+    # Flatten <name>/<name>/ to the single-process layout for the checks.
+    for name, _ in jobs:
+        for item in (out / name / name).iterdir():
+            item.rename(out / name / item.name)
+        (out / name / name).rmdir()
+        poster = out / name / THUMBNAIL_NAME["video"]
+        if poster.exists():
+            poster.rename(out / poster.name)
+    return elapsed
 
 
 def main() -> int:
@@ -147,7 +197,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=24, help="length of the test input")
     parser.add_argument("--resolution", default="1920x1080", help="WxH of the test input")
     parser.add_argument("--fps", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=1, help="measure each ladder N times")
+    parser.add_argument("--rounds", type=int, default=2, help="measure each ladder N times")
     parser.add_argument("--min-speedup", type=float, default=1.5)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -31,6 +35,12 @@ def test_video_and_song_become_ready(ready_items: ReadyItems) -> None:
     assert song["thumbnail_url"].endswith(".png") or ".png?" in song["thumbnail_url"]
 
 
+def _attrs(line: str) -> dict[str, str]:
+    """Attributes of an HLS tag line: KEY=value or KEY="quoted, value"."""
+    found = re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1])
+    return {key: value.strip('"') for key, value in found}
+
+
 def test_every_rung_and_segment_is_in_s3(
     ready_items: ReadyItems, aws: Callable[..., Any], settings: Settings
 ) -> None:
@@ -40,8 +50,25 @@ def test_every_rung_and_segment_is_in_s3(
         assert "#EXT-X-STREAM-INF" in master
         rungs = _playlist_entries(master)
         assert rungs == [r["playlist"] for r in item["renditions"]]
+        audio_groups = [_attrs(x) for x in master.splitlines() if x.startswith("#EXT-X-MEDIA:")]
+        playlists = rungs + [group["URI"] for group in audio_groups]
+        if item["kind"] == "video":
+            # One AAC rendition shared by every video rung through an audio group.
+            assert len(audio_groups) == 1, master
+            group = audio_groups[0]
+            assert group["TYPE"] == "AUDIO" and group["URI"] == "audio/index.m3u8", group
+            assert group["DEFAULT"] == "YES" and group["AUTOSELECT"] == "YES", group
+            lines = master.splitlines()
+            for rendition in item["renditions"]:
+                inf = _attrs(lines[lines.index(rendition["playlist"]) - 1])
+                assert inf["AUDIO"] == group["GROUP-ID"], inf
+                assert inf["RESOLUTION"] == f"{rendition['width']}x{rendition['height']}", inf
+                assert inf["CODECS"].startswith("avc1.") and "mp4a.40.2" in inf["CODECS"], inf
+                assert int(inf["BANDWIDTH"]) >= rendition["bandwidth"], (inf, rendition)
+        else:
+            assert audio_groups == [], master  # music: every AAC rung is its own variant
         segment_counts = set()
-        for rung in rungs:
+        for rung in playlists:
             playlist = _get(aws, settings.media_bucket, f"{prefix}/{rung}").decode()
             assert "#EXT-X-PLAYLIST-TYPE:VOD" in playlist and "#EXT-X-ENDLIST" in playlist
             segments = _playlist_entries(playlist)
@@ -52,12 +79,39 @@ def test_every_rung_and_segment_is_in_s3(
                     Bucket=settings.media_bucket, Key=f"{prefix}/{rung_dir}/{segment}"
                 )
                 assert head["ContentLength"] > 0
-            segment_counts.add(len(segments))
+            if rung in rungs:
+                segment_counts.add(len(segments))
         # Aligned keyframes: every rung is cut into the same number of segments.
         assert len(segment_counts) == 1
     # The source is kept for re-transcoding.
     keys = aws("s3").list_objects_v2(Bucket=settings.media_bucket, Prefix="sources/")
     assert keys["KeyCount"] >= 2
+
+
+def _stream_types(data: bytes, tmp_path: Path) -> list[str]:
+    segment = tmp_path / "segment.ts"
+    segment.write_bytes(data)
+    probe = ["ffprobe", "-v", "error", "-show_entries", "stream=codec_type", "-of", "json"]
+    out = subprocess.run(
+        [*probe, str(segment)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return sorted(s["codec_type"] for s in json.loads(out.stdout)["streams"])
+
+
+def test_video_rungs_share_one_audio_rendition(
+    ready_items: ReadyItems, aws: Callable[..., Any], settings: Settings, tmp_path: Path
+) -> None:
+    """The audio is encoded once: video rungs carry video only, audio/ carries the AAC."""
+    prefix = f"hls/{ready_items.video['id']}"
+    for rendition in ready_items.video["renditions"]:
+        rung_dir = rendition["playlist"].rsplit("/", 1)[0]
+        data = _get(aws, settings.media_bucket, f"{prefix}/{rung_dir}/seg_00000.ts")
+        assert _stream_types(data, tmp_path) == ["video"], rendition["name"]
+    data = _get(aws, settings.media_bucket, f"{prefix}/audio/seg_00000.ts")
+    assert _stream_types(data, tmp_path) == ["audio"]
 
 
 def test_master_playlist_content_type(ready_items: ReadyItems, aws, settings: Settings) -> None:  # type: ignore[no-untyped-def]

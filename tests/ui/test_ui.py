@@ -97,6 +97,13 @@ def test_sign_up_upload_and_watch(context: Any, stack: Stack, media_files: dict,
     assert_advances(page, 1.0)
     first_level = page.locator(".stage").get_attribute("data-level")
     assert first_level in ("240p", "144p")
+    # The sound comes from the rendition every rung shares (HLS audio group): hls.js loads
+    # its segments and the browser decodes them.
+    page.wait_for_function(
+        "() => document.getElementById('player').webkitAudioDecodedByteCount > 0",
+        timeout=15_000,
+    )
+    assert any("/audio/seg_" in url for _, _, url in console.media), console.media
 
     # Switch quality: lock to the other rung; the stream switches and keeps playing.
     other = "144p" if first_level == "240p" else "240p"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streamapp.config import Settings
-from streamapp.ladder import Rendition, command
+from streamapp.ladder import AUDIO_RENDITION, Rendition, command, finish_master
 from streamapp.probe import MediaInfo
 
 
@@ -27,8 +27,8 @@ def run_ladder(
     on_progress: Callable[[float], None],
 ) -> float:
     """Transcode; return the wall time. ``on_progress`` gets 0..1 as ffmpeg advances."""
-    for rung in rungs:
-        (out_dir / rung.name).mkdir(parents=True, exist_ok=True)
+    for name in [r.name for r in rungs] + ([AUDIO_RENDITION] if info.kind == "video" else []):
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
     cmd = command(settings, info, str(source), out_dir, rungs)
     duration_us = max(info.duration, 0.001) * 1_000_000
     start = time.monotonic()
@@ -63,4 +63,5 @@ def run_ladder(
             raise TranscodeError(f"ffmpeg failed: {reason}")
     if not (out_dir / "master.m3u8").is_file():
         raise TranscodeError("ffmpeg produced no master playlist")
+    finish_master(out_dir)
     return elapsed
