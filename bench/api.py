@@ -8,7 +8,9 @@ through the API (session cookie in DynamoDB), then, per endpoint, sends ``--rate
 per second for ``--seconds`` (after a short unmeasured warm-up) from an asyncio load generator:
 requests leave on a fixed schedule whatever the server does, and latency is measured from the
 scheduled send time, so a stall is not hidden by the generator waiting for it (no coordinated
-omission). Prints p50/p90/p99/max, the achieved rate and errors; exits non-zero if p99 is not
+omission). Prints p50/p90/p99/max, the achieved rate and errors, and where the CPU went per
+request (the app's gunicorn workers, PostgreSQL, the emulator answering session lookups, and
+this load generator itself, which shares the machine's cores); exits non-zero if p99 is not
 below ``--p99-ms``, the achieved rate falls short or any request fails. Only 127.0.0.1 is used.
 """
 
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -377,14 +381,58 @@ async def settle(port: int, limit: float = 90.0) -> None:
         await asyncio.sleep(0.5)
 
 
+# -- where the CPU goes ------------------------------------------------------------------------
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds of the process and its reaped children)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[1]), sum(int(x) for x in fields[11:15]) / TICK
+
+
+def tree_cpu(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process and all its descendants."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):  # gone meanwhile
+                stats[int(entry)] = _proc_stat(int(entry))
+    totals = {}
+    for name, root in roots.items():
+        members, grew = {root}, True
+        while grew:
+            extra = {pid for pid, (ppid, _) in stats.items() if ppid in members} - members
+            members |= extra
+            grew = bool(extra)
+        totals[name] = sum(stats[pid][1] for pid in members if pid in stats)
+    return totals
+
+
+def self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def measure(
-    port: int, name: str, paths: list[str], headers: dict[str, str], args: argparse.Namespace
-) -> Result:
+    port: int,
+    name: str,
+    paths: list[str],
+    headers: dict[str, str],
+    args: argparse.Namespace,
+    roots: dict[str, int],
+) -> tuple[Result, dict[str, float]]:
     await settle(port)
     await drive(port, paths, headers, args.rate, args.warmup, None)  # warm pools and caches
     result = Result(name)
+    before, mine = tree_cpu(roots), self_cpu()
     await drive(port, paths, headers, args.rate, args.seconds, result)
-    return result
+    after, mine = tree_cpu(roots), self_cpu() - mine
+    answered = max(1, len(result.latencies) + result.error_count)
+    per_request = {k: 1000 * (after[k] - before.get(k, 0.0)) / answered for k in after}
+    per_request["load generator"] = 1000 * mine / answered
+    return result, per_request
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -456,15 +504,28 @@ def main() -> int:
             status, body = asyncio.run(fetch_once(server.port, path, headers))
             if status != 200:
                 raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
+        roots = {"app (gunicorn)": server.proc.pid if server.proc else 0}
+        postmaster = pg.data_dir / "postmaster.pid"
+        if postmaster.is_file():
+            roots["PostgreSQL"] = int(postmaster.read_text().split()[0])
+        if emulator.pid:
+            roots["emulator (DynamoDB)"] = emulator.pid
         for name, paths in (("catalog (list/search)", catalog), ("playback URL", playback)):
             before = loadavg()
-            res = asyncio.run(measure(server.port, name, paths, headers, args))
+            res, cpu = asyncio.run(measure(server.port, name, paths, headers, args, roots))
             results.append(res)
             print(
                 f"{name:22s} p50 {res.pct(50):6.1f} ms  p90 {res.pct(90):6.1f} ms  "
                 f"p99 {res.pct(99):6.1f} ms  max {max(res.latencies, default=0) * 1000:6.1f} ms  "
                 f"rate {res.rate:6.1f}/s of {args.rate:g}  errors {res.error_count}"
                 f"{' ' + str(res.errors) if res.errors else ''}  (load {before} -> {loadavg()})",
+                flush=True,
+            )
+            print(
+                f"{'':22s} CPU per request: "
+                + ", ".join(f"{k} {v:.2f} ms" for k, v in cpu.items())
+                + f" (x {args.rate:g}/s = {sum(cpu.values()) * args.rate / 1000:.2f} of "
+                f"{os.cpu_count()} cores)",
                 flush=True,
             )
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.app.conftest import Media, State, signup, upload
+from tests.app.conftest import Media, State, admin_auth, signup, upload
 
 
 @pytest.fixture
@@ -209,6 +209,13 @@ def test_other_users_private_item(
         _error(call(), 404, "item_not_found")
     listed = client.get("/api/items", params={"q": "private clip"}, headers=stranger).json()
     assert listed["total"] == 0
+    assert client.get("/api/items", params={"q": "private clip"}).json()["total"] == 0
+    # Its owner and an admin find it in the catalog; a page past the end still counts it.
+    for who in (uploader, admin_auth(client)):
+        found = client.get("/api/items", params={"q": "private clip"}, headers=who).json()
+        assert [i["id"] for i in found["items"]] == [item["id"]], found
+    past = client.get("/api/items", params={"q": "private clip", "offset": 48}, headers=uploader)
+    assert past.json() == {"items": [], "total": 1, "limit": 24, "offset": 48}
     assert state() == before
     # Its owner sees it, and deleting it removes every trace.
     assert client.get(f"/api/items/{item['id']}/playback", headers=uploader).status_code == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,3 +55,27 @@ def test_canned_and_custom_policies(settings: Settings, aws: Callable[..., Any])
     assert statement["Condition"]["DateLessThan"]["AWS:EpochTime"] == hls.expires_at
     assert hls.query and hls.url.endswith(hls.query)
     assert hls.cookies["CloudFront-Policy"] == q["Policy"]
+
+
+def test_thumbnail_signatures_are_reused_within_a_minute() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    signer = CloudFrontSigner("d111.cloudfront.net", "K2JCJMDEHXQW5F", pem, 900)
+    before = int(time.time())
+    first = signer.object_url("thumbs/abc.jpg")
+    second = signer.object_url("thumbs/abc.jpg")
+    assert second is first or second.url == first.url  # one RSA signature, not two
+    assert first.expires_at % 60 == 0
+    assert before + 900 <= first.expires_at <= int(time.time()) + 900 + 60
+    q = {k: v[0] for k, v in parse_qs(urlsplit(first.url).query).items()}
+    assert int(q["Expires"]) == first.expires_at
+    canned = CloudFrontSigner.policy("https://d111.cloudfront.net/thumbs/abc.jpg", first.expires_at)
+    key.public_key().verify(
+        _unb64(q["Signature"]),
+        canned.encode(),
+        padding.PKCS1v15(),
+        hashes.SHA1(),  # noqa: S303
+    )
+    assert signer.object_url("thumbs/other.jpg").url != first.url

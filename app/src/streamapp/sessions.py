@@ -8,7 +8,9 @@ the cache off): every authenticated request looks its session up, and a DynamoDB
 per request dominated the latency of cheap endpoints. Misses are never cached (a session made
 by another worker is usable at once), expiry is still checked on every hit, and logout drops
 the entry in its own process; another worker of the same host may accept a logged-out token
-for at most ``session_cache_seconds`` longer.
+for at most ``session_cache_seconds`` longer. When an entry runs out while many requests of
+the same session are in flight, one of them asks DynamoDB and the others wait for its answer
+(single flight) instead of all asking at once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,20 @@ _cache: dict[tuple[str, str], tuple[float, SessionInfo]] = {}
 _cache_lock = threading.Lock()
 
 
+class _Flight:
+    """One DynamoDB lookup that concurrent requests for the same session share."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
+        self.result: SessionInfo | None = None
+
+
+_flights: dict[tuple[str, str], _Flight] = {}
+_revoked: dict[tuple[str, str], float] = {}  # logged out here: never cache again
+_FLIGHT_WAIT_SECONDS = 10.0
+
+
 def _cached(table: str, pk: str, now: float) -> SessionInfo | None:
     hit = _cache.get((table, pk))
     if hit is None or hit[0] <= now:
@@ -44,6 +60,8 @@ def _cached(table: str, pk: str, now: float) -> SessionInfo | None:
 
 def _remember(table: str, pk: str, info: SessionInfo, now: float, ttl: float) -> None:
     with _cache_lock:
+        if (table, pk) in _revoked:
+            return
         if len(_cache) >= _CACHE_MAX:
             for key in [k for k, (until, _) in _cache.items() if until <= now] or list(_cache):
                 del _cache[key]
@@ -53,6 +71,7 @@ def _remember(table: str, pk: str, info: SessionInfo, now: float, ttl: float) ->
 def clear_cache() -> None:
     with _cache_lock:
         _cache.clear()
+        _revoked.clear()
 
 
 def _pk(token: str) -> str:
@@ -79,10 +98,34 @@ def lookup(settings: Settings, token: str) -> SessionInfo | None:
     if not token or len(token) > 200:
         return None
     pk, now, ttl = _pk(token), time.time(), settings.session_cache_seconds
-    if ttl > 0:
-        info = _cached(settings.sessions_table, pk, now)
-        if info is not None and info.expires_at > now:
-            return info
+    if ttl <= 0:
+        return _fetch(settings, pk, now)
+    key = (settings.sessions_table, pk)
+    info = _cached(settings.sessions_table, pk, now)
+    if info is not None and info.expires_at > now:
+        return info
+    with _cache_lock:
+        flight = _flights.get(key)
+        leader = flight is None
+        if flight is None:
+            flight = _flights[key] = _Flight()
+    if not leader:
+        if flight.done.wait(_FLIGHT_WAIT_SECONDS) and flight.ok:
+            return flight.result
+        return _fetch(settings, pk, time.time())  # the leader failed: ask for ourselves
+    try:
+        flight.result = _fetch(settings, pk, now)
+        flight.ok = True
+        if flight.result is not None:
+            _remember(settings.sessions_table, pk, flight.result, now, ttl)
+        return flight.result
+    finally:
+        with _cache_lock:
+            _flights.pop(key, None)
+        flight.done.set()
+
+
+def _fetch(settings: Settings, pk: str, now: float) -> SessionInfo | None:
     item = (
         client(settings, "dynamodb")
         .get_item(TableName=settings.sessions_table, Key={"pk": {"S": pk}})
@@ -93,16 +136,19 @@ def lookup(settings: Settings, token: str) -> SessionInfo | None:
     expires_at = int(item["expires_at"]["N"])
     if expires_at <= now:
         return None
-    info = SessionInfo(item["user_id"]["S"], item["role"]["S"], expires_at)
-    if ttl > 0:
-        _remember(settings.sessions_table, pk, info, now, ttl)
-    return info
+    return SessionInfo(item["user_id"]["S"], item["role"]["S"], expires_at)
 
 
 def delete(settings: Settings, token: str) -> None:
     pk = _pk(token)
+    key = (settings.sessions_table, pk)
     with _cache_lock:
-        _cache.pop((settings.sessions_table, pk), None)
+        _cache.pop(key, None)
+        # A lookup already in flight must not put the session back into the cache.
+        now = time.time()
+        for old in [k for k, until in _revoked.items() if until <= now]:
+            del _revoked[old]
+        _revoked[key] = now + _FLIGHT_WAIT_SECONDS + 60
     client(settings, "dynamodb").delete_item(
         TableName=settings.sessions_table, Key={"pk": {"S": pk}}
     )

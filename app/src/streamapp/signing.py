@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -81,6 +82,10 @@ def _cf_b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode().translate(str.maketrans("+=/", "-_~"))
 
 
+_REUSE_SECONDS = 60  # CloudFront thumbnail URLs: one signature per key and minute
+_REUSE_MAX = 20_000
+
+
 class CloudFrontSigner:
     """CloudFront signed URLs (RSA-SHA1 as CloudFront requires) with the key group's key."""
 
@@ -92,6 +97,8 @@ class CloudFrontSigner:
             raise ValueError("the CloudFront private key must be an RSA key")
         self.key, self.key_pair_id, self.ttl = key, key_pair_id, ttl
         self.origin = "https://" + domain.removeprefix("https://").rstrip("/")
+        self._reuse: dict[tuple[str, int], SignedUrl] = {}
+        self._reuse_lock = threading.Lock()
 
     def _sign(self, policy: str) -> str:
         return _cf_b64(self.key.sign(policy.encode(), padding.PKCS1v15(), hashes.SHA1()))  # noqa: S303 - CloudFront mandates SHA1
@@ -105,8 +112,25 @@ class CloudFrontSigner:
         return json.dumps({"Statement": [statement]}, separators=(",", ":"))
 
     def object_url(self, key: str, *, now: float | None = None) -> SignedUrl:
-        """Canned policy: the URL itself is the resource."""
-        expires = int(now if now is not None else time.time()) + self.ttl
+        """Canned policy: the URL itself is the resource.
+
+        An RSA signature costs about a millisecond of CPU and a catalog page shows up to 100
+        thumbnails, so without an explicit ``now`` the expiry is rounded up to the next
+        ``_REUSE_SECONDS`` boundary (the URL lives between ttl and ttl + that long) and the
+        signed URL is reused until the boundary moves on."""
+        if now is not None:
+            return self._object_url(key, int(now) + self.ttl)
+        expires = -(-(int(time.time()) + self.ttl) // _REUSE_SECONDS) * _REUSE_SECONDS
+        cached = self._reuse.get((key, expires))
+        if cached is None:
+            cached = self._object_url(key, expires)
+            with self._reuse_lock:
+                if len(self._reuse) >= _REUSE_MAX:
+                    self._reuse.clear()
+                self._reuse[(key, expires)] = cached
+        return cached
+
+    def _object_url(self, key: str, expires: int) -> SignedUrl:
         url = f"{self.origin}/{quote(key.lstrip('/'), safe='/')}"
         signature = self._sign(self.policy(url, expires))
         query = f"Expires={expires}&Signature={signature}&Key-Pair-Id={self.key_pair_id}"

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from functools import lru_cache
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AfterValidator
-from sqlalchemy import func, or_, select
+from pydantic import AfterValidator, TypeAdapter
+from sqlalchemy import Integer, Select, String, Uuid, bindparam, func, or_, select
 
-from streamapp import jobs, storage
-from streamapp.api.deps import DbDep, OptionalUserDep, SettingsDep, SignerDep, UserDep
+from streamapp import db, jobs, storage
+from streamapp.api.deps import (
+    DbDep,
+    OptionalUserDep,
+    SettingsDep,
+    SignerDep,
+    TokenDep,
+    UserDep,
+    Viewer,
+    session_user_id,
+    viewer_for,
+)
 from streamapp.api.schemas import (
     ErrorOut,
     HistoryOut,
@@ -19,15 +30,134 @@ from streamapp.api.schemas import (
     ItemPatch,
     PlaybackOut,
     ProgressIn,
-    RenditionOut,
     clean_text,
 )
-from streamapp.api.views import can_edit, get_visible, item_out
+from streamapp.api.views import can_edit, can_view, get_visible, item_out
 from streamapp.errors import ApiError
-from streamapp.models import Kind, MediaItem, Role, Status, Visibility, WatchHistory
+from streamapp.models import Kind, MediaItem, Role, Status, User, Visibility, WatchHistory
+from streamapp.signing import Signer
 
 router = APIRouter(prefix="/api/items", tags=["catalog"])
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+
+
+# The hot read paths (browse, playback URL) select the columns they show with SQLAlchemy Core
+# on an autocommit connection, and write the JSON once through the response model's
+# validator/serializer (pydantic-core): no ORM identity map or object hydration, no BEGIN/
+# ROLLBACK round trips, no second validation of the return value. The response_model on the
+# route still documents the shape in the OpenAPI schema.
+_PAGE = TypeAdapter(ItemPage)
+_PLAYBACK = TypeAdapter(PlaybackOut)
+_ITEM_COLUMNS = (
+    MediaItem.id,
+    MediaItem.owner_id,
+    MediaItem.kind,
+    MediaItem.title,
+    MediaItem.description,
+    MediaItem.visibility,
+    MediaItem.status,
+    MediaItem.progress,
+    MediaItem.attempts,
+    MediaItem.failure_reason,
+    MediaItem.duration_seconds,
+    MediaItem.renditions,
+    MediaItem.thumbnail_key,
+    MediaItem.created_at,
+    MediaItem.updated_at,
+)
+_PUBLIC = (MediaItem.visibility == Visibility.public) & (MediaItem.status == Status.ready)
+
+
+@lru_cache(maxsize=16)
+def _browse_statements(audience: str, search: bool, by_kind: bool) -> tuple[Select[Any], ...]:
+    """The page query and its count for one shape of filter, built once per process.
+
+    Building a SQLAlchemy statement (operator overloading, coercions, cache key) cost more CPU
+    than running it; a prebuilt statement with bound parameters has its cache key memoized.
+    Parameters: ``uid``, ``pattern``, ``kind``, ``limit``, ``offset``."""
+    where = []
+    if audience == "mine":
+        where.append(MediaItem.owner_id == bindparam("uid"))
+    elif audience == "anonymous":
+        where.append(_PUBLIC)
+    else:
+        # The viewer's current role is read inside the same statement (PostgreSQL runs the
+        # uncorrelated subquery once): one round trip per page. A deleted account sees what
+        # an anonymous visitor sees.
+        role = select(User.role).where(User.id == bindparam("uid")).scalar_subquery()
+        where.append(or_(_PUBLIC, MediaItem.owner_id == bindparam("uid"), role == Role.admin))
+    if search:
+        pattern = bindparam("pattern", type_=String)
+        where.append(
+            or_(
+                MediaItem.title.ilike(pattern, escape="\\"),
+                MediaItem.description.ilike(pattern, escape="\\"),
+            )
+        )
+    if by_kind:
+        where.append(MediaItem.kind == bindparam("kind"))
+    # The total rides along as a window count over the same filter: one query, not two.
+    page = (
+        select(*_ITEM_COLUMNS, func.count().over().label("total"))
+        .where(*where)
+        .order_by(MediaItem.created_at.desc(), MediaItem.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+    count = select(func.count()).select_from(MediaItem).where(*where)
+    return page, count
+
+
+# The user's current role, the item and the user's resume position: one round trip.
+# Parameters: ``uid``, ``item_id``.
+_PLAYBACK_STATEMENT = (
+    select(
+        User.role,
+        MediaItem.owner_id,
+        MediaItem.visibility,
+        MediaItem.status,
+        MediaItem.hls_prefix,
+        MediaItem.thumbnail_key,
+        MediaItem.renditions,
+        WatchHistory.position_seconds,
+        WatchHistory.completed,
+    )
+    .select_from(User)
+    .outerjoin(MediaItem, MediaItem.id == bindparam("item_id", type_=Uuid))
+    .outerjoin(
+        WatchHistory,
+        (WatchHistory.item_id == MediaItem.id) & (WatchHistory.user_id == User.id),
+    )
+    .where(User.id == bindparam("uid"))
+)
+
+
+def _json(adapter: TypeAdapter[Any], data: dict[str, Any]) -> Response:
+    body = adapter.dump_json(adapter.validate_python(data))
+    return Response(content=body, media_type="application/json")
+
+
+def _item_dict(row: Any, signer: Signer) -> dict[str, Any]:
+    thumb = None
+    if row.thumbnail_key and row.status == Status.ready:
+        thumb = signer.object_url(row.thumbnail_key).url
+    return {
+        "id": row.id,
+        "owner_id": row.owner_id,
+        "kind": row.kind,
+        "title": row.title,
+        "description": row.description,
+        "visibility": row.visibility,
+        "status": row.status,
+        "progress": round(row.progress, 4),
+        "attempts": row.attempts,
+        "failure_reason": row.failure_reason,
+        "duration_seconds": row.duration_seconds,
+        "renditions": row.renditions,
+        "thumbnail_url": thumb,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
 
 
 def _like(text: str) -> str:
@@ -37,9 +167,9 @@ def _like(text: str) -> str:
 
 @router.get("", response_model=ItemPage)
 def browse(
-    database: DbDep,
+    settings: SettingsDep,
     signer: SignerDep,
-    user: OptionalUserDep,
+    token: TokenDep,
     q: Annotated[
         str | None,
         Query(max_length=200, description="Search title/description"),
@@ -49,34 +179,37 @@ def browse(
     mine: Annotated[bool, Query(description="Only my uploads, any status")] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-) -> ItemPage:
-    query = select(MediaItem)
-    public = (MediaItem.visibility == Visibility.public) & (MediaItem.status == Status.ready)
-    if mine:
-        if user is None:
-            raise ApiError(401, "not_authenticated", "Log in to list your uploads.")
-        query = query.where(MediaItem.owner_id == user.id)
-    elif user is None:
-        query = query.where(public)
-    elif user.role != Role.admin:
-        query = query.where(or_(public, MediaItem.owner_id == user.id))
-    if q and q.strip():
-        pattern = _like(q.strip())
-        query = query.where(
-            or_(
-                MediaItem.title.ilike(pattern, escape="\\"),
-                MediaItem.description.ilike(pattern, escape="\\"),
-            )
-        )
-    if kind:
-        query = query.where(MediaItem.kind == kind)
-    total = database.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = database.scalars(
-        query.order_by(MediaItem.created_at.desc(), MediaItem.id).limit(limit).offset(offset)
-    ).all()
-    return ItemPage(
-        items=[item_out(i, signer) for i in rows], total=total, limit=limit, offset=offset
-    )
+) -> Response:
+    user_id = session_user_id(settings, token)
+    params: dict[str, Any] = {"uid": user_id, "limit": limit, "offset": offset}
+    search = bool(q and q.strip())
+    if search:
+        params["pattern"] = _like((q or "").strip())
+    if kind is not None:
+        params["kind"] = kind
+    with db.read_connection(settings) as conn:
+        if mine:
+            user = viewer_for(settings, conn, token)
+            if user is None:
+                raise ApiError(401, "not_authenticated", "Log in to list your uploads.")
+            audience = "mine"
+        else:
+            audience = "anonymous" if user_id is None else "user"
+        page_query, count_query = _browse_statements(audience, search, kind is not None)
+        rows = conn.execute(page_query, params).all()
+        if rows:
+            total = rows[0].total
+        elif offset == 0:
+            total = 0
+        else:  # a page past the end still reports how many there are
+            total = conn.scalar(count_query, params) or 0
+    page = {
+        "items": [_item_dict(row, signer) for row in rows],
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+    return _json(_PAGE, page)
 
 
 @router.get("/{item_id}", response_model=ItemOut, responses=ERRORS)
@@ -146,8 +279,19 @@ def put_progress(
     response_model=PlaybackOut,
     responses={**ERRORS, 409: {"model": ErrorOut}},
 )
-def playback(item_id: uuid.UUID, database: DbDep, signer: SignerDep, user: UserDep) -> PlaybackOut:
-    item = get_visible(database, item_id, user)
+def playback(
+    item_id: uuid.UUID, settings: SettingsDep, signer: SignerDep, token: TokenDep
+) -> Response:
+    user_id = session_user_id(settings, token)
+    if user_id is None:
+        raise ApiError(401, "not_authenticated", "Log in first (session missing or expired).")
+    with db.read_connection(settings) as conn:
+        item = conn.execute(_PLAYBACK_STATEMENT, {"uid": user_id, "item_id": item_id}).first()
+    if item is None:  # the account is gone
+        raise ApiError(401, "not_authenticated", "Log in first (session missing or expired).")
+    # Someone else's private item answers exactly like a missing one: no existence leak.
+    if item.owner_id is None or not can_view(item, Viewer(user_id, item.role)):
+        raise ApiError(404, "item_not_found", "No such media item.")
     if item.status != Status.ready or not item.hls_prefix:
         raise ApiError(
             409,
@@ -156,18 +300,20 @@ def playback(item_id: uuid.UUID, database: DbDep, signer: SignerDep, user: UserD
             item_status=item.status.value,
         )
     signed = signer.hls_url(item.hls_prefix, "master.m3u8")
-    entry = database.get(WatchHistory, (user.id, item.id))
-    resume = 0.0 if entry is None or entry.completed else entry.position_seconds
-    return PlaybackOut(
-        mode=signer.mode,  # type: ignore[arg-type]
-        url=signed.url,
-        expires_at=signed.expires_at,
-        query=signed.query,
-        cookies=signed.cookies,
-        thumbnail_url=signer.object_url(item.thumbnail_key).url if item.thumbnail_key else None,
-        renditions=[RenditionOut(**r) for r in item.renditions],
-        resume_position_seconds=resume,
-    )
+    resume = 0.0
+    if item.position_seconds is not None and not item.completed:
+        resume = item.position_seconds
+    grant = {
+        "mode": signer.mode,
+        "url": signed.url,
+        "expires_at": signed.expires_at,
+        "query": signed.query,
+        "cookies": signed.cookies,
+        "thumbnail_url": signer.object_url(item.thumbnail_key).url if item.thumbnail_key else None,
+        "renditions": item.renditions,
+        "resume_position_seconds": resume,
+    }
+    return _json(_PLAYBACK, grant)
 
 
 @router.post(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -79,6 +81,38 @@ def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise ApiError(401, "not_authenticated", "Log in first (session missing or expired).")
     return user
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks, for the read-only hot paths: just what access checks need (``can_view``
+    reads ``id`` and ``role``), without hydrating an ORM ``User``."""
+
+    id: uuid.UUID
+    role: Role
+
+
+def session_user_id(settings: Settings, token: str | None) -> uuid.UUID | None:
+    """The user id of a live session (DynamoDB, cached briefly in the process), or None."""
+    if not token:
+        return None
+    info = sessions.lookup(settings, token)
+    if info is None:
+        return None
+    try:
+        return uuid.UUID(info.user_id)
+    except ValueError:
+        return None
+
+
+def viewer_for(settings: Settings, conn: Connection, token: str | None) -> Viewer | None:
+    """The signed-in user behind ``token`` with the current role from the database (a role
+    change or a deleted account counts at once), or None."""
+    user_id = session_user_id(settings, token)
+    if user_id is None:
+        return None
+    role = conn.scalar(select(User.role).where(User.id == user_id))
+    return None if role is None else Viewer(user_id, role)
 
 
 OptionalUserDep = Annotated[User | None, Depends(optional_user)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +13,18 @@ from streamapp.models import MediaItem, Role, Status, User, Visibility
 from streamapp.signing import Signer
 
 
-def can_view(item: MediaItem, user: User | None) -> bool:
+class _Owned(Protocol):
+    owner_id: uuid.UUID
+    visibility: Visibility
+    status: Status
+
+
+class _Someone(Protocol):
+    id: uuid.UUID
+    role: Role
+
+
+def can_view(item: _Owned, user: _Someone | None) -> bool:
     if user is not None and (item.owner_id == user.id or user.role == Role.admin):
         return True
     return item.visibility == Visibility.public and item.status == Status.ready
