@@ -11,6 +11,7 @@ emulator: what `make up`, the fleet-operation tests and benchmarks run playbooks
     fleet.remove()                       # containers (by label) and paired instances; idempotent
 
     python -m tests.harness.fleet up   --name stream --web 2 --worker 1 [--pair] [--inventory F]
+                                       [--vars F.json] [--volume SRC:DEST[:ro]]
     python -m tests.harness.fleet show --name stream
     python -m tests.harness.fleet down --name stream
 
@@ -22,7 +23,9 @@ Containers
     ``10.0.2.2`` (CONTROLLER_ADDRESS), so the emulator and PostgreSQL keep listening on 127.0.0.1.
     Web hosts publish port 80 on ``127.0.0.1:<free port>``. Extra volumes (``volumes=``) are
     mounted into every host; by default a pip cache shared by the fleet's hosts
-    (``.cache/host-pip`` -> ``/root/.cache/pip``), like hostimage's shared apt archives.
+    (``.cache/host-pip`` -> ``/root/.cache/pip``). apt's archive cache is one folder per
+    container (``.cache/host-apt/<container>``), not hostimage's shared one: apt's archive lock
+    does not wait, so hosts configured in parallel would fail on a shared one.
 
 Pairing with AWS (the emulator)
     Each host gets an EC2 instance launched from the environment's launch template
@@ -69,6 +72,10 @@ CONTROLLER_ADDRESS = "10.0.2.2"  # the controller's loopback, seen from a host (
 NETWORK = "slirp4netns:allow_host_loopback=true"
 ROLES = ("web", "worker")
 HOST_PIP_CACHE = hostimage.CACHE / "host-pip"
+# apt's archive lock does not wait (DPkg::Lock::Timeout covers dpkg's locks only): hosts that
+# install packages at the same time cannot share one /var/cache/apt/archives. Each container
+# gets a folder of its own, kept across runs (a host of the same name downloads nothing again).
+HOST_APT_CACHE = hostimage.CACHE / "host-apt"
 
 
 def default_hosts(web: int = 2, worker: int = 1) -> dict[str, str]:
@@ -152,6 +159,9 @@ class Fleet:
                 "--systemd", "always",
                 "--stop-signal", "SIGRTMIN+3",
             ]  # fmt: skip
+            apt_cache = HOST_APT_CACHE / name
+            (apt_cache / "partial").mkdir(parents=True, exist_ok=True)
+            args += ["-v", f"{apt_cache}:/var/cache/apt/archives:rw"]
             for volume in self.volumes:
                 args += ["-v", volume]
             if role == "web":
@@ -394,7 +404,9 @@ def _fleet(args: argparse.Namespace) -> Fleet:
         if args.action == "up"
         else {h: v["role"] for h, v in state.get("hosts", {}).items()}
     )
-    return Fleet(args.name, hosts)
+    fleet = Fleet(args.name, hosts)
+    fleet.volumes += args.volume
+    return fleet
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -408,6 +420,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--pair", action="store_true", help="pair with emulator instances")
     parser.add_argument("--inventory", type=Path, help="write the inventory here")
     parser.add_argument("--vars", type=Path, help="JSON file of inventory vars to add")
+    parser.add_argument(
+        "--volume", action="append", default=[], help="SRC:DEST[:OPTS] mounted into every host"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     fleet = _fleet(args)
     aws = (
