@@ -37,9 +37,18 @@ options:
         CloudFront requires, for example the RV(community.crypto.openssl_publickey#module:publickey)
         result.
       - Compared by its decoded content, so line endings and wrapping don't matter.
-      - Required when O(state=present).
+      - O(public_key) or O(private_key) is required when O(state=present).
     type: str
     aliases: [encoded_key]
+  private_key:
+    description:
+      - The private key in PEM format (unencrypted RSA), as an alternative to O(public_key) - the
+        module derives the public key from it (needs the C(cryptography) Python library where
+        the module runs). Saves a separate task deriving the public key, for example from a
+        private key kept in Secrets Manager.
+      - Never logged nor returned.
+    type: str
+    version_added: 0.2.0
   comment:
     description:
       - A comment, changed in place.
@@ -150,6 +159,7 @@ previous_id:
 import hashlib
 import time
 
+from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
@@ -165,6 +175,24 @@ from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import 
 def fingerprint(pem):
     der = pem_fingerprint(pem)
     return hashlib.sha256(der).hexdigest() if der is not None else None
+
+
+def public_half(module, private_pem):
+    """The PEM public key (SubjectPublicKeyInfo) of a PEM private key."""
+    try:
+        from cryptography.hazmat.primitives import serialization
+    except ImportError:
+        module.fail_json(msg=missing_required_lib("cryptography"))
+    try:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        # The library's message could quote the key material: say nothing about its content.
+        module.fail_json(msg="private_key is not an unencrypted PEM private key")
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def find_by_name(module, client, name):
@@ -369,6 +397,7 @@ def main():
     argument_spec = dict(
         name=dict(type="str", required=True),
         public_key=dict(type="str", aliases=["encoded_key"]),
+        private_key=dict(type="str", no_log=True),
         comment=dict(type="str", default=""),
         replace=dict(type="bool", default=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -376,8 +405,11 @@ def main():
     module = AnsibleAWSModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_if=[("state", "present", ["public_key"])],
+        required_if=[("state", "present", ["public_key", "private_key"], True)],
+        mutually_exclusive=[("public_key", "private_key")],
     )
+    if module.params["private_key"]:
+        module.params["public_key"] = public_half(module, module.params["private_key"])
     client = cloudfront_client(module)
     existing = find_by_name(module, client, module.params["name"])
     if module.params["state"] == "present":

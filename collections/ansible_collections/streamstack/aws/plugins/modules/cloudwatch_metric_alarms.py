@@ -1,0 +1,410 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cloudwatch_metric_alarms
+version_added: 0.2.0
+short_description: Manage a set of CloudWatch metric alarms in one task
+description:
+  - Creates, updates or deletes several CloudWatch metric alarms in one module call, where
+    M(amazon.aws.cloudwatch_metric_alarm) needs one call (one Python start-up, one boto3 import)
+    per alarm.
+  - Reads all named alarms with one C(DescribeAlarms) request and calls C(PutMetricAlarm) only
+    for the alarms that are missing or differ, so a second run changes nothing.
+  - With O(state=absent) it deletes the listed alarms, or every alarm whose name starts with
+    O(name_prefix), with C(DeleteAlarms) (100 names a request).
+author:
+  - StreamStack contributors (@streamstack)
+options:
+  alarms:
+    description:
+      - The alarms. With O(state=absent) only their O(alarms[].name) matters.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Alarm name, unique in the account and region.
+        type: str
+        required: true
+      description:
+        description: Alarm description.
+        type: str
+        default: ""
+      namespace:
+        description: Metric namespace, for example C(AWS/EC2) or C(CWAgent).
+        type: str
+      metric_name:
+        description: Metric name.
+        type: str
+        aliases: [metric]
+      dimensions:
+        description: Metric dimensions, name to value.
+        type: dict
+        default: {}
+      statistic:
+        description: Statistic of the metric.
+        type: str
+        choices: [SampleCount, Average, Sum, Minimum, Maximum]
+        default: Average
+      comparison:
+        description: How the statistic is compared with O(alarms[].threshold).
+        type: str
+        choices:
+          - GreaterThanOrEqualToThreshold
+          - GreaterThanThreshold
+          - LessThanThreshold
+          - LessThanOrEqualToThreshold
+        default: GreaterThanThreshold
+      threshold:
+        description: The value the statistic is compared with.
+        type: float
+      period:
+        description: Seconds over which the statistic is applied (10, 30 or a multiple of 60).
+        type: int
+        default: 300
+      evaluation_periods:
+        description: Periods over which data is compared with the threshold.
+        type: int
+        default: 2
+      datapoints_to_alarm:
+        description: Breaching data points within the evaluation periods that trigger the alarm.
+        type: int
+      unit:
+        description: Unit of the metric.
+        type: str
+      treat_missing_data:
+        description: How missing data points are treated.
+        type: str
+        choices: [breaching, notBreaching, ignore, missing]
+        default: missing
+      actions_enabled:
+        description: Whether the actions run on state changes.
+        type: bool
+        default: true
+      alarm_actions:
+        description: ARNs notified when the alarm goes to C(ALARM).
+        type: list
+        elements: str
+        default: []
+      ok_actions:
+        description: ARNs notified when the alarm goes to C(OK).
+        type: list
+        elements: str
+        default: []
+      insufficient_data_actions:
+        description: ARNs notified when the alarm goes to C(INSUFFICIENT_DATA).
+        type: list
+        elements: str
+        default: []
+  name_prefix:
+    description:
+      - With O(state=absent), delete every alarm whose name starts with this prefix as well.
+    type: str
+  state:
+    description: V(present) creates or updates the alarms, V(absent) deletes them.
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Supports C(check_mode) and C(diff) (the diff shows each alarm's settings, keyed by name).
+  - Alarms not listed are left alone with O(state=present).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Alarms of the web tier, notifying one topic
+  streamstack.aws.cloudwatch_metric_alarms:
+    alarms:
+      - name: stream-production-web-cpu-high
+        description: Web tier CPU above 80% for 10 minutes
+        namespace: AWS/EC2
+        metric_name: CPUUtilization
+        dimensions: {AutoScalingGroupName: stream-production-web}
+        threshold: 80
+        alarm_actions: [arn:aws:sns:eu-west-1:123456789012:stream-production-alarms]
+        ok_actions: [arn:aws:sns:eu-west-1:123456789012:stream-production-alarms]
+      - name: stream-production-transcode-queue-age
+        namespace: AWS/SQS
+        metric_name: ApproximateAgeOfOldestMessage
+        dimensions: {QueueName: stream-production-transcode}
+        statistic: Maximum
+        threshold: 900
+        treat_missing_data: notBreaching
+
+- name: Delete every alarm of an environment
+  streamstack.aws.cloudwatch_metric_alarms:
+    name_prefix: stream-staging-
+    state: absent
+"""
+
+RETURN = r"""
+alarms:
+  description:
+    - The managed alarms after the task, in the order given (what C(DescribeAlarms) returns,
+      snake_cased). Deleted alarms with O(state=absent).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    alarm_name:
+      description: Alarm name.
+      type: str
+      sample: stream-production-web-cpu-high
+    alarm_arn:
+      description: Alarm ARN (not known in check mode before the alarm exists).
+      type: str
+    metric_name:
+      description: Metric name.
+      type: str
+      sample: CPUUtilization
+    threshold:
+      description: Threshold.
+      type: float
+      sample: 80.0
+created:
+  description: Names of the alarms created (or that would be).
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Names of the alarms updated (or that would be).
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Names of the alarms deleted (or that would be).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    AWS_ERRORS = (BotoCoreError, ClientError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+
+ALARM_SPEC = dict(
+    name=dict(type="str", required=True),
+    description=dict(type="str", default=""),
+    namespace=dict(type="str"),
+    metric_name=dict(type="str", aliases=["metric"]),
+    dimensions=dict(type="dict", default={}),
+    statistic=dict(
+        type="str",
+        choices=["SampleCount", "Average", "Sum", "Minimum", "Maximum"],
+        default="Average",
+    ),
+    comparison=dict(
+        type="str",
+        choices=[
+            "GreaterThanOrEqualToThreshold",
+            "GreaterThanThreshold",
+            "LessThanThreshold",
+            "LessThanOrEqualToThreshold",
+        ],
+        default="GreaterThanThreshold",
+    ),
+    threshold=dict(type="float"),
+    period=dict(type="int", default=300),
+    evaluation_periods=dict(type="int", default=2),
+    datapoints_to_alarm=dict(type="int"),
+    unit=dict(type="str"),
+    treat_missing_data=dict(
+        type="str", choices=["breaching", "notBreaching", "ignore", "missing"], default="missing"
+    ),
+    actions_enabled=dict(type="bool", default=True),
+    alarm_actions=dict(type="list", elements="str", default=[]),
+    ok_actions=dict(type="list", elements="str", default=[]),
+    insufficient_data_actions=dict(type="list", elements="str", default=[]),
+)
+
+# PutMetricAlarm parameters this module owns; every other field of an alarm is left as it is.
+OWNED = (
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "ComparisonOperator",
+    "Threshold",
+    "Period",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Unit",
+    "TreatMissingData",
+    "ActionsEnabled",
+    "AlarmActions",
+    "OKActions",
+    "InsufficientDataActions",
+)
+
+
+def wanted(alarm):
+    """PutMetricAlarm parameters of one alarm from its options."""
+    params = {
+        "AlarmName": alarm["name"],
+        "AlarmDescription": alarm["description"],
+        "Namespace": alarm["namespace"],
+        "MetricName": alarm["metric_name"],
+        "Dimensions": [
+            {"Name": key, "Value": str(value)} for key, value in alarm["dimensions"].items()
+        ],
+        "Statistic": alarm["statistic"],
+        "ComparisonOperator": alarm["comparison"],
+        "Threshold": float(alarm["threshold"]),
+        "Period": alarm["period"],
+        "EvaluationPeriods": alarm["evaluation_periods"],
+        "TreatMissingData": alarm["treat_missing_data"],
+        "ActionsEnabled": alarm["actions_enabled"],
+        "AlarmActions": alarm["alarm_actions"],
+        "OKActions": alarm["ok_actions"],
+        "InsufficientDataActions": alarm["insufficient_data_actions"],
+    }
+    for option, key in (("datapoints_to_alarm", "DatapointsToAlarm"), ("unit", "Unit")):
+        if alarm[option] is not None:
+            params[key] = alarm[option]
+    return params
+
+
+def comparable(params):
+    """The owned settings in an order-independent form, for comparison and diff."""
+    out = {}
+    for key in OWNED:
+        value = params.get(key)
+        if key == "Dimensions":
+            value = {d["Name"]: d["Value"] for d in value or []}
+        elif key.endswith("Actions"):
+            value = sorted(value or [])
+        elif key == "Threshold" and value is not None:
+            value = float(value)
+        elif key == "AlarmDescription":
+            value = value or ""
+        elif key == "TreatMissingData":
+            value = value or "missing"
+        elif key == "ActionsEnabled":
+            value = True if value is None else value
+        out[key] = value
+    return out
+
+
+def describe(module, client, names=None, prefix=None):
+    """Metric alarms by name (100 a request) or by name prefix, keyed by name."""
+    found = {}
+    paginator = client.get_paginator("describe_alarms")
+    requests = []
+    if names:
+        requests += [{"AlarmNames": names[i : i + 100]} for i in range(0, len(names), 100)]
+    if prefix:
+        requests.append({"AlarmNamePrefix": prefix})
+    try:
+        for request in requests:
+            for page in paginator.paginate(
+                AlarmTypes=["MetricAlarm"], **request
+            ).build_full_result()["MetricAlarms"]:
+                found[page["AlarmName"]] = page
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Failed to describe the alarms")
+    return found
+
+
+def ensure_present(module, client):
+    alarms = module.params["alarms"]
+    for alarm in alarms:
+        missing = [k for k in ("namespace", "metric_name", "threshold") if alarm[k] is None]
+        if missing:
+            module.fail_json(msg=f"alarm {alarm['name']}: {', '.join(missing)} required")
+    names = [alarm["name"] for alarm in alarms]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        module.fail_json(msg=f"alarm names given more than once: {', '.join(duplicates)}")
+
+    live = describe(module, client, names=names)
+    created, updated, before, after = [], [], {}, {}
+    for alarm in alarms:
+        name = alarm["name"]
+        params = wanted(alarm)
+        desired = comparable(params)
+        current = comparable(live[name]) if name in live else None
+        if current is not None:
+            before[name] = current
+        after[name] = desired
+        if current == desired:
+            continue
+        (updated if current is not None else created).append(name)
+        if not module.check_mode:
+            try:
+                client.put_metric_alarm(aws_retry=True, **params)
+            except AWS_ERRORS as e:
+                module.fail_json_aws(e, msg=f"Failed to put alarm {name}")
+
+    changed = bool(created or updated)
+    if changed and not module.check_mode:
+        live = describe(module, client, names=names)
+    # In check mode the alarms that would change are shown as they would be.
+    pending = set(created + updated) if module.check_mode else set()
+    result = [
+        camel_dict_to_snake_dict(wanted(alarm) if alarm["name"] in pending else live[alarm["name"]])
+        for alarm in alarms
+    ]
+    module.exit_json(
+        changed=changed,
+        alarms=result,
+        created=created,
+        updated=updated,
+        deleted=[],
+        diff={"before": before, "after": after},
+    )
+
+
+def ensure_absent(module, client):
+    names = [alarm["name"] for alarm in module.params["alarms"]]
+    live = describe(module, client, names=names, prefix=module.params["name_prefix"])
+    deleted = sorted(live)
+    if deleted and not module.check_mode:
+        for i in range(0, len(deleted), 100):
+            try:
+                client.delete_alarms(aws_retry=True, AlarmNames=deleted[i : i + 100])
+            except AWS_ERRORS as e:
+                module.fail_json_aws(e, msg="Failed to delete the alarms")
+    module.exit_json(
+        changed=bool(deleted),
+        alarms=[camel_dict_to_snake_dict(live[name]) for name in deleted],
+        created=[],
+        updated=[],
+        deleted=deleted,
+        diff={"before": {name: comparable(live[name]) for name in deleted}, "after": {}},
+    )
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            alarms=dict(type="list", elements="dict", default=[], options=ALARM_SPEC),
+            name_prefix=dict(type="str"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    if module.params["state"] == "present" and module.params["name_prefix"]:
+        module.fail_json(msg="name_prefix selects alarms to delete; it needs state=absent")
+    client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
+    if module.params["state"] == "present":
+        ensure_present(module, client)
+    ensure_absent(module, client)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: cloudwatchlogs_log_groups
+version_added: 0.2.0
+short_description: Manage a set of CloudWatch Logs log groups in one task
+description:
+  - Creates log groups, sets their retention and tags, or deletes them - several groups in one
+    module call, where M(amazon.aws.cloudwatchlogs_log_group) needs one call (one Python
+    start-up, one boto3 import) per group.
+  - Idempotent - reads the groups (C(DescribeLogGroups), C(ListTagsLogGroup)) and changes only
+    what differs.
+author:
+  - StreamStack contributors (@streamstack)
+options:
+  log_groups:
+    description: The log groups.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Log group name.
+        type: str
+        required: true
+      retention:
+        description:
+          - Days to keep events, one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30,
+            60, 90, ...). V(null) keeps them forever.
+        type: int
+      kms_key_id:
+        description:
+          - ARN of the KMS key that encrypts the group's data, set when the group is created (an
+            existing group's key is not changed).
+        type: str
+  tags:
+    description: Tags of every group. V(null) leaves the tags alone.
+    type: dict
+    aliases: [resource_tags]
+  purge_tags:
+    description: Whether tags not in O(tags) are removed.
+    type: bool
+    default: true
+  state:
+    description:
+      - V(present) creates or updates the groups, V(absent) deletes them (with their events).
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Supports C(check_mode) and C(diff) (retention and tags of each group, keyed by name).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Log groups the CloudWatch agent ships to
+  streamstack.aws.cloudwatchlogs_log_groups:
+    log_groups:
+      - {name: /stream/production/nginx, retention: 30}
+      - {name: /stream/production/app, retention: 30}
+      - {name: /stream/production/worker, retention: 30}
+    tags:
+      Project: stream
+      Environment: production
+
+- name: Delete them
+  streamstack.aws.cloudwatchlogs_log_groups:
+    log_groups: [{name: /stream/production/nginx}, {name: /stream/production/app}]
+    state: absent
+"""
+
+RETURN = r"""
+log_groups:
+  description: The groups after the task, in the order given (absent ones are left out).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    log_group_name:
+      description: Name.
+      type: str
+      sample: /stream/production/app
+    arn:
+      description: ARN (not known in check mode before the group exists).
+      type: str
+    retention_in_days:
+      description: Retention in days; absent when events are kept forever.
+      type: int
+      sample: 30
+    tags:
+      description: Tags.
+      type: dict
+      sample: {Project: stream}
+created:
+  description: Names of the groups created (or that would be).
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Names of the groups whose retention or tags changed (or would).
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Names of the groups deleted (or that would be).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    AWS_ERRORS = (BotoCoreError, ClientError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+
+
+def describe(module, client, names):
+    """The named groups that exist, keyed by name, with their tags."""
+    found = {}
+    paginator = client.get_paginator("describe_log_groups")
+    try:
+        for name in names:
+            pages = paginator.paginate(logGroupNamePrefix=name).build_full_result()
+            group = next((g for g in pages["logGroups"] if g["logGroupName"] == name), None)
+            if group is None:
+                continue
+            try:
+                group["tags"] = client.list_tags_log_group(aws_retry=True, logGroupName=name)[
+                    "tags"
+                ]
+            except is_boto3_error_code("ResourceNotFoundException"):
+                continue  # deleted meanwhile
+            found[name] = group
+    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg="Failed to describe the log groups")
+    return found
+
+
+def view(group):
+    return {"retention": group.get("retentionInDays"), "tags": group.get("tags", {})}
+
+
+def to_result(group):
+    return camel_dict_to_snake_dict(group, ignore_list=["tags"])
+
+
+def apply(module, client, spec, current):
+    """Creates or updates one group; returns whether anything changed."""
+    name, retention = spec["name"], spec["retention"]
+    tags, purge = module.params["tags"], module.params["purge_tags"]
+    check = module.check_mode
+    try:
+        if current is None:
+            if not check:
+                request = {"logGroupName": name}
+                if tags:
+                    request["tags"] = tags
+                if spec["kms_key_id"]:
+                    request["kmsKeyId"] = spec["kms_key_id"]
+                client.create_log_group(aws_retry=True, **request)
+                if retention is not None:
+                    client.put_retention_policy(
+                        aws_retry=True, logGroupName=name, retentionInDays=retention
+                    )
+            return True
+        changed = False
+        if current.get("retentionInDays") != retention:
+            changed = True
+            if check:
+                pass
+            elif retention is None:
+                client.delete_retention_policy(aws_retry=True, logGroupName=name)
+            else:
+                client.put_retention_policy(
+                    aws_retry=True, logGroupName=name, retentionInDays=retention
+                )
+        if tags is not None:
+            add, remove = compare_aws_tags(current.get("tags", {}), tags, purge)
+            if add or remove:
+                changed = True
+                if remove and not check:
+                    client.untag_log_group(aws_retry=True, logGroupName=name, tags=remove)
+                if add and not check:
+                    client.tag_log_group(aws_retry=True, logGroupName=name, tags=add)
+        return changed
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to create or update log group {name}")
+
+
+def wanted_view(module, spec, current):
+    tags = module.params["tags"]
+    live_tags = (current or {}).get("tags", {})
+    if tags is None:
+        tags = live_tags
+    elif not module.params["purge_tags"]:
+        tags = dict(live_tags, **tags)
+    return {"retention": spec["retention"], "tags": tags}
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            log_groups=dict(
+                type="list",
+                elements="dict",
+                required=True,
+                options=dict(
+                    name=dict(type="str", required=True),
+                    retention=dict(type="int"),
+                    kms_key_id=dict(type="str"),
+                ),
+            ),
+            tags=dict(type="dict", aliases=["resource_tags"]),
+            purge_tags=dict(type="bool", default=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    specs = module.params["log_groups"]
+    names = [spec["name"] for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        module.fail_json(msg=f"log groups given more than once: {', '.join(duplicates)}")
+    client = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
+    live = describe(module, client, names)
+    before = {name: view(live[name]) for name in names if name in live}
+
+    if module.params["state"] == "absent":
+        deleted = [name for name in names if name in live]
+        for name in deleted if not module.check_mode else []:
+            try:
+                client.delete_log_group(aws_retry=True, logGroupName=name)
+            except is_boto3_error_code("ResourceNotFoundException"):
+                pass
+            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+                module.fail_json_aws(e, msg=f"Failed to delete log group {name}")
+        module.exit_json(
+            changed=bool(deleted),
+            log_groups=[],
+            created=[],
+            updated=[],
+            deleted=deleted,
+            diff={"before": before, "after": {}},
+        )
+
+    created, updated = [], []
+    after = {}
+    for spec in specs:
+        name = spec["name"]
+        after[name] = wanted_view(module, spec, live.get(name))
+        if apply(module, client, spec, live.get(name)):
+            (updated if name in live else created).append(name)
+    if (created or updated) and not module.check_mode:
+        live = describe(module, client, names)
+    # In check mode the groups that would change are shown as they would be.
+    pending = set(created + updated) if module.check_mode else set()
+    result = []
+    for name in names:
+        if name in pending:
+            planned = after[name]
+            result.append(
+                {
+                    "log_group_name": name,
+                    "retention_in_days": planned["retention"],
+                    "tags": planned["tags"],
+                }
+            )
+        else:
+            result.append(to_result(live[name]))
+    module.exit_json(
+        changed=bool(created or updated),
+        log_groups=result,
+        created=created,
+        updated=updated,
+        deleted=[],
+        diff={"before": before, "after": after},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ec2_vpc_subnets
+version_added: 0.2.0
+short_description: Manage a set of subnets of one VPC in one task
+description:
+  - Creates subnets, sets their tags and public-IP mapping, or deletes them - several subnets in
+    one module call, where M(amazon.aws.ec2_vpc_subnet) needs one call (one Python start-up, one
+    boto3 import) per subnet.
+  - A subnet is identified by its VPC and CIDR block. Idempotent - reads the VPC's subnets with
+    one C(DescribeSubnets) request and changes only what differs.
+  - The zone of an existing subnet cannot change; the task fails naming the subnet instead.
+author:
+  - StreamStack contributors (@streamstack)
+options:
+  vpc_id:
+    description: ID of the VPC.
+    type: str
+    required: true
+  subnets:
+    description: The subnets.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      cidr:
+        description: IPv4 CIDR block of the subnet, inside the VPC's block.
+        type: str
+        required: true
+      az:
+        description: Availability zone; AWS picks one when omitted.
+        type: str
+      map_public:
+        description: Whether instances launched in the subnet get a public IPv4 address.
+        type: bool
+        default: false
+      tags:
+        description: Tags of the subnet. V(null) leaves the tags alone.
+        type: dict
+        aliases: [resource_tags]
+  purge_tags:
+    description: Whether tags not in O(subnets[].tags) are removed.
+    type: bool
+    default: true
+  wait:
+    description: Whether to wait until new subnets are C(available).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait.
+    type: int
+    default: 300
+  state:
+    description:
+      - V(present) creates or updates the subnets, V(absent) deletes them (nothing may run in
+        them any more).
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Supports C(check_mode) and C(diff) (zone, public-IP mapping and tags, keyed by CIDR).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Public and private subnets in two zones
+  streamstack.aws.ec2_vpc_subnets:
+    vpc_id: vpc-0123456789abcdef0
+    subnets:
+      - {cidr: 10.40.0.0/24, az: eu-west-1a, tags: {Name: stream-public-a, Tier: public}}
+      - {cidr: 10.40.1.0/24, az: eu-west-1b, tags: {Name: stream-public-b, Tier: public}}
+      - {cidr: 10.40.10.0/24, az: eu-west-1a, tags: {Name: stream-private-a, Tier: private}}
+      - {cidr: 10.40.11.0/24, az: eu-west-1b, tags: {Name: stream-private-b, Tier: private}}
+  register: subnets
+
+- name: Their IDs, in the order given
+  ansible.builtin.debug:
+    msg: "{{ subnets.subnets | map(attribute='id') }}"
+"""
+
+RETURN = r"""
+subnets:
+  description:
+    - The subnets after the task, in the order given (empty with O(state=absent)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Subnet ID (not known in check mode before the subnet exists).
+      type: str
+      sample: subnet-0123456789abcdef0
+    subnet_id:
+      description: The same ID, under the name C(DescribeSubnets) uses.
+      type: str
+    cidr_block:
+      description: IPv4 CIDR block.
+      type: str
+      sample: 10.40.0.0/24
+    availability_zone:
+      description: Zone.
+      type: str
+      sample: eu-west-1a
+    map_public_ip_on_launch:
+      description: Whether instances get a public IPv4 address.
+      type: bool
+    tags:
+      description: Tags.
+      type: dict
+created:
+  description: CIDR blocks of the subnets created (or that would be).
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: CIDR blocks of the subnets whose tags or public-IP mapping changed (or would).
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: CIDR blocks of the subnets deleted (or that would be).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+    AWS_ERRORS = (BotoCoreError, ClientError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+
+
+def describe(module, client, vpc_id):
+    """The VPC's subnets keyed by CIDR block, tags as a dict."""
+    try:
+        pages = client.get_paginator("describe_subnets").paginate(
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+        )
+        subnets = pages.build_full_result()["Subnets"]
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to describe the subnets of {vpc_id}")
+    found = {}
+    for subnet in subnets:
+        subnet["Tags"] = boto3_tag_list_to_ansible_dict(subnet.get("Tags") or [])
+        found[subnet["CidrBlock"]] = subnet
+    return found
+
+
+def view(subnet):
+    return {
+        "az": subnet.get("AvailabilityZone"),
+        "map_public": bool(subnet.get("MapPublicIpOnLaunch")),
+        "tags": subnet.get("Tags", {}),
+    }
+
+
+def wanted_view(module, spec, current):
+    tags = spec["tags"]
+    live_tags = (current or {}).get("Tags", {})
+    if tags is None:
+        tags = live_tags
+    elif not module.params["purge_tags"]:
+        tags = dict(live_tags, **tags)
+    az = spec["az"] or (current or {}).get("AvailabilityZone")
+    return {"az": az, "map_public": spec["map_public"], "tags": tags}
+
+
+def to_result(subnet):
+    result = camel_dict_to_snake_dict(subnet, ignore_list=["Tags"])
+    result["id"] = subnet.get("SubnetId")
+    return result
+
+
+def create(module, client, vpc_id, spec):
+    request = {"VpcId": vpc_id, "CidrBlock": spec["cidr"]}
+    if spec["az"]:
+        request["AvailabilityZone"] = spec["az"]
+    if spec["tags"]:
+        request["TagSpecifications"] = [
+            {"ResourceType": "subnet", "Tags": ansible_dict_to_boto3_tag_list(spec["tags"])}
+        ]
+    subnet = client.create_subnet(aws_retry=True, **request)["Subnet"]
+    if spec["map_public"]:
+        client.modify_subnet_attribute(
+            aws_retry=True, SubnetId=subnet["SubnetId"], MapPublicIpOnLaunch={"Value": True}
+        )
+    return subnet["SubnetId"]
+
+
+def update(module, client, spec, current):
+    """Changes the tags and mapping of one subnet; returns whether anything changed."""
+    changed = False
+    subnet_id = current["SubnetId"]
+    if bool(current.get("MapPublicIpOnLaunch")) != spec["map_public"]:
+        changed = True
+        if not module.check_mode:
+            client.modify_subnet_attribute(
+                aws_retry=True,
+                SubnetId=subnet_id,
+                MapPublicIpOnLaunch={"Value": spec["map_public"]},
+            )
+    if spec["tags"] is not None:
+        add, remove = compare_aws_tags(
+            current.get("Tags", {}), spec["tags"], module.params["purge_tags"]
+        )
+        if add or remove:
+            changed = True
+        if remove and not module.check_mode:
+            client.delete_tags(
+                aws_retry=True, Resources=[subnet_id], Tags=[{"Key": key} for key in remove]
+            )
+        if add and not module.check_mode:
+            client.create_tags(
+                aws_retry=True, Resources=[subnet_id], Tags=ansible_dict_to_boto3_tag_list(add)
+            )
+    return changed
+
+
+def wait_available(module, client, subnet_ids):
+    if not (subnet_ids and module.params["wait"]):
+        return
+    delay = 5
+    try:
+        client.get_waiter("subnet_available").wait(
+            SubnetIds=subnet_ids,
+            WaiterConfig={
+                "Delay": delay,
+                "MaxAttempts": max(1, module.params["wait_timeout"] // delay),
+            },
+        )
+    except WaiterError as e:
+        module.fail_json_aws(e, msg=f"Timed out waiting for subnets {subnet_ids}")
+
+
+def ensure_absent(module, client, vpc_id, specs, live):
+    deleted = [spec["cidr"] for spec in specs if spec["cidr"] in live]
+    for cidr in deleted if not module.check_mode else []:
+        try:
+            client.delete_subnet(aws_retry=True, SubnetId=live[cidr]["SubnetId"])
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"Failed to delete subnet {cidr} of {vpc_id}")
+    module.exit_json(
+        changed=bool(deleted),
+        subnets=[],
+        created=[],
+        updated=[],
+        deleted=deleted,
+        diff={"before": {cidr: view(live[cidr]) for cidr in deleted}, "after": {}},
+    )
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            vpc_id=dict(type="str", required=True),
+            subnets=dict(
+                type="list",
+                elements="dict",
+                required=True,
+                options=dict(
+                    cidr=dict(type="str", required=True),
+                    az=dict(type="str"),
+                    map_public=dict(type="bool", default=False),
+                    tags=dict(type="dict", aliases=["resource_tags"]),
+                ),
+            ),
+            purge_tags=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=300),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    vpc_id = module.params["vpc_id"]
+    specs = module.params["subnets"]
+    cidrs = [spec["cidr"] for spec in specs]
+    duplicates = sorted({cidr for cidr in cidrs if cidrs.count(cidr) > 1})
+    if duplicates:
+        module.fail_json(msg=f"subnets given more than once: {', '.join(duplicates)}")
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    live = describe(module, client, vpc_id)
+    if module.params["state"] == "absent":
+        ensure_absent(module, client, vpc_id, specs, live)
+
+    moved = [
+        f"{spec['cidr']} is in {live[spec['cidr']]['AvailabilityZone']}, not {spec['az']}"
+        for spec in specs
+        if spec["cidr"] in live
+        and spec["az"]
+        and live[spec["cidr"]]["AvailabilityZone"] != spec["az"]
+    ]
+    if moved:
+        module.fail_json(
+            msg="The zone of an existing subnet cannot change (delete it first): "
+            + "; ".join(moved)
+        )
+
+    created, updated, new_ids = [], [], []
+    before = {cidr: view(live[cidr]) for cidr in cidrs if cidr in live}
+    after = {spec["cidr"]: wanted_view(module, spec, live.get(spec["cidr"])) for spec in specs}
+    for spec in specs:
+        cidr = spec["cidr"]
+        try:
+            if cidr not in live:
+                created.append(cidr)
+                if not module.check_mode:
+                    new_ids.append(create(module, client, vpc_id, spec))
+            elif update(module, client, spec, live[cidr]):
+                updated.append(cidr)
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"Failed to create or update subnet {cidr} of {vpc_id}")
+    wait_available(module, client, new_ids)
+    if (created or updated) and not module.check_mode:
+        live = describe(module, client, vpc_id)
+
+    # In check mode the subnets that would change are shown as they would be.
+    pending = set(created + updated) if module.check_mode else set()
+    result = []
+    for spec in specs:
+        cidr = spec["cidr"]
+        if cidr in pending:
+            planned = after[cidr]
+            result.append(
+                {
+                    "id": live.get(cidr, {}).get("SubnetId"),
+                    "subnet_id": live.get(cidr, {}).get("SubnetId"),
+                    "vpc_id": vpc_id,
+                    "cidr_block": cidr,
+                    "availability_zone": planned["az"],
+                    "map_public_ip_on_launch": planned["map_public"],
+                    "tags": planned["tags"],
+                }
+            )
+        else:
+            result.append(to_result(live[cidr]))
+    module.exit_json(
+        changed=bool(created or updated),
+        subnets=result,
+        created=created,
+        updated=updated,
+        deleted=[],
+        diff={"before": before, "after": after},
+    )
+
+
+if __name__ == "__main__":
+    main()
