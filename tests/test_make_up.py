@@ -1,0 +1,196 @@
+"""`make up` for real: the emulator, PostgreSQL, provisioning, web and worker podman hosts
+configured by playbooks/configure.yml, the load balancer and the seeded samples; then a user in
+Debian's Chromium logs in through the load balancer, watches the video and hears the song
+(signed playback URLs checked by nginx on the web hosts). Then `make down` leaves nothing:
+no container with the fleet's label, no emulator, PostgreSQL or haproxy process, ports closed.
+
+It runs scripts/up and scripts/down (what `make up`/`make down` run after `make deps`) with a
+fleet name, state folders and a load balancer port of its own, so a developer's own `make up`
+is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import hostimage
+from tests.harness.ansible import ROOT
+from tests.harness.fleet import LABEL
+from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
+from tests.ui.test_ui import start_playback, wait_playing_past
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+# Not the developer's (stream-local, .cache/up, .emulator, .cache/postgres). The fleet name is
+# fixed so that the hosts' apt caches (.cache/host-apt/<container>) serve the next run too.
+FLEET = "uptest"
+STATE = ROOT / ".cache" / "uptest"
+ENV = {
+    "UP_FLEET": FLEET,
+    "UP_STATE_DIR": str(STATE / "up"),
+    "EMULATOR_STATE_DIR": str(STATE / "emulator"),
+    "PG_STATE_DIR": str(STATE / "postgres"),
+    "UP_PORT": "0",
+    "UP_WEB": "2",
+    "UP_WORKERS": "1",
+}
+UP_TIMEOUT = 900
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STREAMAPP_"))}
+    return env | ENV | hostimage.env()
+
+
+def _run(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / script)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _containers() -> list[str]:
+    out = hostimage.podman(
+        "ps", "-a", "--filter", f"label={LABEL}={FLEET}", "--format", "{{.Names}}",
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return out.split()
+
+
+def _pid_alive(path: Path) -> int | None:
+    """The pid recorded in `path` if that process still runs."""
+    try:
+        pid = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(scope="module")
+def up() -> Iterator[dict[str, Any]]:
+    """scripts/up once for the module; scripts/down afterwards whatever happened."""
+    info: dict[str, Any] = {}
+    try:
+        started = time.monotonic()
+        result = info["result"] = _run("up", UP_TIMEOUT)
+        info["seconds"] = time.monotonic() - started
+        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+        info["url"] = re.search(
+            r"StreamStack is running:\s+(http://127\.0\.0\.1:\d+)", result.stdout
+        )[1]  # type: ignore[index]
+        info["seed"] = json.loads((STATE / "up" / "seed.json").read_text())
+        info["fleet"] = json.loads((STATE / "up" / "fleet.json.out").read_text())
+        # What must be gone after scripts/down, recorded while it runs.
+        info["pids"] = {
+            "emulator": _pid_alive(STATE / "emulator" / "pid"),
+            "postgres": _pid_alive(STATE / "postgres" / "data" / "postmaster.pid"),
+            "load balancer": _pid_alive(STATE / "up" / "alb.pid"),
+            "haproxy": _pid_alive(STATE / "up" / "lb" / "pid"),
+        }
+        info["ports"] = {
+            "lb": int(info["url"].rsplit(":", 1)[1]),
+            "emulator": int((STATE / "emulator" / "endpoint").read_text().rsplit(":", 1)[1]),
+            "postgres": int((STATE / "postgres" / "port").read_text()),
+            **{
+                f"web {h}": v["port"]
+                for h, v in info["fleet"]["hosts"].items()
+                if v["role"] == "web"
+            },
+        }
+        yield info
+    finally:
+        info["down"] = _run("down", 300)
+
+
+def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
+    out = up["result"].stdout
+    login = up["seed"]["login"]
+    assert f"Log in as:               {login['email']}" in out
+    assert f"Password:                {login['password']}" in out
+    hosts = up["fleet"]["hosts"]
+    assert sorted(v["role"] for v in hosts.values()) == ["web", "web", "worker"]
+    assert all(v["instance_id"].startswith("i-") for v in hosts.values())
+    assert set(_containers()) == {v["container"] for v in hosts.values()}
+    assert all(up["pids"].values()), up["pids"]
+    # Every web host serves the app through its own nginx, and the load balancer does too.
+    for name, port in up["ports"].items():
+        if name.startswith("web "):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as resp:
+                assert resp.status == 200, name
+    with urllib.request.urlopen(f"{up['url']}/readyz", timeout=10) as resp:
+        assert resp.status == 200
+
+
+def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
+    from playwright.sync_api import sync_playwright
+
+    url, login, items = up["url"], up["seed"]["login"], up["seed"]["items"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
+            context.set_default_timeout(20_000)
+            page = context.new_page()
+            console = Console()
+            console.attach(page)
+            page.goto("/login")
+            page.get_by_label("Email").fill(login["email"])
+            page.get_by_label("Password").fill(login["password"])
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{url}/")
+            # Both samples are in the catalog.
+            page.locator(f'a[href="/watch/{items["video"]}"]').first.wait_for()
+            page.locator(f'a[href="/watch/{items["song"]}"]').first.wait_for()
+
+            for kind, element in (("video", "video"), ("song", "audio")):
+                page.goto(f"/watch/{items[kind]}")
+                page.locator(f"{element}#player").wait_for()
+                start_playback(page)
+                wait_playing_past(page, 1.5, timeout_ms=30_000)
+                page.evaluate("document.getElementById('player').pause()")
+            # Playlists and segments came through /media/ (nginx secure_link) and all loaded.
+            media = [status for _, status, _ in console.media]
+            assert media and set(media) <= {200, 206}, console.media
+            assert not console.errors, console.errors
+        finally:
+            browser.close()
+
+
+def test_down_leaves_nothing_running(up):
+    # Run down now (the fixture's own down then finds nothing left: idempotent).
+    down = _run("down", 300)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert _containers() == []
+    for name, pid in up["pids"].items():
+        assert pid is None or not Path(f"/proc/{pid}").exists(), f"{name} still runs ({pid})"
+    deadline = time.monotonic() + 10
+    while (still := [n for n, p in up["ports"].items() if _port_open(p)]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+    assert not still, f"ports still open: {still}"
+    assert not (STATE / "up").exists()
+    assert not (STATE / "postgres").exists()
+    assert not (STATE / "emulator" / "pid").exists()
