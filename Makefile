@@ -14,10 +14,10 @@ help: ## List the targets
 deps: ## Install Debian packages and the venv (idempotent, fast when nothing changed)
 	@scripts/bootstrap
 
-up: deps ## Bring the whole platform up on the local emulator
+up: deps ## The platform on this machine: emulator, PostgreSQL, podman hosts, load balancer, samples (UP_* vars: README)
 	@scripts/up
 
-down: deps ## Stop and remove everything `make up` started
+down: deps ## Remove everything `make up` started (containers, LB, emulator, PostgreSQL, state; caches stay)
 	@scripts/down
 
 test: deps ## Lint, then run every test
