@@ -244,7 +244,7 @@ def main() -> int:
             f"single-decode ladder (1 ffmpeg):     {single:6.1f}s  {info.duration / single:.2f}x rt"
         )
         print(
-            f"per-rung ladder ({len(rungs)} ffmpeg runs): {naive:6.1f}s  "
+            f"per-rung ladder ({len(rungs) + 1} ffmpeg runs): {naive:6.1f}s  "
             f"{info.duration / naive:.2f}x rt"
         )
         cpu_ratio = min(cpu["naive"]) / min(cpu["single"])
