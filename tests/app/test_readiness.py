@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+from streamapp import db
 from streamapp.app import create_app
 from streamapp.config import Settings
 
@@ -55,3 +58,27 @@ def test_metrics_count_requests(client: TestClient) -> None:
     text = client.get("/metrics").text
     assert 'streamapp_http_requests_total{method="GET",route="/healthz",status="200"}' in text
     assert "streamapp_http_request_duration_seconds_bucket" in text
+
+
+def test_connections_the_server_closed_are_replaced_at_checkout(
+    client: TestClient, settings: Settings
+) -> None:
+    """No ping per checkout, yet a pooled connection whose backend the server terminated is
+    noticed (its socket turns readable) and replaced before a request uses it: no 503."""
+    for _ in range(3):
+        assert client.get("/api/items").status_code == 200  # the pool holds live connections
+    # From a connection of its own, outside the app's pool.
+    outside = create_engine(db.database_url(settings), poolclass=NullPool)
+    with outside.connect() as conn:
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND usename = current_user"
+                " AND pid <> pg_backend_pid()"
+            )
+        ).scalar_one()
+    assert killed >= 1
+    time.sleep(0.5)  # the server's goodbye reaches the pooled sockets
+    for _ in range(3):
+        resp = client.get("/api/items")
+        assert resp.status_code == 200, resp.text
