@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -42,10 +43,14 @@ ENV = {
     "EMULATOR_STATE_DIR": str(STATE / "emulator"),
     "PG_STATE_DIR": str(STATE / "postgres"),
     "UP_PORT": "0",
-    "UP_WEB": "2",
+    # One host per group keeps CI time down; both groups, the load balancer, the target group
+    # and every role still run. (`make up` itself runs 2 web hosts by default.)
+    "UP_WEB": "1",
     "UP_WORKERS": "1",
 }
-UP_TIMEOUT = 900
+# A bound, not a performance check: on an idle 2-core machine scripts/up takes minutes, on a
+# saturated one (load 30) the first converge alone took 25 minutes.
+UP_TIMEOUT = 3600
 
 
 def _env() -> dict[str, str]:
@@ -54,15 +59,24 @@ def _env() -> dict[str, str]:
 
 
 def _run(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    """Run a script in a process group of its own; on timeout the whole group (Ansible and
+    its workers included) is killed, so nothing outlives the test."""
+    proc = subprocess.Popen(
         [str(ROOT / "scripts" / script)],
         cwd=ROOT,
         env=_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=timeout,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += f"\n{script} killed after {timeout:.0f} s"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def _containers() -> list[str]:
@@ -130,7 +144,7 @@ def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
     assert f"Log in as:               {login['email']}" in out
     assert f"Password:                {login['password']}" in out
     hosts = up["fleet"]["hosts"]
-    assert sorted(v["role"] for v in hosts.values()) == ["web", "web", "worker"]
+    assert sorted(v["role"] for v in hosts.values()) == ["web", "worker"]
     assert all(v["instance_id"].startswith("i-") for v in hosts.values())
     assert set(_containers()) == {v["container"] for v in hosts.values()}
     assert all(up["pids"].values()), up["pids"]
