@@ -91,6 +91,8 @@ class LoadBalancer:
             "    timeout client 30s",
             "    timeout server 30s",
             "    timeout http-keep-alive 5s",
+            # /readyz asks the database and three AWS APIs: give it the ALB's 5 s, not `inter`.
+            "    timeout check 5s",
             # No retries on another server: a request sent to a host that is going away fails
             # and the load generator sees it, as a client of the ALB would.
             "    retries 0",
@@ -104,7 +106,7 @@ class LoadBalancer:
             f"    http-check send meth GET uri {self.health_check_path} ver HTTP/1.1"
             " hdr Host localhost",
             "    http-check expect status 200",
-            "    default-server inter 1s fastinter 500ms fall 2 rise 2",
+            "    default-server inter 2s fastinter 1s fall 3 rise 2",
         ]
         for target_id, (address, port) in self.servers.items():
             # Every server starts in maintenance: the controller admits what the target group has.
