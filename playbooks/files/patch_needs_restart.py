@@ -31,18 +31,52 @@ def replaced_files(pid: str) -> list[str]:
             found.append(exe)
     except OSError:
         pass  # kernel threads have no exe
+    for line in read_maps(pid).splitlines():
+        if not line.rstrip().endswith("(deleted)"):
+            continue
+        parts = line.split(None, 5)
+        path = parts[5].rstrip() if len(parts) == 6 else ""
+        if path.startswith(CODE_PREFIXES):
+            found.append(path)
+    return found
+
+
+def read_maps(pid: str) -> str:
+    """/proc/<pid>/maps; as the process's own user when root may not read it (root without
+    CAP_SYS_PTRACE, e.g. in a container, cannot read another user's maps; the owner can)."""
     try:
         with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
-            for line in maps:
-                if not line.rstrip().endswith("(deleted)"):
-                    continue
-                parts = line.split(None, 5)
-                path = parts[5].rstrip() if len(parts) == 6 else ""
-                if path.startswith(CODE_PREFIXES):
-                    found.append(path)
+            return maps.read()
+    except PermissionError:
+        pass
     except OSError:
-        pass  # the process is gone, or not ours to read
-    return found
+        return ""  # the process is gone
+    try:
+        stat = os.stat(f"/proc/{pid}")
+    except OSError:
+        return ""
+    if os.geteuid() != 0 or stat.st_uid == 0:
+        return ""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        os.close(read_end)
+        try:
+            os.setgroups([])
+            os.setgid(stat.st_gid)
+            os.setuid(stat.st_uid)
+            with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+                os.write(write_end, maps.read().encode())
+        except OSError:
+            pass
+        os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(child, 0)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def unit_of(pid: str) -> tuple[str | None, str]:

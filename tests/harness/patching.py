@@ -68,8 +68,10 @@ BREAK_SCRIPT = r"""
 set -e
 d=/etc/systemd/system/streamapp-api.service.d
 mkdir -p $d
-printf '[Service]\nEnvironment=STREAMAPP_DATABASE_URL=%s\n' \
-  postgresql+psycopg://streamapp@10.0.2.2:1/broken >$d/zz-broken.conf
+# A later EnvironmentFile= wins over the role's (Environment= would not: files override it).
+echo STREAMAPP_DATABASE_URL=postgresql+psycopg://streamapp@10.0.2.2:1/broken \
+  >/etc/streamapp/broken.env
+printf '[Service]\nEnvironmentFile=/etc/streamapp/broken.env\n' >$d/zz-broken.conf
 systemctl daemon-reload
 """
 # A host's own apt archives folder inside the shared one (see private_apt_archives).
