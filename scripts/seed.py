@@ -73,6 +73,28 @@ def accounts(state: Path) -> dict[str, str]:
     return creds
 
 
+RETRY_STATUS = {502, 503, 504}  # the load balancer had no healthy server for a moment
+
+
+class Client(httpx.Client):
+    """Retries what the load balancer answered for a target, not the app: 503 (no server
+    ready: nothing was forwarded, safe for any method), and 502/504 for GET/PUT (idempotent).
+    Bounded: 30 attempts, 1 s apart."""
+
+    def request(self, method: str, url, **kwargs):  # type: ignore[override]
+        for attempt in range(30):
+            resp = super().request(method, url, **kwargs)
+            retry = resp.status_code == 503 or (
+                resp.status_code in RETRY_STATUS and method in ("GET", "PUT")
+            )
+            if not retry or attempt == 29:
+                return resp
+            for value in kwargs.get("files", {}).values():
+                value[1].seek(0)
+            time.sleep(1)
+        return resp
+
+
 def session(client: httpx.Client, email: str, password: str, name: str) -> dict:
     """Sign up, or log in when the account exists. Returns the session (token, user)."""
     resp = client.post(
@@ -97,7 +119,7 @@ def make_media(kind: str, folder: Path) -> Path:
 
 def seed(url: str, state: Path, timeout: float) -> dict:
     creds = accounts(state)
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with Client(base_url=url, timeout=60) as client:
         admin = session(client, ADMIN, creds[ADMIN], "Admin")
         if admin["user"]["role"] != "admin":
             raise SystemExit(f"{ADMIN} is not an admin: is it in STREAMAPP_ADMIN_EMAILS?")
