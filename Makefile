@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test lint lock docs bench-provision bench-patch bench-roles
+.PHONY: help deps up down test test-fleet lint lock docs bench-provision bench-patch bench-roles
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -22,7 +22,10 @@ down: deps ## Remove everything `make up` started (containers, LB, emulator, Pos
 
 test: deps ## Lint, then run every test
 	@$(MAKE) --no-print-directory lint
-	pytest --durations=30 $(PYTEST_ARGS)
+	pytest --durations=30 -m "not fleet" $(PYTEST_ARGS)
+
+test-fleet: deps ## The whole-fleet end-to-end tests: make up in a browser, rolling patch under load
+	pytest --durations=30 -m fleet $(PYTEST_ARGS)
 
 lint: ## yamllint, ansible-lint (production profile), ruff
 	yamllint --strict .

@@ -31,7 +31,11 @@ from tests.harness.fleet import LABEL
 from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
 from tests.ui.test_ui import start_playback, wait_playing_past
 
-pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.fleet,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 
 # Not the developer's (stream-local, .cache/up, .emulator, .cache/postgres). The fleet name is
 # fixed so that the hosts' apt caches (.cache/host-apt/<container>) serve the next run too.
