@@ -24,7 +24,7 @@ test: deps ## Lint, then run every test
 	@$(MAKE) --no-print-directory lint
 	pytest --durations=30 -m "not fleet" $(PYTEST_ARGS)
 
-test-fleet: deps ## The whole-fleet end-to-end tests: make up in a browser, rolling patch under load
+test-fleet: deps ## The whole-fleet end-to-end test left out of make test: make up, then a browser plays the samples
 	pytest --durations=30 -m fleet $(PYTEST_ARGS)
 
 lint: ## yamllint, ansible-lint (production profile), ruff

@@ -19,7 +19,7 @@ from tests.harness.fleet import Fleet
 from tests.harness.loadbalancer import LoadBalancer, LoadGenerator
 from tests.harness.patching import EXTRA, PATCH, PROBE, PatchFleet
 
-pytestmark = [pytest.mark.slow, pytest.mark.fleet]
+pytestmark = pytest.mark.slow
 
 NAME = "patchtest"
 HOSTS = {"web-1": "web", "web-2": "web", "web-3": "web", "worker-1": "worker"}
