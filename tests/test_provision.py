@@ -148,9 +148,12 @@ def test_check_mode_shows_drift_without_applying_it(provisioned, run, aws):
 
 def test_network_spans_two_zones_with_private_subnets(provisioned, aws):
     ec2 = aws("ec2")
-    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Environment", "Values": [ENV]}])[
-        "Subnets"
-    ]
+    subnets = ec2.describe_subnets(
+        Filters=[
+            {"Name": "tag:Project", "Values": [NAME]},
+            {"Name": "tag:Environment", "Values": [ENV]},
+        ]
+    )["Subnets"]
     tiers = {}
     for subnet in subnets:
         tags = {t["Key"]: t["Value"] for t in subnet["Tags"]}
@@ -188,7 +191,10 @@ def distribution(provisioned, aws):
 @pytest.fixture(scope="module")
 def security_groups(provisioned, aws):
     groups = aws("ec2").describe_security_groups(
-        Filters=[{"Name": "tag:Environment", "Values": [ENV]}]
+        Filters=[
+            {"Name": "tag:Project", "Values": [NAME]},
+            {"Name": "tag:Environment", "Values": [ENV]},
+        ]
     )["SecurityGroups"]
     return {g["GroupName"].removeprefix(f"{PREFIX}-"): g for g in groups}
 
@@ -279,6 +285,7 @@ def test_database_is_private_encrypted_and_backed_up(provisioned, aws, security_
     subnets = {s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"]}
     private = aws("ec2").describe_subnets(
         Filters=[
+            {"Name": "tag:Project", "Values": [NAME]},
             {"Name": "tag:Environment", "Values": [ENV]},
             {"Name": "tag:Tier", "Values": ["private"]},
         ]
@@ -383,6 +390,7 @@ def test_web_instances_run_in_private_subnets_behind_the_alb(provisioned, aws):
         s["SubnetId"]
         for s in aws("ec2").describe_subnets(
             Filters=[
+                {"Name": "tag:Project", "Values": [NAME]},
                 {"Name": "tag:Environment", "Values": [ENV]},
                 {"Name": "tag:Tier", "Values": ["private"]},
             ]
