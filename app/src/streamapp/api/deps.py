@@ -65,16 +65,8 @@ TokenDep = Annotated[str | None, Depends(session_token)]
 
 
 def optional_user(settings: SettingsDep, database: DbDep, token: TokenDep) -> User | None:
-    if not token:
-        return None
-    info = sessions.lookup(settings, token)
-    if info is None:
-        return None
-    try:
-        user_id = uuid.UUID(info.user_id)
-    except ValueError:
-        return None
-    return database.get(User, user_id)
+    user_id = session_user_id(settings, token)
+    return None if user_id is None else database.get(User, user_id)
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
