@@ -1,0 +1,514 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: ec2_security_groups
+version_added: 0.3.0
+short_description: Manage a set of VPC security groups that may refer to each other in one task
+description:
+  - Creates security groups in one VPC, sets their inbound and outbound rules and tags, or
+    deletes them - several groups in one module call, where M(amazon.aws.ec2_security_group)
+    needs one call (one Python start-up, one boto3 import) per group.
+  - A rule may name another group of the same VPC by O(security_groups[].rules[].group_name),
+    so a chain such as load balancer -> app hosts -> database is declared in one task; the
+    groups are created first, then the rules are set.
+  - Idempotent - reads the groups (C(DescribeSecurityGroups)) and changes only what differs.
+    Rules are compared one permission at a time (protocol, port range, source or
+    destination); a rule whose description alone differs gets the new description, without
+    being revoked.
+author:
+  - StreamStack contributors (@streamstack)
+options:
+  vpc_id:
+    description: The VPC of every group.
+    type: str
+    required: true
+  security_groups:
+    description: The groups.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Group name, unique in the VPC.
+        type: str
+        required: true
+      description:
+        description:
+          - Group description, required to create a group. AWS cannot change it afterwards; a
+            different description of an existing group fails the task.
+        type: str
+      rules:
+        description:
+          - Inbound rules, the whole set (rules not listed are revoked). V(null) leaves them
+            alone, V([]) revokes them all.
+        type: list
+        elements: dict
+        suboptions: &rule_options
+          proto:
+            description: Protocol, V(tcp), V(udp), V(icmp), a protocol number, or V(all) (V(-1)).
+            type: str
+            required: true
+          ports:
+            description:
+              - Ports, each a number or a range C(FROM-TO); for V(icmp) the C(TYPE-CODE). Not
+                used with V(all).
+            type: list
+            elements: str
+            default: []
+          cidr_ip:
+            description: IPv4 networks.
+            type: list
+            elements: str
+            default: []
+          cidr_ipv6:
+            description: IPv6 networks.
+            type: list
+            elements: str
+            default: []
+          group_id:
+            description: Id of a security group (peer).
+            type: str
+          group_name:
+            description: Name of a group of the same VPC, one of this task's or an existing one.
+            type: str
+          rule_desc:
+            description: Description of the rule.
+            type: str
+      rules_egress:
+        description:
+          - Outbound rules, the whole set, like O(security_groups[].rules). V([]) leaves the
+            group no outbound rule (a new group's default allow-all rule is revoked).
+        type: list
+        elements: dict
+        suboptions: *rule_options
+      tags:
+        description: Tags of the group. V(null) leaves the tags alone.
+        type: dict
+        aliases: [resource_tags]
+  purge_tags:
+    description: Whether tags not in O(security_groups[].tags) are removed.
+    type: bool
+    default: true
+  state:
+    description:
+      - V(present) creates or updates the groups, V(absent) deletes them (the rules of the
+        listed groups first, so groups that refer to each other can go in one task).
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Supports C(check_mode) and C(diff) (rules and tags of each group, keyed by name).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: Load balancer -> app hosts -> database
+  streamstack.aws.ec2_security_groups:
+    vpc_id: vpc-0123456789abcdef0
+    security_groups:
+      - name: stream-production-alb
+        description: load balancer
+        rules: [{proto: tcp, ports: [80, 443], cidr_ip: [0.0.0.0/0], rule_desc: listeners}]
+        rules_egress: [{proto: tcp, ports: [8000], cidr_ip: [10.0.10.0/24, 10.0.11.0/24]}]
+        tags: {Name: stream-production-alb}
+      - name: stream-production-app
+        description: web and worker hosts
+        rules: [{proto: tcp, ports: [8000], group_name: stream-production-alb}]
+        rules_egress: [{proto: tcp, ports: [443], cidr_ip: [0.0.0.0/0]}]
+      - name: stream-production-db
+        description: PostgreSQL
+        rules: [{proto: tcp, ports: [5432], group_name: stream-production-app}]
+        rules_egress: []
+"""
+
+RETURN = r"""
+security_groups:
+  description: The groups after the task, in the order given (absent ones are left out).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    group_name:
+      description: Name.
+      type: str
+      sample: stream-production-db
+    group_id:
+      description: Id (not known in check mode before the group exists).
+      type: str
+      sample: sg-0123456789abcdef0
+    ingress:
+      description: Inbound permissions, one per protocol, port range and source, sorted.
+      type: list
+      elements: str
+      sample: ["tcp 5432-5432 from sg:stream-production-app (from the app hosts)"]
+    egress:
+      description: Outbound permissions, as O(security_groups[].rules).
+      type: list
+      elements: str
+    tags:
+      description: Tags.
+      type: dict
+created:
+  description: Names of the groups created (or that would be).
+  returned: always
+  type: list
+  elements: str
+updated:
+  description: Names of the groups whose rules or tags changed (or would).
+  returned: always
+  type: list
+  elements: str
+deleted:
+  description: Names of the groups deleted (or that would be).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    boto3_tag_specifications,
+    compare_aws_tags,
+)
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    AWS_ERRORS = (BotoCoreError, ClientError)
+except ImportError:
+    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+
+PROTOCOLS = {"all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+DIRECTIONS = (("rules", "ingress", "IpPermissions"), ("rules_egress", "egress", "IpPermissionsEgress"))
+
+
+# A permission is a tuple (protocol, from port, to port, kind, peer): kind "cidr", "cidr6" or
+# "sg" (peer: a group id); each maps to the description of its rule.
+
+
+def port_range(value, proto):
+    text = str(value).strip()
+    low, _, high = text.partition("-") if not text.startswith("-") else (text, "", "")
+    try:
+        low, high = int(low), int(high or low)
+    except ValueError:
+        raise ValueError(f"port {value!r} is neither a number nor a range FROM-TO") from None
+    if proto in ("tcp", "udp") and not (0 <= low <= high <= 65535):
+        raise ValueError(f"port range {value!r} is outside 0-65535 or reversed")
+    return low, high
+
+
+def wanted_permissions(rules, ids):
+    """{permission: description} for the given rules; ids maps group names to ids."""
+    wanted = {}
+    for rule in rules:
+        proto = PROTOCOLS.get(str(rule["proto"]).lower(), str(rule["proto"]).lower())
+        if proto == "-1":
+            ranges = [(None, None)]
+        elif rule["ports"]:
+            ranges = [port_range(port, proto) for port in rule["ports"]]
+        elif proto in ("tcp", "udp"):
+            raise ValueError(f"a {proto} rule needs ports")
+        else:
+            ranges = [(-1, -1)]
+        peers = [("cidr", cidr) for cidr in rule["cidr_ip"]]
+        peers += [("cidr6", cidr) for cidr in rule["cidr_ipv6"]]
+        if rule["group_id"]:
+            peers.append(("sg", rule["group_id"]))
+        if rule["group_name"]:
+            peers.append(("sg", ids.get(rule["group_name"], "sg:" + rule["group_name"])))
+        if not peers:
+            raise ValueError("a rule needs cidr_ip, cidr_ipv6, group_id or group_name")
+        for low, high in ranges:
+            for kind, peer in peers:
+                wanted[(proto, low, high, kind, peer)] = rule["rule_desc"] or None
+    return wanted
+
+
+def live_permissions(ip_permissions):
+    live = {}
+    for perm in ip_permissions:
+        proto = PROTOCOLS.get(str(perm["IpProtocol"]), str(perm["IpProtocol"]))
+        low, high = perm.get("FromPort"), perm.get("ToPort")
+        if proto == "-1":
+            low = high = None
+        for item in perm.get("IpRanges", []):
+            live[(proto, low, high, "cidr", item["CidrIp"])] = item.get("Description") or None
+        for item in perm.get("Ipv6Ranges", []):
+            live[(proto, low, high, "cidr6", item["CidrIpv6"])] = item.get("Description") or None
+        for item in perm.get("UserIdGroupPairs", []):
+            live[(proto, low, high, "sg", item["GroupId"])] = item.get("Description") or None
+        for item in perm.get("PrefixListIds", []):
+            live[(proto, low, high, "pl", item["PrefixListId"])] = item.get("Description") or None
+    return live
+
+
+def to_ip_permissions(permissions):
+    """Boto3 IpPermissions for {permission: description}."""
+    request = []
+    for (proto, low, high, kind, peer), description in sorted(
+        permissions.items(), key=lambda item: str(item[0])
+    ):
+        perm = {"IpProtocol": proto}
+        if low is not None:
+            perm.update(FromPort=low, ToPort=high)
+        entry = {"Description": description} if description else {}
+        if kind == "cidr":
+            perm["IpRanges"] = [dict(entry, CidrIp=peer)]
+        elif kind == "cidr6":
+            perm["Ipv6Ranges"] = [dict(entry, CidrIpv6=peer)]
+        elif kind == "pl":
+            perm["PrefixListIds"] = [dict(entry, PrefixListId=peer)]
+        else:
+            perm["UserIdGroupPairs"] = [dict(entry, GroupId=peer)]
+        request.append(perm)
+    return request
+
+
+def show(permissions, names):
+    """Readable, sorted permissions (group ids shown as sg:<name> where known)."""
+    shown = []
+    for (proto, low, high, kind, peer), description in permissions.items():
+        ports = "all" if low is None else f"{low}-{high}"
+        if kind == "sg":
+            peer = names.get(peer, peer) if not peer.startswith("sg:") else peer
+            peer = peer if peer.startswith("sg") else f"sg:{peer}"
+        text = f"{proto} {ports} {peer}"
+        shown.append(f"{text} ({description})" if description else text)
+    return sorted(shown)
+
+
+def describe(module, client, vpc_id, names=None):
+    """Groups of the VPC (only the named ones when names is given), keyed by name."""
+    filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    if names:
+        filters.append({"Name": "group-name", "Values": list(names)})
+    try:
+        paginator = client.get_paginator("describe_security_groups")
+        groups = paginator.paginate(Filters=filters).build_full_result()["SecurityGroups"]
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Failed to describe the security groups")
+    return {group["GroupName"]: group for group in groups}
+
+
+def apply_rules(client, group_id, direction, wanted, live, check):
+    """Revokes, authorizes and re-describes one direction's rules; returns whether it changed."""
+    revoke = {perm: desc for perm, desc in live.items() if perm not in wanted}
+    add = {perm: desc for perm, desc in wanted.items() if perm not in live}
+    describe_only = {
+        perm: desc for perm, desc in wanted.items() if perm in live and live[perm] != desc
+    }
+    if check or not (revoke or add or describe_only):
+        return bool(revoke or add or describe_only)
+    if add:
+        getattr(client, f"authorize_security_group_{direction}")(
+            aws_retry=True, GroupId=group_id, IpPermissions=to_ip_permissions(add)
+        )
+    if describe_only:
+        getattr(client, f"update_security_group_rule_descriptions_{direction}")(
+            aws_retry=True, GroupId=group_id, IpPermissions=to_ip_permissions(describe_only)
+        )
+    if revoke:
+        getattr(client, f"revoke_security_group_{direction}")(
+            aws_retry=True, GroupId=group_id, IpPermissions=to_ip_permissions(revoke)
+        )
+    return True
+
+
+RULE_OPTIONS = dict(
+    proto=dict(type="str", required=True),
+    ports=dict(type="list", elements="str", default=[]),
+    cidr_ip=dict(type="list", elements="str", default=[]),
+    cidr_ipv6=dict(type="list", elements="str", default=[]),
+    group_id=dict(type="str"),
+    group_name=dict(type="str"),
+    rule_desc=dict(type="str"),
+)
+
+
+def delete_groups(module, client, vpc_id, names):
+    live = describe(module, client, vpc_id, names)
+    deleted = [name for name in names if name in live]
+    if not module.check_mode:
+        try:
+            # Rules first: the listed groups may refer to each other.
+            for name in deleted:
+                group = live[name]
+                for key, direction in (("IpPermissions", "ingress"), ("IpPermissionsEgress", "egress")):
+                    if group.get(key):
+                        getattr(client, f"revoke_security_group_{direction}")(
+                            aws_retry=True, GroupId=group["GroupId"], IpPermissions=group[key]
+                        )
+            for name in deleted:
+                try:
+                    client.delete_security_group(aws_retry=True, GroupId=live[name]["GroupId"])
+                except is_boto3_error_code("InvalidGroup.NotFound"):
+                    pass
+        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+            module.fail_json_aws(e, msg="Failed to delete the security groups")
+    module.exit_json(
+        changed=bool(deleted),
+        security_groups=[],
+        created=[],
+        updated=[],
+        deleted=deleted,
+        diff={"before": {name: {} for name in deleted}, "after": {}},
+    )
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            vpc_id=dict(type="str", required=True),
+            security_groups=dict(
+                type="list",
+                elements="dict",
+                required=True,
+                options=dict(
+                    name=dict(type="str", required=True),
+                    description=dict(type="str"),
+                    rules=dict(type="list", elements="dict", options=RULE_OPTIONS),
+                    rules_egress=dict(type="list", elements="dict", options=RULE_OPTIONS),
+                    tags=dict(type="dict", aliases=["resource_tags"]),
+                ),
+            ),
+            purge_tags=dict(type="bool", default=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    vpc_id = module.params["vpc_id"]
+    specs = module.params["security_groups"]
+    names = [spec["name"] for spec in specs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        module.fail_json(msg=f"security groups given more than once: {', '.join(duplicates)}")
+    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    if module.params["state"] == "absent":
+        delete_groups(module, client, vpc_id, names)
+
+    check, purge = module.check_mode, module.params["purge_tags"]
+    live = describe(module, client, vpc_id)  # the whole VPC: rules may name other groups
+    ids = {name: group["GroupId"] for name, group in live.items()}
+    created, updated = [], []
+    try:
+        # 1. Create the missing groups, so rules can refer to them.
+        for spec in specs:
+            name = spec["name"]
+            if name in live:
+                if spec["description"] is not None and spec["description"] != live[name]["Description"]:
+                    module.fail_json(
+                        msg=f"security group {name}: AWS cannot change a group's description"
+                        f" ({live[name]['Description']!r} -> {spec['description']!r});"
+                        " create a group under a new name instead"
+                    )
+                continue
+            if not spec["description"]:
+                module.fail_json(msg=f"security group {name}: a description is needed to create it")
+            created.append(name)
+            if check:
+                continue
+            request = {"GroupName": name, "Description": spec["description"], "VpcId": vpc_id}
+            if spec["tags"]:
+                request["TagSpecifications"] = boto3_tag_specifications(
+                    spec["tags"], types="security-group"
+                )
+            ids[name] = client.create_security_group(aws_retry=True, **request)["GroupId"]
+        if created and not check:
+            client.get_waiter("security_group_exists").wait(
+                GroupIds=[ids[name] for name in created]
+            )
+            live.update(describe(module, client, vpc_id, created))
+        names_by_id = {group_id: name for name, group_id in ids.items()}
+
+        # 2. Rules and tags.
+        before, after, result = {}, {}, []
+        for spec in specs:
+            name = spec["name"]
+            group = live.get(name, {})
+            group_id = ids.get(name)
+            view_before, view_after = {}, {}
+            changed = False
+            for option, direction, key in DIRECTIONS:
+                live_perms = live_permissions(group.get(key, []))
+                if name not in created or check:
+                    view_before[direction] = show(live_perms, names_by_id) if group else []
+                if spec[option] is None:
+                    view_after[direction] = show(live_perms, names_by_id)
+                    continue
+                try:
+                    wanted = wanted_permissions(spec[option], ids)
+                except ValueError as e:
+                    module.fail_json(msg=f"security group {name}, {option}: {e}")
+                unknown = sorted(p[4] for p in wanted if p[3] == "sg" and p[4].startswith("sg:"))
+                if unknown and not (check and all(u[3:] in created for u in unknown)):
+                    module.fail_json(
+                        msg=f"security group {name}, {option}: no group {', '.join(u[3:] for u in unknown)}"
+                        f" in {vpc_id}"
+                    )
+                view_after[direction] = show(wanted, names_by_id)
+                if group_id is None:
+                    continue  # check mode, a new group: created above
+                if apply_rules(client, group_id, direction, wanted, live_perms, check):
+                    changed = True
+            tags_live = boto3_tag_list_to_ansible_dict(group.get("Tags", []))
+            tags = tags_live
+            if spec["tags"] is not None:
+                tags = spec["tags"] if purge else dict(tags_live, **spec["tags"])
+                if name not in created:
+                    add, remove = compare_aws_tags(tags_live, spec["tags"], purge)
+                    if add or remove:
+                        changed = True
+                    if remove and not check:
+                        client.delete_tags(
+                            aws_retry=True,
+                            Resources=[group_id],
+                            Tags=[{"Key": key} for key in remove],
+                        )
+                    if add and not check:
+                        client.create_tags(
+                            aws_retry=True,
+                            Resources=[group_id],
+                            Tags=ansible_dict_to_boto3_tag_list(add),
+                        )
+            if changed and name not in created:
+                updated.append(name)
+            view_before["tags"] = tags_live if name in live else {}
+            view_after["tags"] = tags
+            before[name] = view_before if name not in created else {}
+            after[name] = view_after
+            result.append(
+                {
+                    "group_name": name,
+                    "group_id": group_id,
+                    "ingress": view_after["ingress"],
+                    "egress": view_after["egress"],
+                    "tags": tags,
+                }
+            )
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Failed to create or update the security groups")
+
+    module.exit_json(
+        changed=bool(created or updated),
+        security_groups=result,
+        created=created,
+        updated=updated,
+        deleted=[],
+        diff={"before": before, "after": after},
+    )
+
+
+if __name__ == "__main__":
+    main()
