@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from streamapp.config import Settings
+from streamapp.worker import Worker
 
 from tests.app.conftest import MAX_ATTEMPTS, Media, _ffmpeg, upload
 
@@ -117,3 +118,30 @@ def test_progress_is_visible_while_transcoding(
     assert any(s == "processing" and 0 < p < 1 for s, p in seen), seen[-5:]
     final = client.get(f"/api/items/{item['id']}", headers=uploader).json()
     assert final["status"] == "ready" and final["progress"] == 1.0
+
+
+def test_a_job_arriving_late_in_a_long_poll_is_received_by_it(
+    client: TestClient,
+    uploader: dict[str, str],
+    media: Media,
+    settings: Settings,
+    run_worker: Callable[..., int],
+) -> None:
+    """Production polls for 20 s. The receive's read timeout must outlast the wait: a receive
+    the client gave up on still runs in SQS and hands a job that arrives late in the wait to a
+    closed connection, hidden for the visibility timeout (the make-up test's video sat there,
+    never transcoded). The wait here is past the app's default read timeout (10 s)."""
+    run_worker()  # start from an empty queue
+    wait = 12
+    worker = Worker(settings.model_copy(update={"worker_wait_seconds": wait}))
+    done: list[int] = []
+    thread = threading.Thread(target=lambda: done.append(worker.run(max_jobs=1)), daemon=True)
+    thread.start()
+    time.sleep(wait - 1.5)  # late in the first poll, past the old 10 s read timeout
+    item = upload(client, uploader, media.song, "Late in the poll", "audio/mpeg").json()
+    thread.join(timeout=wait + 60)
+    worker.stopping.set()
+    thread.join(timeout=2 * wait + 30)
+    assert done == [1], "the worker never received the job"
+    final = client.get(f"/api/items/{item['id']}", headers=uploader).json()
+    assert final["status"] == "ready", final

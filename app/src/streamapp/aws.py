@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import lru_cache
 from typing import Any
 
 import boto3
@@ -25,6 +26,20 @@ _CONFIG = Config(
 PROBE_CONFIG = Config(
     connect_timeout=1, read_timeout=2, retries={"max_attempts": 1}, max_pool_connections=64
 )
+# Beyond a long poll's WaitTimeSeconds, the time SQS may take to answer once the wait is over.
+LONG_POLL_MARGIN_SECONDS = 10
+
+
+@lru_cache(maxsize=8)
+def long_poll_config(wait_seconds: int) -> Config:
+    """The client config for an SQS ReceiveMessage that waits up to ``wait_seconds``.
+
+    The read timeout must outlast the wait: a receive the client gives up on still runs in SQS,
+    and a message that arrives before its wait is over is handed to the closed connection and
+    stays invisible (its receive count raised) for the visibility timeout; a few such receives
+    and the redrive policy moves a job nobody ever saw to the dead-letter queue. One object per
+    wait (cached), since ``client`` keys its clients by the config's identity."""
+    return _CONFIG.merge(Config(read_timeout=wait_seconds + LONG_POLL_MARGIN_SECONDS))
 
 
 def client(settings: Settings, service: str, *, config: Config | None = None) -> Any:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from streamapp import db, jsonlog, storage
-from streamapp.aws import client
+from streamapp.aws import client, long_poll_config
 from streamapp.config import Settings, get_settings
 from streamapp.jobs import Job
 from streamapp.ladder import THUMBNAIL_NAME, plan
@@ -77,7 +77,11 @@ class Worker:
         return done
 
     def _receive(self) -> list[dict[str, Any]]:
-        resp = client(self.settings, "sqs").receive_message(
+        # A client whose read timeout outlasts the long poll (see long_poll_config).
+        sqs = client(
+            self.settings, "sqs", config=long_poll_config(self.settings.worker_wait_seconds)
+        )
+        resp = sqs.receive_message(
             QueueUrl=self.settings.jobs_queue_url,
             MaxNumberOfMessages=1,
             WaitTimeSeconds=self.settings.worker_wait_seconds,
