@@ -117,6 +117,13 @@ def make_media(kind: str, folder: Path) -> Path:
     return path
 
 
+def describe(kind: str, item: dict) -> str:
+    """Where an item stands, for a failure message: queued with 0 attempts means no worker
+    ever took its job; processing, a worker is on it; a failure_reason says why it failed."""
+    fields = ("id", "status", "progress", "attempts", "failure_reason")
+    return f"{kind} " + " ".join(f"{f}={item.get(f)!r}" for f in fields)
+
+
 def seed(url: str, state: Path, timeout: float) -> dict:
     creds = accounts(state)
     with Client(base_url=url, timeout=60) as client:
@@ -165,16 +172,20 @@ def seed(url: str, state: Path, timeout: float) -> dict:
 
         deadline = time.monotonic() + timeout
         pending = dict(ids)
+        last: dict[str, dict] = {}
         while pending:
             for kind, item_id in list(pending.items()):
-                item = client.get(f"/api/items/{item_id}", headers=auth).json()
+                item = last[kind] = client.get(f"/api/items/{item_id}", headers=auth).json()
                 if item["status"] == "ready":
                     log(f"{kind}: transcoded ({len(item.get('renditions') or [])} renditions)")
                     del pending[kind]
                 elif item["status"] == "failed":
-                    raise SystemExit(f"{kind} failed to transcode: {item.get('failure_reason')}")
+                    raise SystemExit(f"{kind} failed to transcode: {describe(kind, item)}")
             if pending and time.monotonic() > deadline:
-                raise SystemExit(f"not transcoded within {timeout:.0f} s: {sorted(pending)}")
+                raise SystemExit(
+                    f"not transcoded within {timeout:.0f} s: "
+                    + "; ".join(describe(kind, last[kind]) for kind in sorted(pending))
+                )
             if pending:
                 time.sleep(1)
 

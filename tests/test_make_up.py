@@ -91,6 +91,40 @@ def _containers() -> list[str]:
     return out.split()
 
 
+def _worker_journal(lines: int = 25, limit: int = 6000) -> str:
+    """The last lines of the worker unit's journal on each worker host of the fleet: why a
+    seed that timed out never got its media transcoded."""
+    out = hostimage.podman(
+        "ps", "--filter", f"label={LABEL}={FLEET}", "--filter", f"label={LABEL}.role=worker",
+        "--format", "{{.Names}}", capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    parts = []
+    for name in out.split():
+        journal = hostimage.podman(
+            "exec", name, "journalctl", "-u", "streamapp-worker", "--no-pager", "-n", str(lines),
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        parts.append(f"--- {name}: journalctl -u streamapp-worker (last {lines} lines) ---")
+        text = "\n".join(_short(line) for line in (journal.stdout + journal.stderr).splitlines())
+        parts.append(text[-limit:])
+    return "\n".join(parts) or "(no worker container running)"
+
+
+def _short(line: str, width: int = 400) -> str:
+    """A journal line of the app (a JSON log record after the syslog prefix) without its
+    traceback: the record's fields and the traceback's last line (the exception)."""
+    prefix, brace, rest = line.partition("{")
+    try:
+        record = json.loads(brace + rest)
+    except ValueError:
+        return line[:width]
+    exc = record.pop("exc", "")
+    record.pop("ts", None)
+    if exc:
+        record["exc"] = exc.strip().splitlines()[-1]
+    return (prefix + " ".join(f"{k}={v}" for k, v in record.items()))[:width]
+
+
 def _pid_alive(path: Path) -> int | None:
     """The pid recorded in `path` if that process still runs."""
     try:
@@ -123,7 +157,19 @@ def up() -> Iterator[dict[str, Any]]:
         started = time.monotonic()
         result = info["result"] = _run("up", UP_TIMEOUT)
         info["seconds"] = time.monotonic() - started
-        assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-4000:]
+        if result.returncode != 0:
+            pytest.fail(
+                f"scripts/up failed (exit {result.returncode}) after {info['seconds']:.0f} s\n"
+                f"--- stdout (tail) ---\n{result.stdout[-6000:]}\n"
+                f"--- stderr (tail) ---\n{result.stderr[-4000:]}\n{_worker_journal()}",
+                pytrace=False,
+            )
+        # Shown with -s; also kept (the state folder goes with scripts/down, this file stays).
+        print(f"\nscripts/up took {info['seconds']:.0f} s")
+        with (STATE / "up-seconds.log").open("a") as handle:
+            handle.write(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {info['seconds']:.0f}\n"
+            )
         info["url"] = re.search(
             r"StreamStack is running:\s+(http://127\.0\.0\.1:\d+)", result.stdout
         )[1]  # type: ignore[index]
