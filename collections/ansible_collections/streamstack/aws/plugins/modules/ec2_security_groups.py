@@ -190,7 +190,10 @@ except ImportError:
     AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
 
 PROTOCOLS = {"all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
-DIRECTIONS = (("rules", "ingress", "IpPermissions"), ("rules_egress", "egress", "IpPermissionsEgress"))
+DIRECTIONS = (
+    ("rules", "ingress", "IpPermissions"),
+    ("rules_egress", "egress", "IpPermissionsEgress"),
+)
 
 
 # A permission is a tuple (protocol, from port, to port, kind, peer): kind "cidr", "cidr6" or
@@ -281,9 +284,8 @@ def show(permissions, names):
     shown = []
     for (proto, low, high, kind, peer), description in permissions.items():
         ports = "all" if low is None else f"{low}-{high}"
-        if kind == "sg":
-            peer = names.get(peer, peer) if not peer.startswith("sg:") else peer
-            peer = peer if peer.startswith("sg") else f"sg:{peer}"
+        if kind == "sg" and peer in names:
+            peer = f"sg:{names[peer]}"  # a new group in check mode is sg:<name> already
         text = f"{proto} {ports} {peer}"
         shown.append(f"{text} ({description})" if description else text)
     return sorted(shown)
@@ -345,7 +347,10 @@ def delete_groups(module, client, vpc_id, names):
             # Rules first: the listed groups may refer to each other.
             for name in deleted:
                 group = live[name]
-                for key, direction in (("IpPermissions", "ingress"), ("IpPermissionsEgress", "egress")):
+                for key, direction in (
+                    ("IpPermissions", "ingress"),
+                    ("IpPermissionsEgress", "egress"),
+                ):
                     if group.get(key):
                         getattr(client, f"revoke_security_group_{direction}")(
                             aws_retry=True, GroupId=group["GroupId"], IpPermissions=group[key]
@@ -401,13 +406,32 @@ def main():
     check, purge = module.check_mode, module.params["purge_tags"]
     live = describe(module, client, vpc_id)  # the whole VPC: rules may name other groups
     ids = {name: group["GroupId"] for name, group in live.items()}
+    # Every rule must be valid and name known groups before anything changes.
+    known = set(ids) | set(names)
+    for spec in specs:
+        for option in ("rules", "rules_egress"):
+            try:
+                wanted_permissions(spec[option] or [], {})
+            except ValueError as e:
+                module.fail_json(msg=f"security group {spec['name']}, {option}: {e}")
+            unknown = sorted(
+                {r["group_name"] for r in spec[option] or [] if r["group_name"]} - known
+            )
+            if unknown:
+                module.fail_json(
+                    msg=f"security group {spec['name']}, {option}: no group {', '.join(unknown)}"
+                    f" in {vpc_id} or in this task"
+                )
     created, updated = [], []
     try:
         # 1. Create the missing groups, so rules can refer to them.
         for spec in specs:
             name = spec["name"]
             if name in live:
-                if spec["description"] is not None and spec["description"] != live[name]["Description"]:
+                if (
+                    spec["description"] is not None
+                    and spec["description"] != live[name]["Description"]
+                ):
                     module.fail_json(
                         msg=f"security group {name}: AWS cannot change a group's description"
                         f" ({live[name]['Description']!r} -> {spec['description']!r});"
@@ -447,16 +471,8 @@ def main():
                 if spec[option] is None:
                     view_after[direction] = show(live_perms, names_by_id)
                     continue
-                try:
-                    wanted = wanted_permissions(spec[option], ids)
-                except ValueError as e:
-                    module.fail_json(msg=f"security group {name}, {option}: {e}")
-                unknown = sorted(p[4] for p in wanted if p[3] == "sg" and p[4].startswith("sg:"))
-                if unknown and not (check and all(u[3:] in created for u in unknown)):
-                    module.fail_json(
-                        msg=f"security group {name}, {option}: no group {', '.join(u[3:] for u in unknown)}"
-                        f" in {vpc_id}"
-                    )
+                # Validated above; in check mode a new group is shown as sg:<name>.
+                wanted = wanted_permissions(spec[option], ids)
                 view_after[direction] = show(wanted, names_by_id)
                 if group_id is None:
                     continue  # check mode, a new group: created above

@@ -42,11 +42,15 @@ options:
         description: KMS key for O(buckets[].encryption=aws:kms); the AWS-managed key when left out.
         type: str
       bucket_key_enabled:
-        description: Whether S3 Bucket Keys reduce the KMS requests (with O(buckets[].encryption=aws:kms)).
+        description:
+          - Whether S3 Bucket Keys reduce the KMS requests (with
+            O(buckets[].encryption=aws:kms)).
         type: bool
         default: false
       versioning:
-        description: V(true) enables versioning, V(false) suspends it (once enabled it cannot be switched off).
+        description:
+          - V(true) enables versioning, V(false) suspends it (once enabled it cannot be
+            switched off).
         type: bool
       public_access:
         description: Block Public Access settings of the bucket.
@@ -65,7 +69,9 @@ options:
             type: bool
             default: false
           restrict_public_buckets:
-            description: Restrict access to a bucket with a public policy to AWS services and the owner.
+            description:
+              - Restrict access to a bucket with a public policy to AWS services and the
+                owner.
             type: bool
             default: false
       object_ownership:
@@ -122,7 +128,8 @@ options:
                 description: Target storage class.
                 type: str
                 required: true
-                choices: [STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE]
+                choices:
+                  [STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER, DEEP_ARCHIVE]
           noncurrent_version_expiration_days:
             description: Days after which noncurrent versions expire.
             type: int
@@ -151,7 +158,8 @@ options:
 notes:
   - Supports C(check_mode) and C(diff) (each given setting of each bucket, keyed by name).
   - AWS applies a new bucket's settings within seconds; the module does not wait for every
-    endpoint to show them (as M(community.aws.s3_lifecycle) with O(community.aws.s3_lifecycle#module:wait=false)).
+    endpoint to show them (as M(community.aws.s3_lifecycle) with
+    O(community.aws.s3_lifecycle#module:wait=false)).
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -208,7 +216,9 @@ buckets:
       type: str
       sample: stream-production-media-123456789012
     settings:
-      description: The given settings, as the module compares them (lifecycle rules and policy in the S3 API's form).
+      description:
+        - The given settings, as the module compares them (lifecycle rules and policy in the
+          S3 API's form).
       type: dict
       sample: {versioning: true, object_ownership: BucketOwnerEnforced}
 created:
@@ -217,7 +227,9 @@ created:
   type: list
   elements: str
 updated:
-  description: Names of the buckets with a setting changed (or that would be), each with the settings, as C(name:setting).
+  description:
+    - The settings changed (or that would be) of existing buckets, each as
+      C(<bucket name>:<setting>).
   returned: always
   type: list
   elements: str
@@ -601,7 +613,8 @@ def validate(module, specs):
         twice = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
         if twice:
             module.fail_json(
-                msg=f"bucket {spec['name']}: lifecycle rule ids given more than once: {', '.join(twice)}"
+                msg=f"bucket {spec['name']}: lifecycle rule ids given more than once:"
+                f" {', '.join(twice)}"
             )
         for rule in spec["lifecycle_rules"] or []:
             actions = (
@@ -663,9 +676,10 @@ def main():
             for setting in SETTINGS:
                 if setting not in wanted:
                     continue
-                if exists or not check:
-                    if not differs(setting, live.get(setting), wanted[setting]):
-                        continue
+                if (exists or not check) and not differs(
+                    setting, live.get(setting), wanted[setting]
+                ):
+                    continue
                 if exists:
                     updated.append(f"{name}:{setting}")
                 if not check:

@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 ---
 module: sqs_queues
 version_added: 0.3.0
-short_description: Manage a set of SQS queues (for example a queue and its dead-letter queue) in one task
+short_description: Manage a set of SQS queues (a queue and its dead-letter queue) in one task
 description:
   - Creates standard SQS queues, sets their attributes, redrive policy and tags, or deletes them
     - several queues in one module call, where M(community.aws.sqs_queue) needs one call (one
@@ -46,7 +46,8 @@ options:
         description: Largest message in bytes.
         type: int
       kms_master_key_id:
-        description: KMS key for server-side encryption (an id, ARN or alias such as V(alias/aws/sqs)).
+        description:
+          - KMS key for server-side encryption (an id, ARN or alias such as V(alias/aws/sqs)).
         type: str
       kms_data_key_reuse_period_seconds:
         description: Seconds a data key is reused before KMS is called again.
@@ -126,7 +127,9 @@ queues:
       description: ARN (not known in check mode before the queue exists).
       type: str
     attributes:
-      description: The managed attributes as SQS names them (values as strings, the redrive policy as a dict).
+      description:
+        - The managed attributes as SQS names them (values as strings, the redrive policy
+          as a dict).
       type: dict
       sample: {VisibilityTimeout: "900"}
     tags:
