@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: ec2_security_groups
-version_added: 0.3.0
+version_added: 0.2.0
 short_description: Manage a set of VPC security groups that may refer to each other in one task
 description:
   - Creates security groups in one VPC, sets their inbound and outbound rules and tags, or

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: s3_buckets
-version_added: 0.3.0
+version_added: 0.2.0
 short_description: Manage a set of S3 buckets and their settings in one task
 description:
   - Creates S3 buckets and sets their default encryption, versioning, Block Public Access,

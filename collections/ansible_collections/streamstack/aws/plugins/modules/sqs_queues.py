@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: sqs_queues
-version_added: 0.3.0
+version_added: 0.2.0
 short_description: Manage a set of SQS queues (a queue and its dead-letter queue) in one task
 description:
   - Creates standard SQS queues, sets their attributes, redrive policy and tags, or deletes them
