@@ -51,8 +51,10 @@ def test_installed_collections_satisfy_requirements_yml():
         )
 
 
-def test_own_collection_resolves():
-    assert "streamstack.aws" in installed_collections()
+def test_own_collections_resolve():
+    have = installed_collections()
+    assert "streamstack.aws" in have
+    assert "streamstack.hosts" in have  # the roles' host-side module
 
 
 def test_requirements_are_exact_pins():
