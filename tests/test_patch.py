@@ -160,6 +160,25 @@ def test_second_run_changes_nothing(pf, lb):
     assert all("Nothing to do." in msg for msg in plan_messages(result).values())
 
 
+def test_batch_that_would_empty_the_target_group_is_refused(pf, lb):
+    """All web hosts in one batch would leave nobody to serve: refused before deregistering."""
+    pf.repo.publish_probe("1.2")
+    first_event = len(lb.events)
+    result = pf.playbook(
+        PATCH,
+        extra_vars={"patch_serial": 3},
+        limit=",".join(pf.fleet.container(h) for h in WEB),
+    )
+    assert not result.ok
+    messages = result.messages()
+    assert f"{NAME}-local-web would keep 0 healthy target(s)" in messages, messages
+    assert "Use a smaller patch_serial" in messages, messages
+    # Nothing was touched: versions, the target group, the pool.
+    assert {pf.package_version(h) for h in WEB} == {"1.1"}
+    assert set(pf.target_states().values()) == {"healthy"} and len(pf.target_states()) == 3
+    assert lb.events[first_event:] == []
+
+
 def test_failed_host_stops_the_play_and_stays_out_of_the_pool(pf, lb):
     """Last: web-2's app will not come back after its restart (a wrong database URL)."""
     pf.repo.publish_probe("1.2")
