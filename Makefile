@@ -22,9 +22,9 @@ down: deps ## Remove everything `make up` started (containers, LB, emulator, Pos
 
 test: deps ## Lint, then run every test
 	@$(MAKE) --no-print-directory lint
-	pytest --durations=30 -m "not fleet" $(PYTEST_ARGS)
+	pytest --durations=30 $(PYTEST_ARGS)
 
-test-fleet: deps ## The whole-fleet end-to-end test left out of make test: make up, then a browser plays the samples
+test-fleet: deps ## Only the whole-fleet end-to-end test (part of make test): make up, a browser plays the samples, make down
 	pytest --durations=30 -m fleet $(PYTEST_ARGS)
 
 lint: ## yamllint, ansible-lint (production profile), ruff

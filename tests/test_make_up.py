@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from tests.harness import hostimage
-from tests.harness.ansible import ROOT
+from tests.harness.ansible import ROOT, run_playbook
 from tests.harness.fleet import LABEL
 from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
 from tests.ui.test_ui import start_playback, wait_playing_past
@@ -249,6 +249,26 @@ def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
             assert not console.errors, console.errors
         finally:
             browser.close()
+
+
+def test_configure_again_changes_nothing(up):
+    """scripts/up's configuration step run again on the same fleet: idempotent (changed=0)."""
+    exports = (STATE / "emulator" / "env").read_text().splitlines()
+    aws = dict(line.removeprefix("export ").split("=", 1) for line in exports if "=" in line)
+    inventories = [ROOT / "inventories" / "local", STATE / "up" / "fleet-inventory.yml"]
+    result = run_playbook(
+        ROOT / "playbooks" / "configure.yml",
+        extra_vars={"configure_serial": ["100%"]},
+        env=_env()
+        | aws
+        | {
+            "PYTHONPATH": str(ROOT),
+            "ANSIBLE_INVENTORY": ",".join(str(p) for p in inventories),
+        },
+        timeout=1200,
+    )
+    assert result.ok, result.messages()
+    assert result.changed == 0, result.changed_tasks()
 
 
 def test_down_leaves_nothing_running(up):
