@@ -14,13 +14,6 @@ import re
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
-
 # The CloudFront control plane throttles at a few requests per second per account.
 RETRY_DECORATOR = AWSRetry.jittered_backoff(retries=10)
 

@@ -458,7 +458,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     compare_aws_tags,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    AWS_ERRORS,
     STALE_ETAG_CODES,
     cloudfront_client,
     diff_result,
@@ -467,6 +466,7 @@ from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import 
     prune,
     to_cf_list,
 )
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
 
 LEGACY_CACHE_OPTIONS = (
     "min_ttl",

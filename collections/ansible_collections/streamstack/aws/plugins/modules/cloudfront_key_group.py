@@ -101,12 +101,12 @@ key_group:
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    AWS_ERRORS,
     STALE_ETAG_CODES,
     cloudfront_client,
     diff_result,
     list_all,
 )
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
 
 
 def find_by_name(module, client, name):

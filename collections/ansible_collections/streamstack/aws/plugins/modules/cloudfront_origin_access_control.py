@@ -137,12 +137,12 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    AWS_ERRORS,
     STALE_ETAG_CODES,
     cloudfront_client,
     diff_result,
     list_all,
 )
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
 
 CONFIG_KEYS = (
     "Name",

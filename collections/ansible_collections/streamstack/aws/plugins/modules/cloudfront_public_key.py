@@ -163,13 +163,13 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    AWS_ERRORS,
     STALE_ETAG_CODES,
     cloudfront_client,
     diff_result,
     list_all,
     pem_fingerprint,
 )
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
 
 
 def fingerprint(pem):

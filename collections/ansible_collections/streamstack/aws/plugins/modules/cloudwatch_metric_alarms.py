@@ -188,13 +188,7 @@ deleted:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
 
 ALARM_SPEC = dict(
     name=dict(type="str", required=True),
@@ -359,13 +353,15 @@ def ensure_present(module, client):
         camel_dict_to_snake_dict(wanted(alarm) if alarm["name"] in pending else live[alarm["name"]])
         for alarm in alarms
     ]
-    module.exit_json(
+    exit_set(
+        module,
+        "alarms",
+        result,
         changed=changed,
-        alarms=result,
         created=created,
         updated=updated,
-        deleted=[],
-        diff={"before": before, "after": after},
+        before=before,
+        after=after,
     )
 
 
@@ -379,13 +375,13 @@ def ensure_absent(module, client):
                 client.delete_alarms(aws_retry=True, AlarmNames=deleted[i : i + 100])
             except AWS_ERRORS as e:
                 module.fail_json_aws(e, msg="Failed to delete the alarms")
-    module.exit_json(
-        changed=bool(deleted),
-        alarms=[camel_dict_to_snake_dict(live[name]) for name in deleted],
-        created=[],
-        updated=[],
+    exit_set(
+        module,
+        "alarms",
+        [camel_dict_to_snake_dict(live[name]) for name in deleted],
         deleted=deleted,
-        diff={"before": {name: comparable(live[name]) for name in deleted}, "after": {}},
+        before={name: comparable(live[name]) for name in deleted},
+        after={},
     )
 
 

@@ -120,13 +120,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
 
 
 def describe(module, client, names):
@@ -249,13 +243,13 @@ def main():
                 pass
             except AWS_ERRORS as e:  # pylint: disable=duplicate-except
                 module.fail_json_aws(e, msg=f"Failed to delete log group {name}")
-        module.exit_json(
-            changed=bool(deleted),
-            log_groups=[],
-            created=[],
-            updated=[],
+        exit_set(
+            module,
+            "log_groups",
+            [],
             deleted=deleted,
-            diff={"before": before, "after": {}},
+            before=before,
+            after={},
         )
 
     created, updated = [], []
@@ -282,13 +276,14 @@ def main():
             )
         else:
             result.append(to_result(live[name]))
-    module.exit_json(
-        changed=bool(created or updated),
-        log_groups=result,
+    exit_set(
+        module,
+        "log_groups",
+        result,
         created=created,
         updated=updated,
-        deleted=[],
-        diff={"before": before, "after": after},
+        before=before,
+        after=after,
     )
 
 

@@ -138,13 +138,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, WAITER_ERRORS
 
 TYPES = {"STRING": "S", "NUMBER": "N", "BINARY": "B"}
 
@@ -262,7 +256,7 @@ def wait(module, client, waiter, name):
                 "MaxAttempts": max(1, module.params["wait_timeout"] // delay),
             },
         )
-    except WaiterError as e:
+    except WAITER_ERRORS as e:
         module.fail_json_aws(e, msg=f"Timed out waiting for table {name} ({waiter})")
 
 

@@ -181,13 +181,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_specifications,
     compare_aws_tags,
 )
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
 
 PROTOCOLS = {"all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 DIRECTIONS = (
@@ -362,13 +356,13 @@ def delete_groups(module, client, vpc_id, names):
                     pass
         except AWS_ERRORS as e:  # pylint: disable=duplicate-except
             module.fail_json_aws(e, msg="Failed to delete the security groups")
-    module.exit_json(
-        changed=bool(deleted),
-        security_groups=[],
-        created=[],
-        updated=[],
+    exit_set(
+        module,
+        "security_groups",
+        [],
         deleted=deleted,
-        diff={"before": {name: {} for name in deleted}, "after": {}},
+        before={name: {} for name in deleted},
+        after={},
     )
 
 
@@ -516,13 +510,14 @@ def main():
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to create or update the security groups")
 
-    module.exit_json(
-        changed=bool(created or updated),
-        security_groups=result,
+    exit_set(
+        module,
+        "security_groups",
+        result,
         created=created,
         updated=updated,
-        deleted=[],
-        diff={"before": before, "after": after},
+        before=before,
+        after=after,
     )
 
 

@@ -140,13 +140,11 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
+    AWS_ERRORS,
+    WAITER_ERRORS,
+    exit_set,
+)
 
 
 def describe(module, client, vpc_id):
@@ -247,7 +245,7 @@ def wait_available(module, client, subnet_ids):
                 "MaxAttempts": max(1, module.params["wait_timeout"] // delay),
             },
         )
-    except WaiterError as e:
+    except WAITER_ERRORS as e:
         module.fail_json_aws(e, msg=f"Timed out waiting for subnets {subnet_ids}")
 
 
@@ -258,13 +256,13 @@ def ensure_absent(module, client, vpc_id, specs, live):
             client.delete_subnet(aws_retry=True, SubnetId=live[cidr]["SubnetId"])
         except AWS_ERRORS as e:
             module.fail_json_aws(e, msg=f"Failed to delete subnet {cidr} of {vpc_id}")
-    module.exit_json(
-        changed=bool(deleted),
-        subnets=[],
-        created=[],
-        updated=[],
+    exit_set(
+        module,
+        "subnets",
+        [],
         deleted=deleted,
-        diff={"before": {cidr: view(live[cidr]) for cidr in deleted}, "after": {}},
+        before={cidr: view(live[cidr]) for cidr in deleted},
+        after={},
     )
 
 
@@ -352,13 +350,14 @@ def main():
             )
         else:
             result.append(to_result(live[cidr]))
-    module.exit_json(
-        changed=bool(created or updated),
-        subnets=result,
+    exit_set(
+        module,
+        "subnets",
+        result,
         created=created,
         updated=updated,
-        deleted=[],
-        diff={"before": before, "after": after},
+        before=before,
+        after=after,
     )
 
 

@@ -251,13 +251,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
 )
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
 
 SETTINGS = (
     "encryption",
@@ -645,13 +639,13 @@ def main():
                 delete_bucket(module, client, name)
             except AWS_ERRORS as e:
                 module.fail_json_aws(e, msg=f"Failed to delete bucket {name}")
-        module.exit_json(
-            changed=bool(deleted),
-            buckets=[],
-            created=[],
-            updated=[],
+        exit_set(
+            module,
+            "buckets",
+            [],
             deleted=deleted,
-            diff={"before": {name: {} for name in deleted}, "after": {}},
+            before={name: {} for name in deleted},
+            after={},
         )
 
     created, updated, result = [], [], []
@@ -690,13 +684,14 @@ def main():
         after[name] = wanted
         result.append({"name": name, "settings": wanted})
 
-    module.exit_json(
-        changed=bool(created or updated),
-        buckets=result,
+    exit_set(
+        module,
+        "buckets",
+        result,
         created=created,
         updated=updated,
-        deleted=[],
-        diff={"before": before, "after": after},
+        before=before,
+        after=after,
     )
 
 

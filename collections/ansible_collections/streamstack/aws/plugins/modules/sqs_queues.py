@@ -158,13 +158,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-
-try:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    AWS_ERRORS = (BotoCoreError, ClientError)
-except ImportError:
-    AWS_ERRORS = ()  # AnsibleAWSModule reports the missing botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
 
 ATTRIBUTES = {
     "visibility_timeout": "VisibilityTimeout",
@@ -276,13 +270,13 @@ def main():
                     pass
                 except AWS_ERRORS as e:  # pylint: disable=duplicate-except
                     module.fail_json_aws(e, msg=f"Failed to delete queue {name}")
-        module.exit_json(
-            changed=bool(deleted),
-            queues=[],
-            created=[],
-            updated=[],
+        exit_set(
+            module,
+            "queues",
+            [],
             deleted=deleted,
-            diff={"before": {name: {} for name in deleted}, "after": {}},
+            before={name: {} for name in deleted},
+            after={},
         )
 
     created, updated, result = [], [], []
@@ -350,13 +344,14 @@ def main():
             {"name": name, "queue_url": url, "queue_arn": arn, "attributes": wanted, "tags": tags}
         )
 
-    module.exit_json(
-        changed=bool(created or updated),
-        queues=result,
+    exit_set(
+        module,
+        "queues",
+        result,
         created=created,
         updated=updated,
-        deleted=[],
-        diff={"before": before, "after": after},
+        before=before,
+        after=after,
     )
 
 
