@@ -27,6 +27,7 @@ import pytest
 
 from tests.harness import hostimage
 from tests.harness.ansible import ROOT, run_playbook
+from tests.harness.emulator import aws_env
 from tests.harness.fleet import LABEL
 from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
 from tests.ui.test_ui import start_playback, wait_playing_past
@@ -253,8 +254,7 @@ def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
 
 def test_configure_again_changes_nothing(up):
     """scripts/up's configuration step run again on the same fleet: idempotent (changed=0)."""
-    exports = (STATE / "emulator" / "env").read_text().splitlines()
-    aws = dict(line.removeprefix("export ").split("=", 1) for line in exports if "=" in line)
+    aws = aws_env((STATE / "emulator" / "endpoint").read_text().strip())
     inventories = [ROOT / "inventories" / "local", STATE / "up" / "fleet-inventory.yml"]
     result = run_playbook(
         ROOT / "playbooks" / "configure.yml",
