@@ -79,6 +79,10 @@ BAD_INPUTS = {
     "failure percentage": ({"patch_max_fail_percentage": 150}, "patch_max_fail_percentage 0-100"),
     "reboot not a boolean": ({"patch_reboot": "maybe"}, "patch_reboot"),
     "no such target group": ({"patch_target_group_names": ["nope"]}, "target group(s) nope"),
+    "negative healthy minimum": (
+        {"patch_min_healthy_targets": -1},
+        "patch_apt_lock_timeout and patch_min_healthy_targets 0 or more",
+    ),
 }
 
 
