@@ -4,6 +4,7 @@ emulator: what `make up`, the fleet-operation tests and benchmarks run playbooks
     from tests.harness.fleet import Fleet
     fleet = Fleet("stream", {"web-1": "web", "web-2": "web", "worker-1": "worker"})
     fleet.start()                        # systemd containers from the test-host image, booted
+                                         # (Fleet(..., images={"web": ...}): per-role images)
     fleet.port("web-1")                  # 127.0.0.1 port published for the host's nginx (:80)
     fleet.pair(aws, "stream", "local")   # an EC2 instance per host (tags as the ASG sets them);
                                          # web instances registered in <prefix>-web's target group
@@ -11,7 +12,7 @@ emulator: what `make up`, the fleet-operation tests and benchmarks run playbooks
     fleet.remove()                       # containers (by label) and paired instances; idempotent
 
     python -m tests.harness.fleet up   --name stream --web 2 --worker 1 [--pair] [--inventory F]
-                                       [--vars F.json] [--volume SRC:DEST[:ro]]
+                                       [--vars F.json] [--volume SRC:DEST[:ro]] [--baked]
     python -m tests.harness.fleet show --name stream
     python -m tests.harness.fleet down --name stream
 
@@ -21,6 +22,8 @@ Containers
     ``localhost/streamstack-host:bookworm`` (tests/harness/hostimage.py) with
     ``--network slirp4netns:allow_host_loopback=true``: inside a host the controller's loopback is
     ``10.0.2.2`` (CONTROLLER_ADDRESS), so the emulator and PostgreSQL keep listening on 127.0.0.1.
+    ``--baked`` starts each role's hosts from its baked image instead when one matches the
+    current sources (tests/harness/hostbake.py).
     Web hosts publish port 80 on ``127.0.0.1:<free port>``. Extra volumes (``volumes=``) are
     mounted into every host; by default a pip cache shared by the fleet's hosts
     (``.cache/host-pip`` -> ``/root/.cache/pip``). apt's archive cache is one folder per
@@ -64,7 +67,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.harness import hostimage
+from tests.harness import hostbake, hostimage
 
 ROOT = Path(__file__).resolve().parents[2]
 LABEL = "org.streamstack.fleet"
@@ -94,6 +97,7 @@ class Fleet:
     name: str
     hosts: dict[str, str]  # host -> role ('web' | 'worker')
     image: str = hostimage.IMAGE
+    images: dict[str, str] = field(default_factory=dict)  # role -> image instead of `image`
     state_dir: Path | None = None
     volumes: list[str] = field(default_factory=lambda: [f"{HOST_PIP_CACHE}:/root/.cache/pip"])
 
@@ -166,15 +170,25 @@ class Fleet:
                 args += ["-v", volume]
             if role == "web":
                 args += ["-p", "127.0.0.1::80"]
-            podman(*args, self.image, "/sbin/init")
+            podman(*args, self.images.get(role, self.image), "/sbin/init")
         self._wait_systemd(timeout)
         self._save(
             name=self.name,
             hosts={
-                h: {"role": r, "container": self.container(h), "port": self.port(h)}
+                h: {
+                    "role": r,
+                    "container": self.container(h),
+                    "port": self.port(h),
+                    "image": self.image_of(h),
+                }
                 for h, r in self.hosts.items()
             },
         )
+
+    def image_of(self, host: str) -> str:
+        """The image a host's container was created from."""
+        out = podman("inspect", "--format", "{{.ImageName}}", self.container(host))
+        return out.stdout.strip()
 
     def _wait_systemd(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -423,6 +437,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument(
         "--volume", action="append", default=[], help="SRC:DEST[:OPTS] mounted into every host"
     )
+    parser.add_argument(
+        "--baked", action="store_true", help="start hosts from baked images matching the sources"
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     fleet = _fleet(args)
     aws = (
@@ -432,6 +449,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     )
     if args.action == "up":
         hostimage.build()
+        if args.baked:
+            fleet.images = hostbake.images(roles=sorted(set(fleet.hosts.values())))
         fleet.start()
         if args.pair and aws is not None:
             fleet.pair(aws, args.platform_name, args.platform_env)

@@ -1,0 +1,206 @@
+"""Baked hosts: a configured web and worker host saved as local podman images, so the next
+`make up` starts hosts that configure.yml has converged before (the golden-AMI pattern).
+
+    python -m tests.harness.hostbake key                 # the key of the current sources
+    python -m tests.harness.hostbake images              # {role: image} baked for that key
+    python -m tests.harness.hostbake save --fleet NAME   # bake one host per role of a fleet
+    python -m tests.harness.hostbake remove              # remove every baked image
+
+A baked image is a cache, never a source of truth: configure.yml still runs in full on hosts
+started from one and converges them to this run's settings (emulator and PostgreSQL ports,
+secrets, bucket, instance ids). What a bake saves is the part that does not change between
+runs: the Debian packages, the app's venv and wheel, the rendered units.
+
+The key hashes what a converged host is made of: the files Git sees (tracked or untracked,
+not ignored) under roles/, playbooks/, group_vars/, inventories/, collections/, app/ (its tests
+left out), molecule/cloudwatch_agent/standin/ and ansible.cfg, the Ansible versions, and the
+test-host image's recipe label. A bake for another key is not used, and the next bake replaces
+it: one image per role, ``localhost/streamstack-baked:<role>`` (``UP_BAKE_REPO`` changes the
+repository name, so tests keep theirs apart from a developer's).
+
+Baked images hold the generated settings of the run they were baked from (local emulator
+credentials only); ``make down`` keeps them like the other caches, ``remove`` deletes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+from tests.harness import hostimage
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY_LABEL = "org.streamstack.bake.key"
+ROLE_LABEL = "org.streamstack.bake.role"
+FLEET_LABEL = "org.streamstack.fleet"  # tests.harness.fleet.LABEL (fleet imports this module)
+SOURCES = (
+    "roles",
+    "playbooks",
+    "group_vars",
+    "inventories",
+    "collections",
+    "app",
+    "molecule/cloudwatch_agent/standin",
+    "ansible.cfg",
+)
+EXCLUDED = ("app/tests/",)
+
+
+def repository() -> str:
+    return os.environ.get("UP_BAKE_REPO", "localhost/streamstack-baked")
+
+
+def image(role: str) -> str:
+    return f"{repository()}:{role}"
+
+
+def _files(root: Path = ROOT) -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *SOURCES],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout.decode()
+    return sorted({f for f in out.split("\0") if f and not f.startswith(EXCLUDED)})
+
+
+def key(root: Path = ROOT) -> str:
+    """sha256 (first 24 hex digits) of everything a converged host is made of."""
+    digest = hashlib.sha256()
+    digest.update(f"base={hostimage.image_label() or ''}\n".encode())
+    for dist in ("ansible", "ansible-core"):
+        try:
+            digest.update(f"{dist}={metadata.version(dist)}\n".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{dist}=-\n".encode())
+    for name in _files(root):
+        path = root / name
+        if path.is_symlink():
+            content = os.readlink(path).encode()
+        elif path.is_file():
+            content = path.read_bytes()
+        else:  # listed by git, deleted in the work tree
+            continue
+        mode = "x" if os.access(path, os.X_OK) else "-"
+        digest.update(f"{name}\0{mode}\0{len(content)}\0".encode())
+        digest.update(content)
+    return digest.hexdigest()[:24]
+
+
+def _labels(ref: str) -> dict[str, str] | None:
+    out = hostimage.podman(
+        "image", "inspect", "--format", "{{json .Labels}}", ref,
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    if out.returncode != 0:
+        return None
+    return json.loads(out.stdout or "null") or {}
+
+
+def images(for_key: str | None = None, roles: Iterable[str] = ("web", "worker")) -> dict[str, str]:
+    """{role: image} of the baked images made for `for_key` (default: the current key)."""
+    for_key = for_key or key()
+    found = {}
+    for role in roles:
+        labels = _labels(image(role))
+        if labels and labels.get(KEY_LABEL) == for_key:
+            found[role] = image(role)
+    return found
+
+
+def _fleet_hosts(fleet: str) -> dict[str, str]:
+    """{role: container} of one running container per role of a fleet."""
+    out = hostimage.podman(
+        "ps", "--filter", f"label={FLEET_LABEL}={fleet}", "--format", "json",
+        capture_output=True, text=True,
+    )  # fmt: skip
+    chosen: dict[str, str] = {}
+    for c in sorted(json.loads(out.stdout or "[]"), key=lambda c: c["Names"][0]):
+        role = (c.get("Labels") or {}).get(f"{FLEET_LABEL}.role")
+        if role and c.get("State") == "running":
+            chosen.setdefault(role, c["Names"][0])
+    return chosen
+
+
+def _bake(role: str, container: str, for_key: str) -> str:
+    started = time.monotonic()
+    old = hostimage.podman(
+        "image", "inspect", "--format", "{{.Id}}", image(role),
+        check=False, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    # The journal is the run's, not the image's; volumes (apt and pip caches, the stand-in
+    # package repository) are never part of a commit.
+    hostimage.podman(
+        "exec", container, "journalctl", "--rotate", "--vacuum-time=1s",
+        check=False, capture_output=True, timeout=60,
+    )  # fmt: skip
+    hostimage.podman(
+        "commit", "--quiet",
+        "--change", f"LABEL {KEY_LABEL}={for_key}",
+        "--change", f"LABEL {ROLE_LABEL}={role}",
+        container, image(role),
+        capture_output=True, timeout=900,
+    )  # fmt: skip
+    if old:  # the bake it replaces; an image a container still uses stays until that goes
+        hostimage.podman("rmi", old, check=False, capture_output=True)
+    return f"baked {image(role)} from {container} in {time.monotonic() - started:.0f} s"
+
+
+def save(fleet: str, for_key: str | None = None) -> dict[str, str]:
+    """Bake one running host per role of `fleet` (in parallel) unless an image for `for_key`
+    exists. Returns {role: 'baked ... in N s' | 'up to date'}."""
+    for_key = for_key or key()
+    current = images(for_key)
+    hosts = _fleet_hosts(fleet)
+    report = {role: "up to date" for role in hosts if role in current}
+    todo = {role: c for role, c in hosts.items() if role not in current}
+    with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
+        futures = {role: pool.submit(_bake, role, c, for_key) for role, c in todo.items()}
+        report |= {role: future.result() for role, future in futures.items()}
+    return report
+
+
+def remove(repo: str | None = None) -> None:
+    """Remove every image of the baked images' repository (default: ``repository()``)."""
+    out = hostimage.podman(
+        "images", "--filter", f"reference={repo or repository()}", "--format", "{{.Id}}",
+        capture_output=True, text=True,
+    )  # fmt: skip
+    ids = sorted(set(out.stdout.split()))
+    if ids:
+        hostimage.podman("rmi", "-f", *ids, check=False, capture_output=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.hostbake")
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("key", help="the key of the current sources")
+    sub.add_parser("images", help="baked images usable with the current sources (JSON)")
+    s = sub.add_parser("save", help="bake one running host per role of a fleet")
+    s.add_argument("--fleet", required=True)
+    sub.add_parser("remove", help="remove every baked image")
+    args = parser.parse_args(argv)
+    if args.action == "key":
+        print(key())
+    elif args.action == "images":
+        print(json.dumps(images(), indent=2))
+    elif args.action == "save":
+        for role, what in sorted(save(args.fleet).items()):
+            print(f"{role}: {what}")
+    else:
+        remove()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
