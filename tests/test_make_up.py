@@ -1,7 +1,9 @@
 """`make up` for real: the emulator, PostgreSQL, provisioning, web and worker podman hosts
 configured by playbooks/configure.yml, the load balancer and the seeded samples; then a user in
 Debian's Chromium logs in through the load balancer, watches the video and hears the song
-(signed playback URLs checked by nginx on the web hosts). Then `make down` leaves nothing:
+(signed playback URLs checked by nginx on the web hosts). The first run bakes its configured
+hosts into images; after a `make down`, `make up` again starts its hosts from them, and
+configure.yml run once more on that fleet changes nothing. Then `make down` leaves nothing:
 no container with the fleet's label, no emulator, PostgreSQL or haproxy process, ports closed.
 
 It runs scripts/up and scripts/down (what `make up`/`make down` run after `make deps`) with a
@@ -25,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import hostimage
+from tests.harness import hostbake, hostimage
 from tests.harness.ansible import ROOT, run_playbook
 from tests.harness.emulator import aws_env
 from tests.harness.fleet import LABEL
@@ -52,6 +54,8 @@ ENV = {
     # and every role still run. (`make up` itself runs 2 web hosts by default.)
     "UP_WEB": "1",
     "UP_WORKERS": "1",
+    # Baked hosts of its own: the first run always bakes, a developer's images stay untouched.
+    "UP_BAKE_REPO": "localhost/streamstack-baked-uptest",
 }
 # A bound, not a performance check: on an idle 2-core machine scripts/up takes minutes, on a
 # saturated one (load 30) the first converge alone took 25 minutes.
@@ -150,52 +154,54 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _up(info: dict[str, Any], run: str) -> None:
+    """scripts/up, and what the tests read about the platform it brought up, into `info`."""
+    started = time.monotonic()
+    result = info["result"] = _run("up", UP_TIMEOUT)
+    info["seconds"] = seconds = time.monotonic() - started
+    if result.returncode != 0:
+        pytest.fail(
+            f"scripts/up ({run}) failed (exit {result.returncode}) after {seconds:.0f} s\n"
+            f"--- stdout (tail) ---\n{result.stdout[-6000:]}\n"
+            f"--- stderr (tail) ---\n{result.stderr[-4000:]}\n{_worker_journal()}",
+            pytrace=False,
+        )
+    # Shown with -s; also kept (the state folder goes with scripts/down, this file stays).
+    print(f"\nscripts/up ({run}) took {seconds:.0f} s")
+    with (STATE / "up-seconds.log").open("a") as handle:
+        handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {run} {seconds:.0f}\n")
+    running = re.search(r"StreamStack is running:\s+(http://127\.0\.0\.1:\d+)", result.stdout)
+    assert running, result.stdout[-2000:]
+    info["url"] = running[1]
+    info["seed"] = json.loads((STATE / "up" / "seed.json").read_text())
+    info["fleet"] = json.loads((STATE / "up" / "fleet.json.out").read_text())
+    # What must be gone after scripts/down, recorded while it runs.
+    info["pids"] = {
+        "emulator": _pid_alive(STATE / "emulator" / "pid"),
+        "postgres": _pid_alive(STATE / "postgres" / "data" / "postmaster.pid"),
+        "load balancer": _pid_alive(STATE / "up" / "alb.pid"),
+        "haproxy": _pid_alive(STATE / "up" / "lb" / "pid"),
+    }
+    info["ports"] = {
+        "lb": int(info["url"].rsplit(":", 1)[1]),
+        "emulator": int((STATE / "emulator" / "endpoint").read_text().rsplit(":", 1)[1]),
+        "postgres": int((STATE / "postgres" / "port").read_text()),
+        **{f"web {h}": v["port"] for h, v in info["fleet"]["hosts"].items() if v["role"] == "web"},
+    }
+
+
 @pytest.fixture(scope="module")
 def up() -> Iterator[dict[str, Any]]:
-    """scripts/up once for the module; scripts/down afterwards whatever happened."""
+    """scripts/up once for the module, with no baked hosts (it bakes them); scripts/down
+    afterwards whatever happened. A later test brings it up again: `info` follows."""
     info: dict[str, Any] = {}
+    hostbake.remove(ENV["UP_BAKE_REPO"])
     try:
-        started = time.monotonic()
-        result = info["result"] = _run("up", UP_TIMEOUT)
-        info["seconds"] = time.monotonic() - started
-        if result.returncode != 0:
-            pytest.fail(
-                f"scripts/up failed (exit {result.returncode}) after {info['seconds']:.0f} s\n"
-                f"--- stdout (tail) ---\n{result.stdout[-6000:]}\n"
-                f"--- stderr (tail) ---\n{result.stderr[-4000:]}\n{_worker_journal()}",
-                pytrace=False,
-            )
-        # Shown with -s; also kept (the state folder goes with scripts/down, this file stays).
-        print(f"\nscripts/up took {info['seconds']:.0f} s")
-        with (STATE / "up-seconds.log").open("a") as handle:
-            handle.write(
-                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {info['seconds']:.0f}\n"
-            )
-        info["url"] = re.search(
-            r"StreamStack is running:\s+(http://127\.0\.0\.1:\d+)", result.stdout
-        )[1]  # type: ignore[index]
-        info["seed"] = json.loads((STATE / "up" / "seed.json").read_text())
-        info["fleet"] = json.loads((STATE / "up" / "fleet.json.out").read_text())
-        # What must be gone after scripts/down, recorded while it runs.
-        info["pids"] = {
-            "emulator": _pid_alive(STATE / "emulator" / "pid"),
-            "postgres": _pid_alive(STATE / "postgres" / "data" / "postmaster.pid"),
-            "load balancer": _pid_alive(STATE / "up" / "alb.pid"),
-            "haproxy": _pid_alive(STATE / "up" / "lb" / "pid"),
-        }
-        info["ports"] = {
-            "lb": int(info["url"].rsplit(":", 1)[1]),
-            "emulator": int((STATE / "emulator" / "endpoint").read_text().rsplit(":", 1)[1]),
-            "postgres": int((STATE / "postgres" / "port").read_text()),
-            **{
-                f"web {h}": v["port"]
-                for h, v in info["fleet"]["hosts"].items()
-                if v["role"] == "web"
-            },
-        }
+        _up(info, "first")
         yield info
     finally:
         info["down"] = _run("down", 300)
+        hostbake.remove(ENV["UP_BAKE_REPO"])
 
 
 def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
@@ -208,6 +214,9 @@ def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
     assert all(v["instance_id"].startswith("i-") for v in hosts.values())
     assert set(_containers()) == {v["container"] for v in hosts.values()}
     assert all(up["pids"].values()), up["pids"]
+    # No baked host to start from: every host came from the test-host image, then got baked.
+    assert {v["image"] for v in hosts.values()} == {hostimage.IMAGE}
+    assert re.search(r"web: baked .* in \d+ s", out) and re.search(r"worker: baked .*", out)
     # Every web host serves the app through its own nginx, and the load balancer does too.
     for name, port in up["ports"].items():
         if name.startswith("web "):
@@ -252,8 +261,37 @@ def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
             browser.close()
 
 
+def test_up_again_starts_from_the_baked_hosts(up):
+    """`make down`, then `make up` again: the hosts start from the images the first run baked
+    (made for the current sources), configure.yml converges them to this run's settings, the
+    worker transcodes the samples again and the load balancer answers."""
+    first = up["seconds"]
+    down = _run("down", 300)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert _containers() == []
+    key = hostbake.key()
+    baked = {}
+    for role in ("web", "worker"):
+        ref = f"{ENV['UP_BAKE_REPO']}:{role}"
+        labels = hostimage.podman(
+            "image", "inspect", "--format", "{{json .Labels}}", ref,
+            capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        assert json.loads(labels)[hostbake.KEY_LABEL] == key, role
+        baked[role] = ref
+    _up(up, "again")
+    hosts = up["fleet"]["hosts"]
+    assert {v["role"]: v["image"] for v in hosts.values()} == baked
+    assert "web: up to date" in up["result"].stdout
+    assert set(up["seed"]["items"]) == {"video", "song"}
+    with urllib.request.urlopen(f"{up['url']}/readyz", timeout=10) as resp:
+        assert resp.status == 200
+    print(f"\nmake up: first {first:.0f} s, again from baked hosts {up['seconds']:.0f} s")
+
+
 def test_configure_again_changes_nothing(up):
-    """scripts/up's configuration step run again on the same fleet: idempotent (changed=0)."""
+    """scripts/up's configuration step run again on the fleet started from baked hosts:
+    idempotent (changed=0)."""
     aws = aws_env((STATE / "emulator" / "endpoint").read_text().strip())
     inventories = [ROOT / "inventories" / "local", STATE / "up" / "fleet-inventory.yml"]
     result = run_playbook(

@@ -44,7 +44,13 @@ def assert_advances(page: Any, by: float = 1.0) -> None:
     wait_playing_past(page, start + by)
 
 
-def start_playback(page: Any) -> None:
+def start_playback(page: Any, timeout_ms: int = 30_000) -> None:
+    # The player attaches its stream after fetching a signed URL (hls.js: a MediaSource), and
+    # that load aborts a play() made before it; so wait for the stream's metadata first.
+    page.wait_for_function(
+        "() => { const m = document.getElementById('player'); return m && m.readyState >= 1; }",
+        timeout=timeout_ms,
+    )
     # Playwright's evaluate runs with a user gesture, like a click on the play button.
     page.evaluate("document.getElementById('player').play()")
 
