@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test test-fleet lint lock docs bench-provision bench-patch bench-roles
+.PHONY: help deps up down test test-fleet lint lock docs bench-provision bench-patch bench-roles bench-app bench-up
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -51,3 +51,6 @@ bench-app: deps ## Ladder (single-decode vs per-rung ffmpeg) and API latency (20
 
 bench-patch: deps ## Rolling patch wall time: 3 and 6 podman hosts, serial 1 and 2
 	python bench/patch.py
+
+bench-up: deps ## make up with no baked hosts, make down, make up again from the baked hosts (own fleet and state)
+	python bench/up.py
