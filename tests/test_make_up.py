@@ -195,6 +195,7 @@ def up() -> Iterator[dict[str, Any]]:
     """scripts/up once for the module, with no baked hosts (it bakes them); scripts/down
     afterwards whatever happened. A later test brings it up again: `info` follows."""
     info: dict[str, Any] = {}
+    _run("down", 300)  # what a crashed run left (its containers would keep their images)
     hostbake.remove(ENV["UP_BAKE_REPO"])
     try:
         _up(info, "first")

@@ -151,7 +151,7 @@ def _bake(role: str, container: str, for_key: str) -> str:
         container, image(role),
         capture_output=True, timeout=900,
     )  # fmt: skip
-    if old:  # the bake it replaces; an image a container still uses stays until that goes
+    if old:  # the bake it replaces; if a container still uses it, `remove` takes it later
         hostimage.podman("rmi", old, check=False, capture_output=True)
     return f"baked {image(role)} from {container} in {time.monotonic() - started:.0f} s"
 
@@ -170,15 +170,24 @@ def save(fleet: str, for_key: str | None = None) -> dict[str, str]:
     return report
 
 
-def remove(repo: str | None = None) -> None:
-    """Remove every image of the baked images' repository (default: ``repository()``)."""
-    out = hostimage.podman(
-        "images", "--filter", f"reference={repo or repository()}", "--format", "{{.Id}}",
-        capture_output=True, text=True,
-    )  # fmt: skip
-    ids = sorted(set(out.stdout.split()))
-    if ids:
-        hostimage.podman("rmi", "-f", *ids, check=False, capture_output=True)
+def remove(repo: str | None = None) -> list[str]:
+    """Remove the images of the baked images' repository (default: ``repository()``) and any
+    earlier bake left untagged. An image a container still uses stays (podman refuses); the
+    ids that stayed are returned."""
+    ids: set[str] = set()
+    for filters in (
+        ["--filter", f"reference={repo or repository()}"],
+        ["--filter", "dangling=true", "--filter", f"label={ROLE_LABEL}"],
+    ):
+        out = hostimage.podman(
+            "images", *filters, "--format", "{{.Id}}", capture_output=True, text=True
+        )
+        ids |= set(out.stdout.split())
+    kept = []
+    for image_id in sorted(ids):
+        if hostimage.podman("rmi", image_id, check=False, capture_output=True).returncode:
+            kept.append(image_id)
+    return kept
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         for role, what in sorted(save(args.fleet).items()):
             print(f"{role}: {what}")
     else:
-        remove()
+        for image_id in remove():
+            print(f"kept {image_id[:12]}: a container still uses it", file=sys.stderr)
     return 0
 
 
