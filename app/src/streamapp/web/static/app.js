@@ -8,6 +8,7 @@ const me = JSON.parse(body.dataset.user || 'null');
 const main = document.getElementById('main');
 
 const canUpload = () => me && (me.role === 'uploader' || me.role === 'admin');
+let loggingOut = false; // set by the Log out button
 
 function nav() {
   const links = [['/', 'Browse', 'browse']];
@@ -27,6 +28,7 @@ function nav() {
     const out = el('button', { type: 'button', class: 'link', id: 'logout' }, 'Log out');
     out.addEventListener('click', async () => {
       out.disabled = true;
+      loggingOut = true;
       try { await api('POST', '/api/auth/logout'); } catch { /* the cookie is gone anyway */ }
       location.assign('/');
     });
@@ -425,7 +427,10 @@ nav();
 const render = PAGES[page] || browsePage;
 Promise.resolve(render()).catch((err) => {
   if (err instanceof ApiError && err.status === 401) {
-    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    // A request still in flight when the user logged out gets a 401 too: logging out goes home.
+    if (!loggingOut) {
+      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    }
     return;
   }
   main.append(el('p', { class: 'alert', role: 'alert' }, err.message || String(err)));
