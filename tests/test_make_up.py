@@ -54,8 +54,9 @@ ENV = {
     # and every role still run. (`make up` itself runs 2 web hosts by default.)
     "UP_WEB": "1",
     "UP_WORKERS": "1",
-    # Baked hosts of its own: the first run always bakes, a developer's images stay untouched.
-    "UP_BAKE_REPO": "localhost/streamstack-baked-uptest",
+    # The test suites' baked hosts, not a developer's: the first run here always bakes them
+    # (they are removed first); they stay for tests/test_patch.py to start from.
+    "UP_BAKE_REPO": hostbake.TEST_REPO,
 }
 # A bound, not a performance check: on an idle 2-core machine scripts/up takes minutes, on a
 # saturated one (load 30) the first converge alone took 25 minutes.
@@ -202,7 +203,6 @@ def up() -> Iterator[dict[str, Any]]:
         yield info
     finally:
         info["down"] = _run("down", 300)
-        hostbake.remove(ENV["UP_BAKE_REPO"])
 
 
 def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):

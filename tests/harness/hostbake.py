@@ -41,6 +41,8 @@ from tests.harness import hostimage
 ROOT = Path(__file__).resolve().parents[2]
 KEY_LABEL = "org.streamstack.bake.key"
 ROLE_LABEL = "org.streamstack.bake.role"
+# The test suites' bakes: tests/test_make_up.py makes them, tests/test_patch.py starts from them.
+TEST_REPO = "localhost/streamstack-baked-test"
 FLEET_LABEL = "org.streamstack.fleet"  # tests.harness.fleet.LABEL (fleet imports this module)
 SOURCES = (
     "roles",
@@ -59,8 +61,8 @@ def repository() -> str:
     return os.environ.get("UP_BAKE_REPO", "localhost/streamstack-baked")
 
 
-def image(role: str) -> str:
-    return f"{repository()}:{role}"
+def image(role: str, repo: str | None = None) -> str:
+    return f"{repo or repository()}:{role}"
 
 
 def _files(root: Path = ROOT) -> list[str]:
@@ -107,14 +109,16 @@ def _labels(ref: str) -> dict[str, str] | None:
     return json.loads(out.stdout or "null") or {}
 
 
-def images(for_key: str | None = None, roles: Iterable[str] = ("web", "worker")) -> dict[str, str]:
+def images(
+    for_key: str | None = None, roles: Iterable[str] = ("web", "worker"), repo: str | None = None
+) -> dict[str, str]:
     """{role: image} of the baked images made for `for_key` (default: the current key)."""
     for_key = for_key or key()
     found = {}
     for role in roles:
-        labels = _labels(image(role))
+        labels = _labels(image(role, repo))
         if labels and labels.get(KEY_LABEL) == for_key:
-            found[role] = image(role)
+            found[role] = image(role, repo)
     return found
 
 
