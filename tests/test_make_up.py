@@ -270,16 +270,9 @@ def test_up_again_starts_from_the_baked_hosts(up):
     down = _run("down", 300)
     assert down.returncode == 0, down.stdout + down.stderr
     assert _containers() == []
-    key = hostbake.key()
-    baked = {}
-    for role in ("web", "worker"):
-        ref = f"{ENV['UP_BAKE_REPO']}:{role}"
-        labels = hostimage.podman(
-            "image", "inspect", "--format", "{{json .Labels}}", ref,
-            capture_output=True, text=True,
-        ).stdout  # fmt: skip
-        assert json.loads(labels)[hostbake.KEY_LABEL] == key, role
-        baked[role] = ref
+    # Both roles' images exist and carry the current sources' key.
+    baked = hostbake.images(repo=ENV["UP_BAKE_REPO"])
+    assert baked == {r: hostbake.image(r, ENV["UP_BAKE_REPO"]) for r in ("web", "worker")}
     _up(up, "again")
     hosts = up["fleet"]["hosts"]
     assert {v["role"]: v["image"] for v in hosts.values()} == baked

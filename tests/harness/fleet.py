@@ -67,7 +67,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.harness import hostbake, hostimage
+from tests.harness import hostimage
 
 ROOT = Path(__file__).resolve().parents[2]
 LABEL = "org.streamstack.fleet"
@@ -450,6 +450,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.action == "up":
         hostimage.build()
         if args.baked:
+            from tests.harness import hostbake  # it imports this module's LABEL
+
             fleet.images = hostbake.images(roles=sorted(set(fleet.hosts.values())))
         fleet.start()
         if args.pair and aws is not None:

@@ -37,13 +37,13 @@ from importlib import metadata
 from pathlib import Path
 
 from tests.harness import hostimage
+from tests.harness.fleet import LABEL as FLEET_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY_LABEL = "org.streamstack.bake.key"
 ROLE_LABEL = "org.streamstack.bake.role"
 # The test suites' bakes: tests/test_make_up.py makes them, tests/test_patch.py starts from them.
 TEST_REPO = "localhost/streamstack-baked-test"
-FLEET_LABEL = "org.streamstack.fleet"  # tests.harness.fleet.LABEL (fleet imports this module)
 SOURCES = (
     "roles",
     "playbooks",
@@ -99,14 +99,18 @@ def key(root: Path = ROOT) -> str:
     return digest.hexdigest()[:24]
 
 
-def _labels(ref: str) -> dict[str, str] | None:
+def _inspect(ref: str, template: str) -> str | None:
+    """`podman image inspect --format template` of an image, None when it does not exist."""
     out = hostimage.podman(
-        "image", "inspect", "--format", "{{json .Labels}}", ref,
+        "image", "inspect", "--format", template, ref,
         check=False, capture_output=True, text=True,
     )  # fmt: skip
-    if out.returncode != 0:
-        return None
-    return json.loads(out.stdout or "null") or {}
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _labels(ref: str) -> dict[str, str] | None:
+    labels = _inspect(ref, "{{json .Labels}}")
+    return None if labels is None else json.loads(labels or "null") or {}
 
 
 def images(
@@ -138,10 +142,7 @@ def _fleet_hosts(fleet: str) -> dict[str, str]:
 
 def _bake(role: str, container: str, for_key: str) -> str:
     started = time.monotonic()
-    old = hostimage.podman(
-        "image", "inspect", "--format", "{{.Id}}", image(role),
-        check=False, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+    old = _inspect(image(role), "{{.Id}}")
     # The journal is the run's, not the image's; volumes (apt and pip caches, the stand-in
     # package repository) are never part of a commit.
     hostimage.podman(
