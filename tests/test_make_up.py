@@ -205,6 +205,21 @@ def up() -> Iterator[dict[str, Any]]:
         info["down"] = _run("down", 300)
 
 
+def test_bad_bake_setting_is_refused_before_anything_starts():
+    result = subprocess.run(
+        [str(ROOT / "scripts" / "up")],
+        cwd=ROOT,
+        env=_env() | {"UP_BAKE": "yes"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "UP_BAKE must be 0 or 1, not 'yes'" in result.stderr
+    assert not (STATE / "emulator" / "pid").exists()
+    assert _containers() == []
+
+
 def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
     out = up["result"].stdout
     login = up["seed"]["login"]
