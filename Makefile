@@ -27,11 +27,12 @@ test: deps ## Lint, then run every test
 test-fleet: deps ## Only the whole-fleet end-to-end test (part of make test): make up, a browser plays the samples, make down
 	pytest --durations=30 -m fleet $(PYTEST_ARGS)
 
-lint: ## yamllint, ansible-lint (production profile), ruff
+lint: ## yamllint, ansible-lint (production profile), ruff, parliament on the rendered IAM policies
 	yamllint --strict .
 	ansible-lint -q
 	ruff check .
 	ruff format --check .
+	python -m tests.harness.iam_render lint
 
 lock: ## Re-pin requirements.txt from requirements.in and app/pyproject.toml
 	@scripts/lock

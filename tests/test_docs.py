@@ -23,7 +23,7 @@ DIAGRAM_TERMS = {
     "dynamodb": ["DynamoDB", "TTL"],
     "sqs": ["SQS", "dead-letter"],
     "secretsmanager": ["Secrets Manager"],
-    "iam": ["IAM instance role"],
+    "iam": ["IAM: one instance role per tier"],
     "ec2_security_group": ["sg: alb", "sg: app", "sg: db"],
     "rds": ["RDS PostgreSQL"],
     "ec2_launch_template": ["launch template", "IMDSv2"],

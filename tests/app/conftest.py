@@ -37,6 +37,37 @@ class AppResources:
     dlq_url: str
 
 
+@pytest.fixture(scope="session", autouse=True)
+def aws_calls_are_in_the_call_table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every AWS call the app made during the session (recorded by its own botocore hook,
+    STREAMAPP_AWS_CALL_LOG, which every Settings of the session reads) must be a call of the
+    IAM call table (tests/iam/calls.yml): a new call fails here until the table and the
+    instance policies have it. Checked when the session's app tests are done."""
+    import os
+
+    from tests.harness import call_table
+
+    path = tmp_path_factory.mktemp("aws-calls") / "calls.jsonl"
+    saved = os.environ.get("STREAMAPP_AWS_CALL_LOG")
+    os.environ["STREAMAPP_AWS_CALL_LOG"] = str(path)
+    yield path
+    if saved is None:
+        os.environ.pop("STREAMAPP_AWS_CALL_LOG", None)
+    else:
+        os.environ["STREAMAPP_AWS_CALL_LOG"] = saved
+    recorded = {
+        (line["service"], line["operation"])
+        for line in map(json.loads, path.read_text().splitlines() if path.exists() else [])
+    }
+    table = call_table.load()
+    allowed = table.operations("web") | table.operations("worker")
+    # The tests make the app dead-letter jobs itself (jobs_dlq_url, a setting provisioned
+    # environments leave empty: their queue's redrive policy does it), a SendMessage that the
+    # web tier's entry already covers by name.
+    missing = sorted(recorded - allowed)
+    assert not missing, f"AWS calls missing from tests/iam/calls.yml: {missing}"
+
+
 @pytest.fixture(scope="session")
 def app_resources(aws: Callable[..., Any]) -> AppResources:
     """What the provisioning playbooks create for the app, made here with boto3."""

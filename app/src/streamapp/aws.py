@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from functools import lru_cache
 from typing import Any
@@ -42,6 +44,33 @@ def long_poll_config(wait_seconds: int) -> Config:
     return _CONFIG.merge(Config(read_timeout=wait_seconds + LONG_POLL_MARGIN_SECONDS))
 
 
+class CallRecorder:
+    """Appends each (service, operation) a process calls to a JSON-lines file, once per process
+    (``STREAMAPP_AWS_CALL_LOG``): the tests compare them with the IAM call table
+    (tests/iam/calls.yml), so a call the instance roles were not written for cannot ship."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        key = (model.service_model.service_name, model.name)
+        if key in self._seen:
+            return
+        with self._lock:
+            if key in self._seen:
+                return
+            self._seen.add(key)
+            line = json.dumps({"service": key[0], "operation": key[1], "pid": os.getpid()})
+            with open(self.path, "a", encoding="utf-8") as out:
+                out.write(line + "\n")
+
+
+# One recorder per log file, shared by the clients of a process (created under _lock).
+_recorders: dict[str, CallRecorder] = {}
+
+
 def client(settings: Settings, service: str, *, config: Config | None = None) -> Any:
     """One client per process, service, endpoint, region and config, shared by all threads.
 
@@ -57,15 +86,24 @@ def client(settings: Settings, service: str, *, config: Config | None = None) ->
             found = _clients.get(key)
             if found is None:
                 session = boto3.session.Session()
-                found = _clients[key] = session.client(
+                found = session.client(
                     service,  # type: ignore[call-overload]
                     region_name=settings.aws_region,
                     endpoint_url=settings.aws_endpoint_url,
                     config=config or _CONFIG,
                 )
+                if settings.aws_call_log:
+                    recorder = _recorders.get(settings.aws_call_log)
+                    if recorder is None:
+                        recorder = _recorders[settings.aws_call_log] = CallRecorder(
+                            settings.aws_call_log
+                        )
+                    found.meta.events.register("before-call.*.*", recorder)
+                _clients[key] = found
     return found
 
 
 def reset_clients() -> None:
     with _lock:
         _clients.clear()
+        _recorders.clear()

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     )
     aws_endpoint_url: str | None = None
     media_bucket: str = "streamapp-media"
+    # Key prefixes in the bucket (the provisioning's media_prefixes; each ends with "/").
+    source_prefix: str = Field(default="sources/", pattern=r"^[A-Za-z0-9_.-]+/$")
+    hls_prefix: str = Field(default="hls/", pattern=r"^[A-Za-z0-9_.-]+/$")
+    thumbs_prefix: str = Field(default="thumbs/", pattern=r"^[A-Za-z0-9_.-]+/$")
     sessions_table: str = "streamapp-sessions"
     jobs_queue_url: str = ""
     jobs_dlq_url: str | None = None
@@ -100,12 +104,16 @@ class Settings(BaseSettings):
 
     # Operations.
     log_level: str = "INFO"
+    # Diagnostics: append each AWS (service, operation) this process calls to this file.
+    aws_call_log: str | None = None
     log_file: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(default=2, ge=1)
 
-    @field_validator("aws_endpoint_url", "jobs_dlq_url", "log_file", "work_dir", "upload_tmp_dir")
+    @field_validator(
+        "aws_endpoint_url", "jobs_dlq_url", "log_file", "work_dir", "upload_tmp_dir", "aws_call_log"
+    )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

@@ -24,7 +24,11 @@ def _check_dynamodb(settings: Settings) -> None:
 
 
 def _check_s3(settings: Settings) -> None:
-    client(settings, "s3", config=PROBE_CONFIG).head_bucket(Bucket=settings.media_bucket)
+    # A list under the HLS prefix, which the web tier's role may list (s3:ListBucket with an
+    # s3:prefix condition); HeadBucket sends no prefix, so that grant would refuse it.
+    client(settings, "s3", config=PROBE_CONFIG).list_objects_v2(
+        Bucket=settings.media_bucket, Prefix=settings.hls_prefix, MaxKeys=1
+    )
 
 
 def _check_sqs(settings: Settings) -> None:

@@ -1,5 +1,7 @@
 """S3 layout of a media item and the helpers that move files in and out.
 
+The prefixes are settings (the provisioning's ``media_prefixes``, defaults shown):
+
 sources/<item id>/source<ext>     the upload, kept for re-transcoding (never deleted on failure)
 hls/<item id>/master.m3u8         HLS master playlist
 hls/<item id>/<rung>/...          rung playlists and segments
@@ -24,16 +26,16 @@ CONTENT_TYPES = {
 }
 
 
-def source_key(item_id: str, suffix: str) -> str:
-    return f"sources/{item_id}/source{suffix}"
+def source_key(settings: Settings, item_id: str, suffix: str) -> str:
+    return f"{settings.source_prefix}{item_id}/source{suffix}"
 
 
-def hls_prefix(item_id: str) -> str:
-    return f"hls/{item_id}"
+def hls_prefix(settings: Settings, item_id: str) -> str:
+    return f"{settings.hls_prefix}{item_id}"
 
 
-def thumbnail_key(item_id: str, name: str) -> str:
-    return f"thumbs/{item_id}{Path(name).suffix}"
+def thumbnail_key(settings: Settings, item_id: str, name: str) -> str:
+    return f"{settings.thumbs_prefix}{item_id}{Path(name).suffix}"
 
 
 def content_type(name: str) -> str:

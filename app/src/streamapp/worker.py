@@ -177,9 +177,9 @@ class Worker:
         return report
 
     def _publish(self, job: Job, out: Path, kind: str, renditions: list[dict[str, Any]]) -> None:
-        prefix = storage.hls_prefix(job.item_id)
+        prefix = storage.hls_prefix(self.settings, job.item_id)
         thumb_file = out / THUMBNAIL_NAME[kind]
-        thumb_key = storage.thumbnail_key(job.item_id, thumb_file.name)
+        thumb_key = storage.thumbnail_key(self.settings, job.item_id, thumb_file.name)
         has_thumb = thumb_file.exists()
         if has_thumb:
             storage.upload_file(self.settings, thumb_file, thumb_key)

@@ -84,8 +84,7 @@ except ClientError:
 outputs = {
     "region": region,
     "media_bucket": bucket,
-    "media_source_prefix": "sources/",
-    "media_hls_prefix": "hls/",
+    "media_prefixes": {"sources": "sources/", "hls": "hls/", "thumbs": "thumbs/"},
     "cloudfront_domain": "d111111abcdef8.cloudfront.net",
     "cloudfront_key_pair_id": "K2JCJMDEHXQW5F",
     "cloudfront_signing_key_secret": f"{prefix}/cloudfront-signing-key",

@@ -112,7 +112,7 @@ def upload(
             status = 415 if exc.code == "unsupported_media" else 422
             raise ApiError(status, exc.code, exc.message) from exc
         item_id = uuid.uuid4()
-        key = storage.source_key(str(item_id), path.suffix)
+        key = storage.source_key(settings, str(item_id), path.suffix)
         try:
             storage.upload_file(settings, path, key)
         except Exception as exc:

@@ -1,0 +1,153 @@
+"""The instance roles' and the media bucket's policies against the host call table.
+
+The policies are rendered by Ansible from the real templates with the production inventory's
+variables (tests/playbooks/render_iam_policies.yml) and evaluated with our IAM evaluator
+(tests/harness/iam_policy.py) the way AWS evaluates a request within one account: the tier's
+identity policy together with the bucket policy for S3 calls.
+
+- every call of tests/iam/calls.yml is allowed to each tier that makes it;
+- every statement of a tier's policy (and of the bucket policy) is needed by one of the calls:
+  nothing is granted that no call uses;
+- every call under ``denied`` is refused.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.harness import call_table, iam_render
+from tests.harness.iam_policy import Policy, Principal, evaluate
+
+TABLE = call_table.load()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict:
+    documents = iam_render.render(tmp_path_factory.mktemp("iam"))
+    context = documents.pop("context")
+    return {"documents": documents, "names": call_table.names(context), "context": context}
+
+
+def principal_of(tier: str, names: dict) -> Principal:
+    if tier == "cloudfront":
+        return Principal(service="cloudfront.amazonaws.com")
+    role_session = f"arn:aws:sts::{names['account']}:assumed-role/{names['prefix']}-{tier}/i-0abc"
+    return Principal(arn=role_session, account=names["account"])
+
+
+def identity_policies(tier: str, rendered: dict) -> list[Policy]:
+    if tier == "cloudfront":
+        return []
+    return [Policy(f"{tier} instance policy", rendered["documents"][f"instance-{tier}"])]
+
+
+def resource_policies(resource: str, rendered: dict) -> list[Policy]:
+    """The bucket policy of the bucket a request is for (S3 evaluates it with the role's)."""
+    names = rendered["names"]
+    found = []
+    for bucket, document in (
+        (names["bucket"], "media-bucket"),
+        (names["log_bucket"], "log-bucket"),
+    ):
+        if resource == f"arn:aws:s3:::{bucket}" or resource.startswith(f"arn:aws:s3:::{bucket}/"):
+            found.append(Policy(f"{document} policy", rendered["documents"][document]))
+    return found
+
+
+def decide(tier: str, entry: call_table.Entry, rendered: dict, policies=None):
+    names = rendered["names"]
+    resource = entry.resource_for(names)
+    return evaluate(
+        identity_policies(tier, rendered) if policies is None else policies,
+        entry.action,
+        resource,
+        entry.context_for(names),
+        resource_policies=resource_policies(resource, rendered) if policies is None else [],
+        principal=principal_of(tier, names),
+    )
+
+
+CALLS = [(tier, entry) for entry in TABLE.calls for tier in entry.tiers]
+DENIED = [(tier, entry) for entry in TABLE.denied for tier in entry.tiers]
+
+
+@pytest.mark.parametrize(
+    ("tier", "entry"), CALLS, ids=[f"{t}: {e.call} {e.by}"[:90] for t, e in CALLS]
+)
+def test_every_call_of_the_table_is_allowed(tier, entry, rendered):
+    decision = decide(tier, entry, rendered)
+    assert decision.allowed, (
+        f"{tier} cannot {entry.call} ({entry.action} on {entry.resource_for(rendered['names'])}): "
+        f"{decision}"
+    )
+
+
+@pytest.mark.parametrize(("tier", "entry"), DENIED, ids=[f"{t}: {e.why}" for t, e in DENIED])
+def test_what_a_tier_must_never_do_is_refused(tier, entry, rendered):
+    decision = decide(tier, entry, rendered)
+    assert not decision.allowed, (
+        f"{tier} may {entry.action} on {entry.resource_for(rendered['names'])} ({entry.why}): "
+        f"{decision}"
+    )
+
+
+@pytest.mark.parametrize("document", ["instance-web", "instance-worker", "media-bucket"])
+def test_every_allow_statement_is_needed_by_a_call(document, rendered):
+    """Nothing more than the calls need: each action of each Allow statement is the action of a
+    call in the table that this statement alone allows (for the tier the document is for)."""
+    tiers = {"instance-web": ["web"], "instance-worker": ["worker"], "media-bucket": ["cloudfront"]}
+    names = rendered["names"]
+    unused = []
+    for statement in rendered["documents"][document]["Statement"]:
+        if statement["Effect"] != "Allow":
+            continue
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        alone = Policy("one statement", {"Statement": [statement]})
+        for action in actions:
+            used = (
+                any(
+                    entry.action == action
+                    and decide(tier, entry, rendered, policies=[alone]).allowed
+                    for tier in tiers[document]
+                    for entry in TABLE.calls
+                    if tier in entry.tiers
+                )
+                if document != "media-bucket"
+                else any(
+                    entry.action == action
+                    and evaluate(
+                        [],
+                        action,
+                        entry.resource_for(names),
+                        entry.context_for(names),
+                        resource_policies=[alone],
+                        principal=principal_of("cloudfront", names),
+                    ).allowed
+                    for entry in TABLE.calls
+                    if "cloudfront" in entry.tiers
+                )
+            )
+            if not used:
+                unused.append(f"{statement.get('Sid')}: {action}")
+    assert not unused, f"{document} grants what no call in tests/iam/calls.yml needs: {unused}"
+
+
+def test_instance_roles_attach_no_managed_policy():
+    """AmazonSSMManagedInstanceCore grants ssm:GetParameter on every parameter of the account,
+    CloudWatchAgentServerPolicy writes to any log group: the tiers' own statements replace them."""
+    iam_tasks = (ROOT / "playbooks" / "resources" / "iam.yml").read_text()
+    assert "managed_policies: []" in iam_tasks and "arn:aws:iam::aws:policy" not in iam_tasks
+
+
+def test_the_table_names_real_operations():
+    """Every call names an operation botocore knows, so the recorded calls can be compared."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    for entry in TABLE.calls:
+        if entry.service == "s3" or "cloudfront" not in entry.tiers:
+            model = session.get_service_model(entry.service)
+            assert entry.operation in model.operation_names, entry.label()
