@@ -338,6 +338,15 @@ def test_only_the_alb_listens_to_the_world(security_groups):
                 assert name == "alb" and rule["FromPort"] in (80, 443), (name, rule)
 
 
+def test_no_rule_names_a_link_local_address(security_groups):
+    # Traffic to 169.254.0.0/16 (Amazon Time Sync, IMDS, the VPC's DNS) never crosses a
+    # security group: a rule for it is a no-op that reads as if it mattered.
+    for name, group in security_groups.items():
+        for rule in group["IpPermissions"] + group["IpPermissionsEgress"]:
+            for cidr in rule["IpRanges"]:
+                assert not cidr["CidrIp"].startswith("169.254."), (name, rule)
+
+
 def test_app_hosts_accept_http_from_the_alb_and_no_ssh(security_groups):
     app = security_groups["app"]
     assert all(rule["FromPort"] != 22 for rule in app["IpPermissions"])
