@@ -487,6 +487,153 @@ def test_rds_gp3_reports_baseline_iops_and_throughput(aws, storage, iops, throug
     assert (instance["Iops"], instance["StorageThroughput"]) == (iops, throughput)
 
 
+def test_rds_engine_versions_list_the_default_minor_of_a_major(aws):
+    rds = aws("rds")
+    (default,) = rds.describe_db_engine_versions(
+        Engine="postgres", EngineVersion="16", DefaultOnly=True
+    )["DBEngineVersions"]
+    assert default["EngineVersion"] == "16.10"
+    assert default["DBParameterGroupFamily"] == "postgres16"
+    every = rds.describe_db_engine_versions(Engine="postgres", EngineVersion="16")
+    assert [v["EngineVersion"] for v in every["DBEngineVersions"]] == ["16.9", "16.10", "16.11"]
+
+
+def _db(rds, version: str | None, storage: int = 20) -> str:
+    name = unique("db")
+    kwargs = {"EngineVersion": version} if version else {}
+    rds.create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=storage,
+        MasterUsername="app",
+        MasterUserPassword="fidelity-password",
+        **kwargs,
+    )
+    return name
+
+
+def test_rds_refuses_to_create_a_retired_minor_version(aws):
+    rds = aws("rds")
+    with pytest.raises(ClientError) as err:
+        _db(rds, "16.4")
+    assert err.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert "Cannot find version 16.4 for postgres" in err.value.response["Error"]["Message"]
+    name = _db(rds, "16")  # a major only: that major's default minor
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+    assert db["EngineVersion"] == "16.10"
+
+
+def test_rds_refuses_a_downgrade_a_silent_major_upgrade_and_a_shrink(aws):
+    rds = aws("rds")
+    name = _db(rds, "16.10", storage=20)
+    # What RDS's maintenance window and storage autoscaling do by themselves.
+    rds.modify_db_instance(
+        DBInstanceIdentifier=name, EngineVersion="16.11", AllocatedStorage=24, ApplyImmediately=True
+    )
+    refused = [
+        ({"EngineVersion": "16.10"}, "InvalidParameterCombination", "Cannot upgrade postgres"),
+        ({"EngineVersion": "17.6"}, "InvalidParameterCombination", "AllowMajorVersionUpgrade"),
+        ({"AllocatedStorage": 20}, "InvalidParameterValue", "can't be decreased"),
+    ]
+    for change, code, words in refused:
+        with pytest.raises(ClientError) as err:
+            rds.modify_db_instance(DBInstanceIdentifier=name, ApplyImmediately=True, **change)
+        assert err.value.response["Error"]["Code"] == code, change
+        assert words in err.value.response["Error"]["Message"], change
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+    assert (db["EngineVersion"], db["AllocatedStorage"]) == ("16.11", 24)
+    rds.modify_db_instance(
+        DBInstanceIdentifier=name,
+        EngineVersion="17",
+        AllowMajorVersionUpgrade=True,
+        ApplyImmediately=True,
+    )
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+    assert db["EngineVersion"] == "17.6"
+
+
+@pytest.fixture
+def aws_timings(emulator):
+    """AWS's durations at 1/180 (RDS creating 4 s, a NAT gateway pending 0.5 s, DynamoDB backups
+    unavailable 0.33 s) for one test; moto's instant resources again afterwards."""
+    import urllib.request
+
+    def scale(value: float) -> dict:
+        request = urllib.request.Request(
+            f"{emulator.endpoint}/moto-api/fidelity/timing",
+            data=json.dumps({"scale": value}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    table = scale(1 / 180)
+    yield table
+    scale(0)
+
+
+def test_timings_are_one_table_with_their_sources(aws_timings):
+    assert aws_timings["scale"] == pytest.approx(1 / 180)
+    for kind, (seconds, source) in aws_timings["durations"].items():
+        assert seconds > 0 and len(source) > 20, kind
+
+
+def test_rds_instance_is_creating_without_an_endpoint_for_a_while(aws, aws_timings):
+    rds = aws("rds")
+    name = _db(rds, "16")
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+    assert db["DBInstanceStatus"] == "creating" and "Endpoint" not in db
+    time.sleep(720 / 180 + 0.3)
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"]
+    assert db["DBInstanceStatus"] == "available" and db["Endpoint"]["Address"]
+
+
+def test_nat_gateway_is_pending_for_a_while(aws, network, aws_timings):
+    ec2 = aws("ec2")
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    gateway = ec2.create_nat_gateway(SubnetId=network["subnets"][0], AllocationId=allocation)
+    gateway_id = gateway["NatGateway"]["NatGatewayId"]
+
+    def state() -> str:
+        return ec2.describe_nat_gateways(NatGatewayIds=[gateway_id])["NatGateways"][0]["State"]
+
+    assert state() == "pending"
+    ec2.get_waiter("nat_gateway_available").wait(
+        NatGatewayIds=[gateway_id], WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+    assert state() == "available"
+
+
+def test_dynamodb_continuous_backups_are_unavailable_on_a_new_table(aws, aws_timings):
+    ddb = aws("dynamodb")
+    name = unique("table")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    spec = {"PointInTimeRecoveryEnabled": True}
+    with pytest.raises(ClientError) as err:
+        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
+    assert err.value.response["Error"]["Code"] == "ContinuousBackupsUnavailableException"
+    time.sleep(60 / 180 + 0.2)
+    ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification=spec)
+
+
+def test_journal_records_what_clients_sent(aws, emulator):
+    import urllib.request
+
+    journal = f"{emulator.endpoint}/moto-api/fidelity/journal"
+    urllib.request.urlopen(urllib.request.Request(journal, method="POST"), timeout=10).close()
+    aws("rds").describe_db_engine_versions(Engine="postgres", EngineVersion="15")
+    with urllib.request.urlopen(journal, timeout=10) as resp:
+        entries = json.loads(resp.read())
+    assert {"service": "rds", "action": "DescribeDBEngineVersions"}.items() <= entries[-1].items()
+    assert entries[-1]["params"]["EngineVersion"] == ["15"]
+
+
 # --- The upstream modules, twice --------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 
 import pytest
 
@@ -54,6 +55,10 @@ BAD_INPUTS = {
     "ssh open to the world": ({"ssh_ingress_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0"),
     "unknown nat mode": ({"vpc_nat_gateway_mode": "two"}, "vpc_nat_gateway_mode"),
     "multi-az not a boolean": ({"db_multi_az": "sometimes"}, "db_multi_az"),
+    "minor version pinned (RDS retires minors)": (
+        {"db_engine_version": "16.4"},
+        "db_engine_version",
+    ),
     "log retention not allowed by CloudWatch": (
         {"cloudwatch_log_retention_days": 10},
         "cloudwatch_log_retention_days",
@@ -103,10 +108,27 @@ def test_bad_input_fails_in_preflight_and_creates_nothing(case, run, aws):
     assert find_platform_resources(aws, extra_vars.get("platform_name", NAME), "qa") == {}
 
 
+# The first run sees AWS's timings, scaled: RDS creating ~20 s, a NAT gateway pending ~2.5 s.
+TIMING_SCALE = 20 / 720
+
+
+def timing(emulator, scale: float) -> None:
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/moto-api/fidelity/timing",
+        data=json.dumps({"scale": scale}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+
+
 @pytest.fixture(scope="module")
-def provisioned(run):
+def provisioned(run, emulator):
     started = time.monotonic()
-    result = run(PROVISION)
+    timing(emulator, TIMING_SCALE)
+    try:
+        result = run(PROVISION)
+    finally:
+        timing(emulator, 0)
     assert result.ok, result.messages()
     return {"result": result, "seconds": time.monotonic() - started}
 
@@ -151,10 +173,55 @@ def test_first_run_creates_every_resource(provisioned, aws):
     assert set(found["secret"]) == {f"{PREFIX}/db-master", f"{PREFIX}/cloudfront-signing-key"}
 
 
-def test_second_run_changes_nothing(provisioned, run):
+def test_the_database_creation_holds_no_other_lane(provisioned):
+    """RDS takes 10-20 minutes to create an instance (here ~20 s): the lanes' phase-3 work (Auto
+    Scaling groups, alarms, the distribution) runs while the network lane waits for it, instead
+    of waiting at a phase barrier behind it."""
+    result = provisioned["result"]
+    ((host, waited_from, served_at),) = result.task_times(
+        "RDS | Wait until the instance serves (RDS takes 10-20 minutes to create one)"
+    )
+    assert host == "aws-network"
+    others = [
+        *result.task_times("Auto Scaling | Groups"),
+        *result.task_times("CloudWatch | Alarms"),
+        *result.task_times("CloudFront | Distribution"),
+    ]
+    assert {h for h, _, _ in others} == {"aws-data", "aws-identity", "aws-monitoring", "aws-edge"}
+    for other, start, end in others:
+        assert start < served_at and end < served_at, (other, start, end, served_at)
+    assert waited_from < served_at
+
+
+def journal(emulator, *, clear: bool = False) -> list[dict]:
+    """What clients sent the emulator (the fidelity layer's request journal)."""
+    url = f"{emulator.endpoint}/moto-api/fidelity/journal"
+    request = urllib.request.Request(url, method="POST" if clear else "GET")
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_second_run_changes_nothing_after_rds_upgraded_and_grew_itself(
+    provisioned, run, aws, emulator
+):
+    """RDS upgrades minor versions in the maintenance window and storage autoscaling grows the
+    volume; both refuse to be undone. The next run must send neither the version nor the size
+    it created the instance with (the emulator refuses a downgrade and a shrink as RDS does)."""
+    rds = aws("rds")
+    (db,) = rds.describe_db_instances(DBInstanceIdentifier=f"{PREFIX}-db")["DBInstances"]
+    assert db["EngineVersion"] == "16.10"  # the default minor of the pinned major, "16"
+    rds.modify_db_instance(
+        DBInstanceIdentifier=f"{PREFIX}-db",
+        EngineVersion="16.11",
+        AllocatedStorage=24,
+        ApplyImmediately=True,
+    )
+    journal(emulator, clear=True)
     again = run(PROVISION)
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
+    modifies = [e for e in journal(emulator) if e["action"] == "ModifyDBInstance"]
+    assert not [m for m in modifies if {"EngineVersion", "AllocatedStorage"} & m["params"].keys()]
 
 
 def test_check_mode_reports_no_change(provisioned, run):

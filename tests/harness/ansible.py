@@ -39,6 +39,18 @@ class PlaybookResult:
                 for host, result in task.get("hosts", {}).items():
                     yield task["task"]["name"], host, result
 
+    def task_times(self, name: str) -> list[tuple[str, str, str]]:
+        """(host, start, end) of each run (not skipped) of the task named ``name``, as ISO 8601
+        UTC times; under the free strategy each host's run of a task has its own."""
+        return [
+            (host, task["task"]["duration"]["start"], task["task"]["duration"].get("end", ""))
+            for play in self.plays
+            for task in play.get("tasks", [])
+            if task["task"]["name"] == name
+            for host, result in task.get("hosts", {}).items()
+            if not result.get("skipped")
+        ]
+
     def changed_tasks(self) -> list[str]:
         return [f"{host}: {name}" for name, host, res in self.task_results() if res.get("changed")]
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -772,6 +774,333 @@ def rds_gp3_reports_iops_and_storage_throughput() -> None:
     def update(original: Callable[..., None], self: DBInstance, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         fill_baseline(self)
+
+
+# A snapshot of RDS's PostgreSQL catalogue: RDS deprecates each minor version about a year after
+# its release and then refuses to create it (and upgrades instances off it), so playbooks must
+# pin the major version only. Source: the RDS for
+# PostgreSQL release calendar (docs.aws.amazon.com, "Supported PostgreSQL minor versions").
+# As on RDS, a major's default minor lags its newest one (here: the second newest), so an
+# automatic minor upgrade has somewhere to go.
+_RDS_ENGINE_VERSIONS = {
+    "postgres": {
+        "14": ["14.18", "14.19", "14.20"],
+        "15": ["15.13", "15.14", "15.15"],
+        "16": ["16.9", "16.10", "16.11"],
+        "17": ["17.5", "17.6", "17.7"],
+    },
+}
+
+
+def _rds_default_minor(minors: list[str]) -> str:
+    return minors[-2] if len(minors) > 1 else minors[-1]
+
+
+def _rds_version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _rds_catalogue_version(engine: str, version: str | None) -> str | None:
+    """The catalogue version a request names: an exact minor, or a major's default; None when
+    RDS does not offer it (retired or unknown). Engines outside the catalogue pass through."""
+    majors = _RDS_ENGINE_VERSIONS.get(engine)
+    if majors is None or not version:
+        return version
+    if version in majors:
+        return _rds_default_minor(majors[version])
+    major = version.split(".")[0]
+    return version if version in majors.get(major, []) else None
+
+
+@fix
+def rds_engine_versions_follow_the_catalogue() -> None:
+    """moto 5.2.5 has no DescribeDBEngineVersions and creates or modifies an instance to any
+    EngineVersion, also a retired minor version or a lower one.
+
+    AWS: DescribeDBEngineVersions lists the offered versions (``DefaultOnly`` the default minor
+    of a major); CreateDBInstance with a retired or unknown version answers
+    InvalidParameterCombination ("Cannot find version 16.4 for postgres"), with a major version
+    only it takes that major's default minor; ModifyDBInstance to a lower version answers
+    InvalidParameterCombination ("Cannot upgrade postgres from 16.10 to 16.4"), to a new major
+    without AllowMajorVersionUpgrade likewise; and storage never shrinks (InvalidParameterValue).
+    So a playbook pinning ``16.4`` fails here as on AWS, and one that sends the version or the
+    size it asked for at creation after an automatic minor upgrade or storage autoscaling does.
+    """
+    from moto.core.responses import ActionResult
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.models import RDSBackend
+    from moto.rds.responses import RDSResponse
+
+    def describe_db_engine_versions(self: RDSResponse) -> ActionResult:
+        engine = self._get_param("Engine")
+        wanted = self._get_param("EngineVersion")
+        default_only = str(self._get_param("DefaultOnly") or "").lower() == "true"
+        found = []
+        for name, majors in _RDS_ENGINE_VERSIONS.items():
+            if engine and engine != name:
+                continue
+            for major, minors in majors.items():
+                if wanted and wanted not in (major, *minors):
+                    continue
+                chosen = [_rds_default_minor(minors)] if default_only else minors
+                if wanted and wanted != major:
+                    chosen = [wanted]
+                for version in chosen:
+                    found.append(
+                        {
+                            "Engine": name,
+                            "EngineVersion": version,
+                            "DBParameterGroupFamily": f"{name}{major}",
+                            "DBEngineDescription": "PostgreSQL",
+                            "DBEngineVersionDescription": f"PostgreSQL {version}-R1",
+                            "Status": "available",
+                            "ValidUpgradeTarget": [
+                                {
+                                    "Engine": name,
+                                    "EngineVersion": target,
+                                    "IsMajorVersionUpgrade": False,
+                                    "AutoUpgrade": True,
+                                }
+                                for target in minors
+                                if _rds_version_key(target) > _rds_version_key(version)
+                            ],
+                        }
+                    )
+        return ActionResult({"DBEngineVersions": found})
+
+    RDSResponse.describe_db_engine_versions = describe_db_engine_versions  # type: ignore[attr-defined]
+
+    @_around(RDSBackend, "create_db_instance")
+    def create_db_instance(original: Callable[..., Any], self: RDSBackend, db_kwargs: Any) -> Any:
+        engine, version = db_kwargs.get("engine"), db_kwargs.get("engine_version")
+        if version:
+            chosen = _rds_catalogue_version(engine or "", version)
+            if chosen is None:
+                raise RDSClientError(
+                    "InvalidParameterCombination", f"Cannot find version {version} for {engine}"
+                )
+            db_kwargs["engine_version"] = chosen
+        return original(self, db_kwargs)
+
+    @_around(RDSBackend, "modify_db_instance")
+    def modify_db_instance(
+        original: Callable[..., Any], self: RDSBackend, identifier: str, db_kwargs: Any
+    ) -> Any:
+        database = self.describe_db_instances(identifier)[0]
+        version = db_kwargs.get("engine_version")
+        if version and version != database.engine_version:
+            engine = database.engine
+            chosen = _rds_catalogue_version(engine, version)
+            if chosen is None:
+                raise RDSClientError(
+                    "InvalidParameterCombination", f"Cannot find version {version} for {engine}"
+                )
+            if _rds_version_key(chosen) < _rds_version_key(database.engine_version):
+                raise RDSClientError(
+                    "InvalidParameterCombination",
+                    f"Cannot upgrade {engine} from {database.engine_version} to {chosen}",
+                )
+            new_major = chosen.split(".")[0] != database.engine_version.split(".")[0]
+            allowed = str(db_kwargs.get("allow_major_version_upgrade", "")).lower() == "true"
+            if new_major and not allowed:
+                raise RDSClientError(
+                    "InvalidParameterCombination",
+                    "The AllowMajorVersionUpgrade flag must be present when upgrading to a new "
+                    "major version.",
+                )
+            db_kwargs["engine_version"] = chosen
+        storage = db_kwargs.get("allocated_storage")
+        if storage is not None and int(storage) < int(database.allocated_storage):
+            raise RDSClientError(
+                "InvalidParameterValue",
+                f"Invalid storage size for engine name {database.engine}: allocated storage "
+                f"can't be decreased from {database.allocated_storage} GiB to {storage} GiB.",
+            )
+        return original(self, identifier, db_kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# AWS's timings: resources that take time to become ready
+# --------------------------------------------------------------------------------------------
+
+# How long AWS takes to move a resource from one state to the next, in seconds, and where the
+# figure comes from. moto makes every resource ready at once; with a timing scale above 0 the
+# emulator holds a new resource in its intermediate state for duration x scale (1/60: a
+# 12-minute RDS create takes 12 s), and describe calls and waiters see it. The scale is
+# FIDELITY_TIME_SCALE when the emulator starts (default 0: moto's own behaviour) and can change
+# at run time: POST /moto-api/fidelity/timing {"scale": 0.02}; GET shows it and the table.
+AWS_DURATIONS: dict[str, tuple[float, str]] = {
+    "rds.db_instance.creating": (
+        720,
+        "RDS User Guide, 'Creating an Amazon RDS DB instance' (minutes); a Single-AZ "
+        "PostgreSQL instance typically takes 10-15 min, Multi-AZ 15-20 min",
+    ),
+    "ec2.nat_gateway.pending": (
+        90,
+        "VPC User Guide, 'NAT gateways': pending, then available, typically after 1-2 min",
+    ),
+    "dynamodb.table.continuous_backups_unavailable": (
+        60,
+        "DynamoDB API Reference, UpdateContinuousBackups: ContinuousBackupsUnavailableException "
+        "'Backups have not yet been enabled for this table'; seen for about a minute after "
+        "CreateTable (community reports, e.g. terraform-provider-aws issues on PITR)",
+    ),
+}
+_TIMING = {"scale": float(os.environ.get("FIDELITY_TIME_SCALE") or 0)}
+
+
+def _ready_at(kind: str) -> float:
+    """When a resource created now leaves its intermediate state (a monotonic time)."""
+    return time.monotonic() + AWS_DURATIONS[kind][0] * _TIMING["scale"]
+
+
+@fix
+def timing_scale_endpoint() -> None:
+    """Not a moto gap: the switch of the timings above, ``/moto-api/fidelity/timing``."""
+    from moto.moto_api._internal import urls
+
+    def timing(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        if request.method == "POST":
+            # get_data(): the raw body, whatever the Content-Type (.data is empty for a form).
+            scale = float(json.loads(request.get_data() or b"{}").get("scale", 0))
+            if not 0 <= scale <= 1:
+                return 400, {}, json.dumps({"error": "scale must be between 0 and 1"})
+            _TIMING["scale"] = scale
+        body = {"scale": _TIMING["scale"], "durations": AWS_DURATIONS}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    urls.url_paths["{0}/moto-api/fidelity/timing"] = timing
+
+
+@fix
+def rds_db_instances_are_creating_for_a_while() -> None:
+    """moto 5.2.5: a new DB instance is ``available`` at once, with its endpoint.
+
+    AWS: ``creating`` for 10-20 minutes (AWS_DURATIONS), with no ``Endpoint`` in
+    DescribeDBInstances until it is reachable; a playbook that waits for it where it creates it
+    holds every other lane of its phase that long.
+    """
+    from moto.rds.models import DBInstance
+
+    def get_status(self: Any) -> str:
+        if time.monotonic() < self.__dict__.get("fidelity_ready_at", 0):
+            return "creating"
+        return self.__dict__.get("fidelity_status", "available")
+
+    def set_status(self: Any, value: str) -> None:
+        self.__dict__["fidelity_status"] = value
+
+    endpoint = DBInstance.endpoint
+
+    def get_endpoint(self: Any) -> Any:
+        return None if get_status(self) == "creating" else endpoint.fget(self)
+
+    DBInstance.status = property(get_status, set_status)  # type: ignore[assignment]
+    DBInstance.endpoint = property(get_endpoint)  # type: ignore[assignment]
+
+    @_around(DBInstance, "__init__")
+    def init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.__dict__["fidelity_ready_at"] = _ready_at("rds.db_instance.creating")
+
+
+@fix
+def ec2_nat_gateways_are_pending_for_a_while() -> None:
+    """moto 5.2.5: a new NAT gateway is ``available`` at once.
+
+    AWS: ``pending`` for a minute or two (AWS_DURATIONS); routes to it and the private subnets'
+    traffic must wait until it is available (the nat_gateway_available waiter).
+    """
+    from moto.ec2.models.nat_gateways import NatGateway
+
+    def get_state(self: Any) -> str:
+        state = self.__dict__.get("fidelity_state", "available")
+        if state == "available" and time.monotonic() < self.__dict__.get("fidelity_ready_at", 0):
+            return "pending"
+        return state
+
+    def set_state(self: Any, value: str) -> None:
+        self.__dict__["fidelity_state"] = value
+
+    NatGateway.state = property(get_state, set_state)  # type: ignore[assignment]
+
+    @_around(NatGateway, "__init__")
+    def init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.__dict__["fidelity_ready_at"] = _ready_at("ec2.nat_gateway.pending")
+
+
+@fix
+def dynamodb_continuous_backups_are_unavailable_on_a_new_table() -> None:
+    """moto 5.2.5: UpdateContinuousBackups succeeds right after CreateTable.
+
+    AWS: continuous backups are being enabled on a new table for a while (AWS_DURATIONS) and
+    UpdateContinuousBackups answers ContinuousBackupsUnavailableException meanwhile; a module that
+    turns point-in-time recovery on right after creating the table must retry.
+    """
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.models import DynamoDBBackend
+
+    @_around(DynamoDBBackend, "create_table")
+    def create_table(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        table = original(self, *args, **kwargs)
+        table.fidelity_backups_at = _ready_at("dynamodb.table.continuous_backups_unavailable")
+        return table
+
+    @_around(DynamoDBBackend, "update_continuous_backups")
+    def update_continuous_backups(
+        original: Callable[..., Any], self: Any, table_name: str, spec: dict[str, Any]
+    ) -> Any:
+        table = self.tables.get(table_name)
+        if table is not None and time.monotonic() < getattr(table, "fidelity_backups_at", 0):
+            raise DynamodbException(
+                ERROR_TYPE_PREFIX + "ContinuousBackupsUnavailableException",
+                f"Backups are being enabled for the table: {table_name}. Please retry later",
+            )
+        return original(self, table_name, spec)
+
+
+# --------------------------------------------------------------------------------------------
+# A request journal: what the clients sent
+# --------------------------------------------------------------------------------------------
+
+_JOURNAL: list[dict[str, Any]] = []
+_JOURNAL_LIMIT = 5000
+
+
+@fix
+def journal_of_requests() -> None:
+    """Not a moto gap: a record of what clients sent, for tests that must prove a playbook did
+    NOT send a parameter (e.g. no EngineVersion or AllocatedStorage after an automatic upgrade).
+
+    ``GET /moto-api/fidelity/journal`` returns the last requests as JSON
+    ``[{"service", "action", "params"}]`` (query-protocol parameters, or the JSON body);
+    ``POST`` empties it.
+    """
+    from moto.core.responses import BaseResponse
+    from moto.moto_api._internal import urls
+
+    @_around(BaseResponse, "call_action")
+    def call_action(original: Callable[..., Any], self: BaseResponse) -> Any:
+        try:
+            params = {k: v for k, v in (self.querystring or {}).items() if k != "Action"}
+            if not params and isinstance(getattr(self, "body", None), str | bytes):
+                params = json.loads(self.body or "{}")
+            _JOURNAL.append(
+                {"service": self.service_name, "action": self._get_action(), "params": params}
+            )
+            del _JOURNAL[:-_JOURNAL_LIMIT]
+        except Exception:  # noqa: S110 - the journal must never break a request
+            pass
+        return original(self)
+
+    def journal(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        if request.method == "POST":
+            _JOURNAL.clear()
+            return 200, {}, "[]"
+        return 200, {"Content-Type": "application/json"}, json.dumps(_JOURNAL, default=str)
+
+    urls.url_paths["{0}/moto-api/fidelity/journal"] = journal
 
 
 # --------------------------------------------------------------------------------------------

@@ -62,6 +62,9 @@ import contextlib
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.streamstack.aws.plugins.module_utils.dynamodb import (
+    update_continuous_backups,
+)
 
 with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
     import botocore
@@ -108,9 +111,7 @@ def main():
         if enabled and wanted_period is not None:
             spec["RecoveryPeriodInDays"] = wanted_period
         try:
-            client.update_continuous_backups(
-                aws_retry=True, TableName=table, PointInTimeRecoverySpecification=spec
-            )
+            update_continuous_backups(client, table, spec)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
             module.fail_json_aws(e, msg=f"Failed to update continuous backups of {table}")
         after = describe(module, client, table)

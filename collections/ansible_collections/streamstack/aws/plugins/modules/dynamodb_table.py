@@ -138,6 +138,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.streamstack.aws.plugins.module_utils.dynamodb import (
+    update_continuous_backups,
+)
 from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, WAITER_ERRORS
 
 TYPES = {"STRING": "S", "NUMBER": "N", "BINARY": "B"}
@@ -296,12 +299,8 @@ def apply_settings(module, client, name, current, wanted):
         )
     live_pitr = current["point_in_time_recovery"] if current else False
     if wanted["point_in_time_recovery"] != live_pitr:
-        client.update_continuous_backups(
-            aws_retry=True,
-            TableName=name,
-            PointInTimeRecoverySpecification={
-                "PointInTimeRecoveryEnabled": wanted["point_in_time_recovery"]
-            },
+        update_continuous_backups(
+            client, name, {"PointInTimeRecoveryEnabled": wanted["point_in_time_recovery"]}
         )
     if current is not None and params["tags"] is not None:
         add, remove = compare_aws_tags(current["tags"], params["tags"], params["purge_tags"])

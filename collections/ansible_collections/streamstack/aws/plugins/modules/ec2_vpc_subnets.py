@@ -294,7 +294,14 @@ def main():
     duplicates = sorted({cidr for cidr in cidrs if cidrs.count(cidr) > 1})
     if duplicates:
         module.fail_json(msg=f"subnets given more than once: {', '.join(duplicates)}")
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    # EC2 is eventually consistent: a subnet just created may be unknown for a moment to the
+    # next call on it (ModifySubnetAttribute, CreateTags); those calls retry on NotFound.
+    client = module.client(
+        "ec2",
+        retry_decorator=AWSRetry.jittered_backoff(
+            catch_extra_error_codes=["InvalidSubnetID.NotFound"]
+        ),
+    )
     live = describe(module, client, vpc_id)
     if module.params["state"] == "absent":
         ensure_absent(module, client, vpc_id, specs, live)
