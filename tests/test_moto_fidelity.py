@@ -692,6 +692,31 @@ def test_s3_logging_accepts_a_wildcard_grant_beside_a_star_principal(aws):
     assert s3.get_bucket_logging(Bucket=source)["LoggingEnabled"]["TargetBucket"] == target
 
 
+def test_logs_tagging_api_wants_the_log_group_arn_without_its_star(aws):
+    logs, name = aws("logs"), f"/{unique('logs')}"
+    logs.create_log_group(logGroupName=name, tags={"Project": "fid"})
+    (group,) = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["arn"] == group["logGroupArn"] + ":*"
+    with pytest.raises(ClientError) as star:
+        logs.list_tags_for_resource(resourceArn=group["arn"])
+    assert star.value.response["Error"]["Code"] == "ValidationException"
+    assert star.value.response["Error"]["Message"] == "Invalid resourceArn"
+    logs.tag_resource(resourceArn=group["logGroupArn"], tags={"Environment": "x"})
+    tags = logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]
+    assert tags == {"Project": "fid", "Environment": "x"}
+    # A deleted group's tags go with it: a new group of that name starts with its own.
+    logs.delete_log_group(logGroupName=name)
+    for call in (
+        lambda: logs.list_tags_for_resource(resourceArn=group["logGroupArn"]),
+        lambda: logs.untag_resource(resourceArn=group["logGroupArn"], tagKeys=["Project"]),
+    ):
+        with pytest.raises(ClientError) as gone:
+            call()
+        assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    logs.create_log_group(logGroupName=name)
+    assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"] == {}
+
+
 def test_alb_reports_aws_default_attributes(aws, network):
     elb = aws("elbv2")
     arn = elb.create_load_balancer(Name=unique("alb")[:32], Subnets=network["subnets"])[

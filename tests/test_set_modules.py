@@ -106,7 +106,7 @@ class Live:
         found = self.logs.describe_log_groups(logGroupNamePrefix=f"/{self.prefix}/")["logGroups"]
         out = {}
         for group in found:
-            tags = self.logs.list_tags_log_group(logGroupName=group["logGroupName"])["tags"]
+            tags = self.logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]
             out[group["logGroupName"].rsplit("/", 1)[1]] = dict(group, tags=tags)
         return out
 
@@ -424,3 +424,37 @@ def test_delete(created, run, live, aws):
     again = run(sm_state="absent")
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
+
+
+LOG_GROUPS = ROOT / "tests" / "playbooks" / "log_groups.yml"
+
+
+def test_log_group_tags_removed_and_groups_deleted_by_prefix_and_tags(playbook, aws, prefix):
+    """Tags go through TagResource/UntagResource; with a prefix and state absent, only the
+    groups under it that carry the given tags are deleted (the teardown's way)."""
+    logs, base = aws("logs"), f"/{prefix}-env/"
+    mine = {"Project": prefix, "Environment": "t"}
+
+    def run(check=False, **variables):
+        result = playbook(LOG_GROUPS, extra_vars=variables, check=check)
+        assert result.ok, result.messages()
+        return result
+
+    def tags(name):
+        (group,) = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        return logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"]
+
+    groups = [f"{base}app", f"{base}worker"]
+    run(lg_groups=groups, lg_tags={**mine, "Owner": "media"})
+    assert run(lg_groups=groups, lg_tags=mine).changed == 1
+    assert tags(f"{base}app") == mine
+    logs.create_log_group(logGroupName=f"{base}foreign", tags={"Project": prefix})
+    logs.create_log_group(logGroupName=f"/{prefix}-other/app", tags=mine)
+
+    check = run(check=True, lg_prefix=base, lg_tags=mine, lg_state="absent")
+    (found,) = [res for _n, _h, res in check.task_results() if "deleted" in res]
+    assert found["deleted"] == groups and tags(f"{base}app") == mine
+    assert run(lg_prefix=base, lg_tags=mine, lg_state="absent").changed == 1
+    left = logs.describe_log_groups(logGroupNamePrefix=f"/{prefix}-")["logGroups"]
+    assert sorted(g["logGroupName"] for g in left) == [f"{base}foreign", f"/{prefix}-other/app"]
+    assert run(lg_prefix=base, lg_tags=mine, lg_state="absent").changed == 0

@@ -735,6 +735,56 @@ def cloudfront_distribution_config_omits_unset_fields() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# CloudWatch Logs: the tagging API
+# --------------------------------------------------------------------------------------------
+
+
+def _logs_log_group_name(arn: str) -> str | None:
+    """The log group an ARN names (``...:log-group:NAME``, possibly ``NAME:*``), else None."""
+    parts = arn.split(":", 6)
+    if len(parts) == 7 and parts[2] == "logs" and parts[5] == "log-group":
+        return parts[6]
+    return None
+
+
+@fix
+def logs_tagging_api_checks_log_group_arns() -> None:
+    """moto 5.2.5: TagResource/UntagResource/ListTagsForResource take any ARN: a log group's ARN
+    as DescribeLogGroups' ``arn`` gives it (ending in ``:*``) or one of a deleted group answers
+    ``{}``; DeleteLogGroup leaves the group's tags behind for a new group of the same name.
+
+    AWS answers ``ValidationException: Invalid resourceArn`` for the ``:*`` form (the tagging
+    API wants ``logGroupArn``, without it) and ResourceNotFoundException for a group that does
+    not exist; a deleted group's tags go with it.
+    """
+    from moto.logs.exceptions import ResourceNotFoundException, ValidationException
+    from moto.logs.models import LogsBackend
+
+    def check(backend: LogsBackend, arn: str) -> None:
+        name = _logs_log_group_name(arn)
+        if name is None:
+            return
+        if name.endswith(":*"):
+            raise ValidationException("Invalid resourceArn")
+        if name not in backend.groups:
+            raise ResourceNotFoundException()
+
+    for method in ("list_tags_for_resource", "tag_resource", "untag_resource"):
+
+        @_around(LogsBackend, method)
+        def checked(original: Callable[..., Any], self: LogsBackend, arn: str, *args: Any) -> Any:
+            check(self, arn)
+            return original(self, arn, *args)
+
+    @_around(LogsBackend, "delete_log_group")
+    def delete_log_group(original: Callable[..., None], self: LogsBackend, name: str) -> None:
+        arn = self.groups[name].arn if name in self.groups else None
+        original(self, name)
+        if arn:
+            self.tagger.delete_all_tags_for_resource(arn)
+
+
+# --------------------------------------------------------------------------------------------
 # RDS
 # --------------------------------------------------------------------------------------------
 

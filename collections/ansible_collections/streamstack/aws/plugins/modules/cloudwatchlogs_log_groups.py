@@ -12,16 +12,20 @@ description:
   - Creates log groups, sets their retention and tags, or deletes them - several groups in one
     module call, where M(amazon.aws.cloudwatchlogs_log_group) needs one call (one Python
     start-up, one boto3 import) per group.
-  - Idempotent - reads the groups (C(DescribeLogGroups), C(ListTagsLogGroup)) and changes only
-    what differs.
+  - Idempotent - reads the groups (C(DescribeLogGroups), C(ListTagsForResource)) and changes
+    only what differs. Tags go through the generic tagging API (C(TagResource),
+    C(UntagResource) on the group's C(logGroupArn)), not the deprecated C(TagLogGroup) family.
+  - With O(log_group_name_prefix) and O(state=absent), deletes every group whose name starts
+    with the prefix and whose tags include all of O(tags) (a teardown that finds an
+    environment's groups by their tags).
 author:
   - StreamStack contributors (@streamstack)
 options:
   log_groups:
-    description: The log groups.
+    description:
+      - The log groups. Required unless O(log_group_name_prefix) is given.
     type: list
     elements: dict
-    required: true
     suboptions:
       name:
         description: Log group name.
@@ -37,8 +41,16 @@ options:
           - ARN of the KMS key that encrypts the group's data, set when the group is created (an
             existing group's key is not changed).
         type: str
+  log_group_name_prefix:
+    description:
+      - With O(state=absent) only, instead of O(log_groups) - the groups whose names start with
+        this prefix and whose tags include all of O(tags) (every such group if O(tags) is not
+        given) are deleted.
+    type: str
   tags:
-    description: Tags of every group. V(null) leaves the tags alone.
+    description:
+      - Tags of every group. V(null) leaves the tags alone.
+      - With O(log_group_name_prefix), the tags a group must carry to be deleted.
     type: dict
     aliases: [resource_tags]
   purge_tags:
@@ -73,6 +85,12 @@ EXAMPLES = r"""
 - name: Delete them
   streamstack.aws.cloudwatchlogs_log_groups:
     log_groups: [{name: /stream/production/nginx}, {name: /stream/production/app}]
+    state: absent
+
+- name: Delete every group of the environment (under its prefix, with its tags)
+  streamstack.aws.cloudwatchlogs_log_groups:
+    log_group_name_prefix: /stream/production/
+    tags: {Project: stream, Environment: production}
     state: absent
 """
 
@@ -123,6 +141,20 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_
 from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
 
 
+def group_arn(group):
+    """The ARN the tagging API takes: ``logGroupArn``, or ``arn`` without its ``:*``."""
+    return group.get("logGroupArn") or group["arn"].removesuffix(":*")
+
+
+def with_tags(client, group):
+    """The group with its tags, or None when it was deleted meanwhile."""
+    try:
+        response = client.list_tags_for_resource(aws_retry=True, resourceArn=group_arn(group))
+    except is_boto3_error_code("ResourceNotFoundException"):
+        return None
+    return dict(group, tags=response["tags"])
+
+
 def describe(module, client, names):
     """The named groups that exist, keyed by name, with their tags."""
     found = {}
@@ -131,17 +163,25 @@ def describe(module, client, names):
         for name in names:
             pages = paginator.paginate(logGroupNamePrefix=name).build_full_result()
             group = next((g for g in pages["logGroups"] if g["logGroupName"] == name), None)
-            if group is None:
-                continue
-            try:
-                group["tags"] = client.list_tags_log_group(aws_retry=True, logGroupName=name)[
-                    "tags"
-                ]
-            except is_boto3_error_code("ResourceNotFoundException"):
-                continue  # deleted meanwhile
-            found[name] = group
+            group = with_tags(client, group) if group else None
+            if group is not None:
+                found[name] = group
     except AWS_ERRORS as e:  # pylint: disable=duplicate-except
         module.fail_json_aws(e, msg="Failed to describe the log groups")
+    return found
+
+
+def describe_prefix(module, client, prefix, tags):
+    """The groups under the prefix whose tags include all of ``tags``, keyed by name."""
+    found = {}
+    paginator = client.get_paginator("describe_log_groups")
+    try:
+        for group in paginator.paginate(logGroupNamePrefix=prefix).build_full_result()["logGroups"]:
+            group = with_tags(client, group)
+            if group is not None and tags.items() <= group["tags"].items():
+                found[group["logGroupName"]] = group
+    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
+        module.fail_json_aws(e, msg=f"Failed to describe the log groups under {prefix}")
     return found
 
 
@@ -187,10 +227,11 @@ def apply(module, client, spec, current):
             add, remove = compare_aws_tags(current.get("tags", {}), tags, purge)
             if add or remove:
                 changed = True
+                arn = group_arn(current)
                 if remove and not check:
-                    client.untag_log_group(aws_retry=True, logGroupName=name, tags=remove)
+                    client.untag_resource(aws_retry=True, resourceArn=arn, tagKeys=remove)
                 if add and not check:
-                    client.tag_log_group(aws_retry=True, logGroupName=name, tags=add)
+                    client.tag_resource(aws_retry=True, resourceArn=arn, tags=add)
         return changed
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg=f"Failed to create or update log group {name}")
@@ -212,26 +253,36 @@ def main():
             log_groups=dict(
                 type="list",
                 elements="dict",
-                required=True,
                 options=dict(
                     name=dict(type="str", required=True),
                     retention=dict(type="int"),
                     kms_key_id=dict(type="str"),
                 ),
             ),
+            log_group_name_prefix=dict(type="str"),
             tags=dict(type="dict", aliases=["resource_tags"]),
             purge_tags=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
+        required_one_of=[["log_groups", "log_group_name_prefix"]],
+        mutually_exclusive=[["log_groups", "log_group_name_prefix"]],
+        required_if=[["state", "present", ["log_groups"]]],
         supports_check_mode=True,
     )
-    specs = module.params["log_groups"]
-    names = [spec["name"] for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        module.fail_json(msg=f"log groups given more than once: {', '.join(duplicates)}")
+    prefix = module.params["log_group_name_prefix"]
+    if prefix is not None and not prefix:
+        module.fail_json(msg="log_group_name_prefix must not be empty (it would match every group)")
     client = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
-    live = describe(module, client, names)
+    if prefix:
+        live = describe_prefix(module, client, prefix, module.params["tags"] or {})
+        specs, names = [], sorted(live)
+    else:
+        specs = module.params["log_groups"]
+        names = [spec["name"] for spec in specs]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            module.fail_json(msg=f"log groups given more than once: {', '.join(duplicates)}")
+        live = describe(module, client, names)
     before = {name: view(live[name]) for name in names if name in live}
 
     if module.params["state"] == "absent":
