@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.harness import cwagent_standin
 from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
 from tests.harness.fleet import Fleet
 from tests.harness.hostimage import APT_ARCHIVES
@@ -183,57 +184,6 @@ class TestRepo:
             _index(suite, "patchtest-security", "StreamStack-Security")
 
 
-# -- the CloudWatch agent stand-in (as scripts/up builds it) ------------------------------------
-
-
-def build_standin_agent(out_dir: Path) -> str:
-    """The Molecule scenario's stand-in CloudWatch agent package under
-    ``out_dir/debian/<arch>/latest/``; returns its sha256."""
-    arch = subprocess.run(
-        ["dpkg", "--print-architecture"], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    deb_dir = out_dir / "debian" / arch / "latest"
-    deb = deb_dir / "amazon-cloudwatch-agent.deb"
-    source = ROOT / "molecule" / "cloudwatch_agent" / "standin"
-    key = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(source.iterdir()))).hexdigest()
-    stamp = deb_dir / ".source"
-    if not (deb.exists() and stamp.exists() and stamp.read_text() == key):
-        with tempfile.TemporaryDirectory() as tmp:
-            build = Path(tmp)
-            opt = build / "opt" / "aws" / "amazon-cloudwatch-agent"
-            for path in (
-                build / "DEBIAN",
-                opt / "bin",
-                opt / "etc" / "amazon-cloudwatch-agent.d",
-                opt / "logs",
-                build / "etc" / "systemd" / "system",
-            ):
-                path.mkdir(parents=True, exist_ok=True)
-            for name in ("amazon-cloudwatch-agent-ctl", "start-amazon-cloudwatch-agent"):
-                shutil.copy(source / name, opt / "bin" / name)
-                (opt / "bin" / name).chmod(0o755)
-            shutil.copy(
-                source / "amazon-cloudwatch-agent.service",
-                build / "etc" / "systemd" / "system" / "amazon-cloudwatch-agent.service",
-            )
-            shutil.copy(source / "postinst", build / "DEBIAN" / "postinst")
-            (build / "DEBIAN" / "postinst").chmod(0o755)
-            (build / "DEBIAN" / "control").write_text(
-                f"Package: amazon-cloudwatch-agent\nVersion: 0.0.0-streamstack-standin\n"
-                f"Architecture: {arch}\nMaintainer: StreamStack tests <noreply@example.invalid>\n"
-                "Depends: python3\nDescription: STAND-IN for the Amazon CloudWatch agent\n"
-                " Same package name and paths as the official package; it ships nothing.\n"
-            )
-            deb_dir.mkdir(parents=True, exist_ok=True)
-            subprocess.run(
-                ["dpkg-deb", "--root-owner-group", "--build", str(build), str(deb)],
-                check=True,
-                capture_output=True,
-            )
-        stamp.write_text(key)
-    return hashlib.sha256(deb.read_bytes()).hexdigest()
-
-
 # -- a converged fleet --------------------------------------------------------------------------
 
 
@@ -318,7 +268,7 @@ class PatchFleet:
 
         self.provision()
         self.repo.build()
-        sha256 = build_standin_agent(self.work_dir / "standin")
+        sha256 = cwagent_standin.build(self.work_dir / "standin")
         self.fleet.start()
         self.private_apt_archives()
         self.fleet.pair(self.aws, self.platform_name, "local")

@@ -94,8 +94,14 @@ BAD = [
     ),
     (
         "cloudwatch_agent",
-        {**PLATFORM},
+        # No checksum is known for another version: it must come with its own.
+        {**PLATFORM, "cloudwatch_agent_version": "1.300071.0b1720"},
         "cloudwatch_agent_package_sha256 the package's SHA-256",
+    ),
+    (
+        "cloudwatch_agent",
+        {**VALID["cloudwatch_agent"], "cloudwatch_agent_version": "latest"},
+        "not 'latest'",
     ),
     (
         "cloudwatch_agent",
