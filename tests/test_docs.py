@@ -31,6 +31,7 @@ DIAGRAM_TERMS = {
     "autoscaling": ["Web ASG", "Worker ASG", "target tracking"],
     "cloudwatch_logs": ["log groups"],
     "cloudwatch_alarms": ["alarms"],
+    "cloudwatchlogs_delivery": ["standard logging v2"],
     "sns": ["SNS"],
     "ssm_parameter": ["SSM parameter"],
 }

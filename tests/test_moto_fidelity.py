@@ -717,6 +717,83 @@ def test_logs_tagging_api_wants_the_log_group_arn_without_its_star(aws):
     assert logs.list_tags_for_resource(resourceArn=group["logGroupArn"])["tags"] == {}
 
 
+def error_of(call) -> tuple[str, str]:
+    with pytest.raises(ClientError) as raised:
+        call()
+    return raised.value.response["Error"]["Code"], raised.value.response["Error"]["Message"]
+
+
+@pytest.fixture
+def cloudfront_delivery(aws) -> dict[str, Any]:
+    """A CloudFront access-log delivery (us-east-1) into an S3 bucket."""
+    logs, name = aws("logs", "us-east-1"), unique("cf")
+    arn = f"arn:aws:cloudfront::123456789012:distribution/E{uuid.uuid4().hex[:12].upper()}"
+    source = logs.put_delivery_source(name=name, resourceArn=arn, logType="ACCESS_LOGS")
+    destination = logs.put_delivery_destination(
+        name=name,
+        deliveryDestinationConfiguration={"destinationResourceArn": f"arn:aws:s3:::{name}"},
+    )["deliveryDestination"]
+    delivery = logs.create_delivery(
+        deliverySourceName=name, deliveryDestinationArn=destination["arn"]
+    )["delivery"]
+    return {"logs": logs, "name": name, "distribution": arn, "delivery": delivery, **source}
+
+
+def test_logs_delivery_source_and_destination_in_use_are_not_deleted(cloudfront_delivery):
+    logs, name = cloudfront_delivery["logs"], cloudfront_delivery["name"]
+    for call in (
+        lambda: logs.delete_delivery_source(name=name),
+        lambda: logs.delete_delivery_destination(name=name),
+    ):
+        assert error_of(call)[0] == "ConflictException"
+    logs.delete_delivery(id=cloudfront_delivery["delivery"]["id"])
+    logs.delete_delivery_source(name=name)
+    logs.delete_delivery_destination(name=name)
+
+
+def test_logs_delivery_source_one_per_resource_and_cloudfront_in_us_east_1(
+    aws, cloudfront_delivery
+):
+    logs, arn = cloudfront_delivery["logs"], cloudfront_delivery["distribution"]
+    again = lambda: logs.put_delivery_source(  # noqa: E731
+        name=unique("other"), resourceArn=arn, logType="ACCESS_LOGS"
+    )
+    assert error_of(again) == (
+        "ConflictException",
+        "This ResourceId has already been used in another Delivery Source in this account",
+    )
+    # The same name again is an update, as on AWS.
+    logs.put_delivery_source(
+        name=cloudfront_delivery["name"], resourceArn=arn, logType="ACCESS_LOGS"
+    )
+    elsewhere = lambda: aws("logs", "eu-west-1").put_delivery_source(  # noqa: E731
+        name=unique("eu"), resourceArn=arn + "X", logType="ACCESS_LOGS"
+    )
+    assert error_of(elsewhere) == (
+        "ValidationException",
+        "PutDeliverySource action is not supported for this LogType in region eu-west-1",
+    )
+
+
+def test_logs_update_delivery_configuration(cloudfront_delivery):
+    logs, delivery = cloudfront_delivery["logs"], cloudfront_delivery["delivery"]
+    logs.update_delivery_configuration(
+        id=delivery["id"],
+        recordFields=["date", "time", "c-ip"],
+        s3DeliveryConfiguration={"suffixPath": "cf/{DistributionId}/{yyyy}"},
+    )
+    updated = logs.get_delivery(id=delivery["id"])["delivery"]
+    assert updated["recordFields"] == ["date", "time", "c-ip"]
+    assert updated["s3DeliveryConfiguration"]["suffixPath"] == "cf/{DistributionId}/{yyyy}"
+    assert updated["deliveryDestinationArn"] == delivery["deliveryDestinationArn"]
+    assert (
+        error_of(
+            lambda: logs.update_delivery_configuration(id="nosuchdelivery", fieldDelimiter=",")
+        )[0]
+        == "ResourceNotFoundException"
+    )
+
+
 def test_alb_reports_aws_default_attributes(aws, network):
     elb = aws("elbv2")
     arn = elb.create_load_balancer(Name=unique("alb")[:32], Subnets=network["subnets"])[

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.harness.aws_resources import find_platform_resources
+from tests.harness.iam_policy import Principal, evaluate
 
 PROVISION = ROOT / "playbooks" / "provision.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
@@ -64,6 +65,7 @@ BAD_INPUTS = {
         "cloudwatch_log_retention_days",
     ),
     "alarm e-mail": ({"alarm_email": "ops-at-example"}, "alarm_email"),
+    "access log format": ({"cloudfront_access_log_format": "csv"}, "cloudfront_access_log_format"),
     "infrequent access too early": ({"media_source_ia_days": 7}, "infrequent access"),
     "platform name": ({"platform_name": "Stream_Prod"}, "platform_name"),
     "region name": ({"aws_region": "moon-1"}, "aws_region"),
@@ -168,6 +170,9 @@ def test_first_run_creates_every_resource(provisioned, aws):
         "origin_access_control": 1,
         "public_key": 1,
         "key_group": 1,
+        "delivery_source": 1,
+        "delivery_destination": 1,
+        "delivery": 1,
     }
     assert {kind: len(found.get(kind, [])) for kind in expected} == expected
     assert set(found["secret"]) == {f"{PREFIX}/db-master", f"{PREFIX}/cloudfront-signing-key"}
@@ -351,6 +356,56 @@ def test_media_bucket_logs_access_and_ages_sources(provisioned, aws):
     rules = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
     transitions = [t for r in rules for t in r.get("Transitions", [])]
     assert {"Days": 30, "StorageClass": "STANDARD_IA"} in transitions
+
+
+def test_cloudfront_access_logs_reach_the_log_bucket(provisioned, aws, distribution):
+    """Standard logging v2: a delivery from the distribution to the log bucket (us-east-1), and
+    the bucket's live policy lets the delivery service write there for this source only."""
+    logs, bucket = aws("logs", "us-east-1"), f"{PREFIX}-logs-123456789012"
+    source = logs.get_delivery_source(name=f"{PREFIX}-cloudfront-access")["deliverySource"]
+    assert source["resourceArns"] == [distribution["ARN"]] and source["logType"] == "ACCESS_LOGS"
+    destination = logs.get_delivery_destination(name=f"{PREFIX}-cloudfront-access-s3")[
+        "deliveryDestination"
+    ]
+    assert destination["deliveryDestinationConfiguration"] == {
+        "destinationResourceArn": f"arn:aws:s3:::{bucket}"
+    }
+    assert destination["outputFormat"] == "w3c"
+    (delivery,) = [
+        d
+        for d in logs.describe_deliveries()["deliveries"]
+        if d["deliverySourceName"] == source["name"]
+    ]
+    assert delivery["deliveryDestinationArn"] == destination["arn"]
+
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    service = Principal(service="delivery.logs.amazonaws.com")
+    context = {
+        "aws:SourceAccount": "123456789012",
+        "aws:SourceArn": source["arn"],
+        "aws:SecureTransport": True,
+        "s3:x-amz-acl": "bucket-owner-full-control",
+    }
+    log = f"arn:aws:s3:::{bucket}/AWSLogs/123456789012/CloudFront/{distribution['Id']}.gz"
+
+    def allowed(action, resource, **changes):
+        decision = evaluate(
+            [],
+            action,
+            resource,
+            {**context, **changes},
+            principal=service,
+            resource_policies=[policy],
+        )
+        return decision.allowed
+
+    assert allowed("s3:PutObject", log)
+    assert allowed("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}")
+    other_source = source["arn"].replace("cloudfront-access", "other")
+    assert not allowed("s3:PutObject", log, **{"aws:SourceArn": other_source})
+    assert not allowed("s3:PutObject", log, **{"aws:SourceAccount": "210987654321"})
+    assert not allowed("s3:PutObject", f"arn:aws:s3:::{bucket}/s3/x.log")
+    assert not allowed("s3:PutObject", log, **{"aws:SecureTransport": False})
 
 
 def test_distribution_uses_oac_https_and_signed_media(provisioned, aws, distribution):

@@ -139,4 +139,21 @@ def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[
         for g in cloudfront.list_key_groups()["KeyGroupList"].get("Items", [])
         if g["KeyGroup"]["KeyGroupConfig"]["Name"].startswith(prefix)
     ]
+    # CloudFront's access log delivery: managed in us-east-1, named after the environment.
+    logs = aws("logs", "us-east-1")
+    found["delivery_source"] = [
+        s["name"]
+        for s in logs.describe_delivery_sources()["deliverySources"]
+        if s["name"].startswith(prefix)
+    ]
+    found["delivery_destination"] = [
+        d["name"]
+        for d in logs.describe_delivery_destinations()["deliveryDestinations"]
+        if d["name"].startswith(prefix)
+    ]
+    found["delivery"] = [
+        d["id"]
+        for d in logs.describe_deliveries()["deliveries"]
+        if d["deliverySourceName"].startswith(prefix)
+    ]
     return {kind: ids for kind, ids in found.items() if ids}
