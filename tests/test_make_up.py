@@ -262,6 +262,14 @@ def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
             # Both samples are in the catalog.
             page.locator(f'a[href="/watch/{items["video"]}"]').first.wait_for()
             page.locator(f'a[href="/watch/{items["song"]}"]').first.wait_for()
+            # Both posters (the video's frame, the song's waveform) load: signed thumbs/ URLs,
+            # written by the worker with its instance role, read through nginx.
+            for kind in ("video", "song"):
+                poster = page.locator(f'a[href="/watch/{items[kind]}"] img').first
+                poster.scroll_into_view_if_needed()
+                page.wait_for_function(
+                    "img => img.complete && img.naturalWidth > 0", arg=poster.element_handle()
+                )
 
             for kind, element in (("video", "video"), ("song", "audio")):
                 page.goto(f"/watch/{items[kind]}")
@@ -275,6 +283,30 @@ def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
             assert not console.errors, console.errors
         finally:
             browser.close()
+
+
+def test_hosts_call_aws_as_their_instance_roles_and_only_as_the_call_table_says(up):
+    """The hosts sign with their tier's instance role (IMDSv2 credentials of the emulated
+    instance; the emulator enforces the role's policy) and make only the calls of the IAM call
+    table for their tier, recorded by the app itself (STREAMAPP_AWS_CALL_LOG)."""
+    from tests.harness import call_table
+
+    table = call_table.load()
+    for host in up["fleet"]["hosts"].values():
+        log = hostimage.podman(
+            "exec", host["container"], "cat", "/var/log/streamstack/aws-calls.jsonl",
+            capture_output=True, text=True, check=False, timeout=60,
+        ).stdout  # fmt: skip
+        recorded = {(c["service"], c["operation"]) for c in map(json.loads, log.splitlines())}
+        assert recorded, f"{host['container']} recorded no AWS call"
+        missing = sorted(recorded - table.operations(host["role"]))
+        assert not missing, f"{host['role']} calls missing from tests/iam/calls.yml: {missing}"
+    endpoint = (STATE / "emulator" / "endpoint").read_text().strip()
+    with urllib.request.urlopen(f"{endpoint}/moto-api/fidelity/iam", timeout=10) as resp:
+        decisions = json.loads(resp.read())
+    roles = {d["principal"].split("/")[1] for d in decisions}
+    assert {"stream-local-web", "stream-local-worker"} <= roles, roles
+    assert [d for d in decisions if not d["allowed"]] == []
 
 
 def test_up_again_starts_from_the_baked_hosts(up):

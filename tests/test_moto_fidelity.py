@@ -856,3 +856,185 @@ def test_deregistered_target_drains_for_the_deregistration_delay(aws, network):
     time.sleep(2.2)
     assert states() == {second: ("healthy", None)}
     assert states(Targets=[{"Id": first}]) == {first: ("unused", "Target.NotRegistered")}
+
+
+# --- IAM enforced for instance roles, credentials from the instance's metadata ----------------
+
+
+@pytest.fixture(scope="module")
+def host_role(aws, network) -> dict[str, Any]:
+    """An instance whose profile's role may read one table and write under one bucket prefix,
+    launched IMDSv2-only: what a web host of the platform is, in small."""
+    iam, ec2, s3, ddb = aws("iam"), aws("ec2"), aws("s3"), aws("dynamodb")
+    name = unique("host")
+    bucket = f"{name}-media"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    tables = []
+    for table in (f"{name}-sessions", f"{name}-other"):
+        ddb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        tables.append(table)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                "Resource": f"arn:aws:dynamodb:eu-west-1:123456789012:table/{tables[0]}",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"arn:aws:s3:::{bucket}/hls/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+                "Condition": {"StringLike": {"s3:prefix": "hls/*"}},
+            },
+        ],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="access", PolicyDocument=json.dumps(policy))
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    instance = ec2.run_instances(
+        ImageId="ami-03cf127a",
+        MinCount=1,
+        MaxCount=1,
+        SubnetId=network["subnets"][0],
+        UserData="#cloud-config\n",
+        IamInstanceProfile={"Name": name},
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+    )["Instances"][0]
+    return {"name": name, "bucket": bucket, "tables": tables, "instance": instance["InstanceId"]}
+
+
+def imds(emulator, instance_id: str, path: str, token: str | None = None, method: str = "GET"):
+    import urllib.error
+    import urllib.request
+
+    url = f"{emulator.endpoint}/moto-api/fidelity/imds/{instance_id}/{path}"
+    headers = {"X-aws-ec2-metadata-token": token} if token else {}
+    if method == "PUT":
+        headers = {"X-aws-ec2-metadata-token-ttl-seconds": "300"}
+    request = urllib.request.Request(url, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, ""
+
+
+@pytest.fixture(scope="module")
+def host_session(emulator, host_role):
+    """boto3 as a host gets it: botocore's own IMDS provider, pointed at the instance's endpoint."""
+    import os
+
+    import boto3
+    import botocore.session
+
+    endpoint = f"{emulator.endpoint}/moto-api/fidelity/imds/{host_role['instance']}"
+    saved = {k: os.environ.pop(k, None) for k in list(os.environ) if k.startswith("AWS_")}
+    os.environ["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = endpoint
+    try:
+        core = botocore.session.Session()
+        credentials = core.get_credentials().get_frozen_credentials()
+        assert core.get_credentials().method == "iam-role"
+    finally:
+        os.environ.pop("AWS_EC2_METADATA_SERVICE_ENDPOINT", None)
+        os.environ.update({k: v for k, v in saved.items() if v is not None})
+    session = boto3.session.Session(
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
+        region_name="eu-west-1",
+    )
+    return lambda service: session.client(service, endpoint_url=emulator.endpoint)
+
+
+def test_imds_requires_a_token_on_an_imdsv2_instance(emulator, host_role):
+    instance = host_role["instance"]
+    assert imds(emulator, instance, "latest/meta-data/instance-id")[0] == 401
+    status, token = imds(emulator, instance, "latest/api/token", method="PUT")
+    assert status == 200 and token
+    assert imds(emulator, instance, "latest/meta-data/instance-id", token) == (200, instance)
+    status, name = imds(emulator, instance, "latest/meta-data/iam/security-credentials/", token)
+    assert (status, name) == (200, host_role["name"])
+    status, body = imds(
+        emulator, instance, f"latest/meta-data/iam/security-credentials/{name}", token
+    )
+    credentials = json.loads(body)
+    assert credentials["AccessKeyId"].startswith("ASIA") and credentials["Token"]
+    assert imds(emulator, instance, "latest/user-data", token) == (200, "#cloud-config\n")
+    assert imds(emulator, instance, "latest/meta-data/instance-id", "forged")[0] == 401
+
+
+def test_instance_role_calls_are_decided_by_its_policy(host_session, host_role):
+    ddb, s3 = host_session("dynamodb"), host_session("s3")
+    sessions, other = host_role["tables"]
+    ddb.put_item(TableName=sessions, Item={"pk": {"S": "a"}})
+    assert ddb.get_item(TableName=sessions, Key={"pk": {"S": "a"}})["Item"]
+    with pytest.raises(ClientError) as err:
+        ddb.get_item(TableName=other, Key={"pk": {"S": "a"}})
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert f"table/{other}" in err.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as err:
+        ddb.delete_item(TableName=sessions, Key={"pk": {"S": "a"}})  # not granted
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    bucket = host_role["bucket"]
+    s3.put_object(Bucket=bucket, Key="hls/1/a.ts", Body=b"x")
+    with pytest.raises(ClientError) as err:
+        s3.put_object(Bucket=bucket, Key="sources/1/a.mp4", Body=b"x")
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_s3_list_and_head_bucket_are_list_bucket_with_its_prefix(host_session, host_role):
+    """HeadBucket is authorized as s3:ListBucket with no s3:prefix (moto: s3:HeadBucket)."""
+    s3, bucket = host_session("s3"), host_role["bucket"]
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="hls/", MaxKeys=1)["KeyCount"] >= 0
+    for call in (
+        lambda: s3.list_objects_v2(Bucket=bucket, Prefix="sources/"),
+        lambda: s3.list_objects_v2(Bucket=bucket),
+        lambda: s3.head_bucket(Bucket=bucket),
+    ):
+        with pytest.raises(ClientError) as err:
+            call()
+        assert err.value.response["Error"]["Code"] in ("AccessDenied", "403")
+
+
+def test_s3_delete_objects_refuses_key_by_key(host_session, host_role, aws):
+    bucket = host_role["bucket"]
+    aws("s3").put_object(Bucket=bucket, Key="sources/9/a.mp4", Body=b"x")
+    s3 = host_session("s3")
+    s3.put_object(Bucket=bucket, Key="hls/9/a.ts", Body=b"x")
+    result = s3.delete_objects(
+        Bucket=bucket,
+        Delete={"Objects": [{"Key": "hls/9/a.ts"}, {"Key": "sources/9/a.mp4"}]},
+    )
+    assert [d["Key"] for d in result.get("Deleted", [])] == ["hls/9/a.ts"]
+    assert [(e["Key"], e["Code"]) for e in result["Errors"]] == [
+        ("sources/9/a.mp4", "AccessDenied")
+    ]
+    left = aws("s3").list_objects_v2(Bucket=bucket, Prefix="sources/9/")["KeyCount"]
+    assert left == 1
+
+
+def test_the_operators_own_keys_are_not_checked(aws, host_role):
+    """The account's own credentials (playbooks, tests) act as the account: no instance policy."""
+    aws("dynamodb").delete_item(TableName=host_role["tables"][1], Key={"pk": {"S": "a"}})

@@ -1553,3 +1553,446 @@ def elbv2_deregistered_targets_drain_for_the_deregistration_delay() -> None:
         if not targets and group is not None and draining(group):
             targets = list(group.targets.values()) + [t for t, _ in draining(group).values()]
         return original(self, target_group_arn, targets)
+
+
+# --------------------------------------------------------------------------------------------
+# IAM as AWS enforces it, and the instances' credentials (IMDS)
+# --------------------------------------------------------------------------------------------
+
+# Signing names whose IAM action prefix differs.
+_IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
+# S3: moto names each request by its IAM action already (GetObject for HeadObject, PutObject
+# for the parts of a multipart upload, ListBucket for ListObjectsV2), except HeadBucket, which
+# AWS authorizes as s3:ListBucket (a non-existent s3:HeadBucket in moto).
+_S3_IAM_ACTIONS = {"HeadBucket": "ListBucket"}
+# The calls our hosts make (tests/iam/calls.yml) and the services whose resources are modelled
+# below. For a call outside them the decision is taken on the action alone when the policies
+# grant nothing for it (so AWS would refuse it too); otherwise it is let through, with the
+# call table's own test (the recorded calls) catching it: the emulator must never refuse what
+# AWS allows.
+_IAM_SERVICES = {"s3", "dynamodb", "sqs", "secretsmanager", "ssm", "logs", "monitoring", "ec2"}
+# Decisions about assumed-role sessions, newest last (GET /moto-api/fidelity/iam).
+_IAM_DECISIONS: list[dict[str, Any]] = []
+
+
+def _iam_session(account: str, partition: str, access_key_id: str) -> Any:
+    from moto.sts.models import sts_backends
+
+    for session in sts_backends[account][partition].assumed_roles:
+        if session.access_key_id == access_key_id:
+            return session
+    return None
+
+
+def _iam_role_policies(account: str, partition: str, role_arn: str) -> list[dict[str, Any]]:
+    """The role's inline and attached policy documents, as AWS evaluates them."""
+    from urllib.parse import unquote
+
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account][partition]
+    role = backend.get_role(role_arn.rsplit("/", 1)[-1])
+    documents = [json.loads(unquote(doc)) for doc in role.policies.values()]
+    for managed in role.managed_policies.values():
+        version = next(v for v in managed.versions if v.version_id == managed.default_version_id)
+        documents.append(json.loads(unquote(version.document)))
+    return documents
+
+
+def _json_body(response: Any) -> dict[str, Any]:
+    """A JSON-protocol request's parameters (some handlers have parsed the body already)."""
+    for body in (getattr(response, "body", None), getattr(response, "raw_body", None)):
+        if isinstance(body, dict):
+            return body
+        try:
+            found = json.loads(body or "{}")
+        except (TypeError, ValueError):
+            continue
+        if isinstance(found, dict) and found:
+            return found
+    return {}
+
+
+def _iam_request(response: Any, service: str, operation: str, resource: str) -> Any:
+    """(action, resource, context) of a request, as IAM checks it; None when not modelled."""
+    region, account = response.region, response.current_account
+    context: dict[str, Any] = {}
+    if service == "s3":
+        action = "s3:" + _S3_IAM_ACTIONS.get(operation, operation)
+        if action == "s3:DeleteObject" and "/" not in resource.removeprefix("arn:aws:s3:::"):
+            return action, "", context  # DeleteObjects: decided key by key (below)
+        prefix = response.querystring.get("prefix")
+        if action == "s3:ListBucket" and prefix:
+            context["s3:prefix"] = prefix[0]
+        return action, resource, context
+    action = f"{_IAM_PREFIX.get(service, service)}:{operation}"
+    body = _json_body(response)
+    if service == "dynamodb":
+        return action, f"arn:aws:dynamodb:{region}:{account}:table/{body.get('TableName')}", context
+    if service == "sqs":
+        url = body.get("QueueUrl") or (response.querystring.get("QueueUrl") or [""])[0]
+        queue_account, name = url.rstrip("/").split("/")[-2:]
+        return action, f"arn:aws:sqs:{region}:{queue_account}:{name}", context
+    if service == "secretsmanager":
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secret_id = body.get("SecretId", "")
+        secret = secretsmanager_backends[account][region].secrets.get(secret_id)
+        return action, secret.arn if secret else secret_id, context
+    if service == "ssm":
+        name = body.get("Name", "")
+        path = name if name.startswith("/") else f"/{name}"
+        return action, f"arn:aws:ssm:{region}:{account}:parameter{path}", context
+    if service == "logs":
+        group = f"arn:aws:logs:{region}:{account}:log-group:{body.get('logGroupName', '')}"
+        if operation == "PutLogEvents":
+            return action, f"{group}:log-stream:{body.get('logStreamName', '')}", context
+        return action, group, context
+    if service == "monitoring":
+        namespace = (response.querystring.get("Namespace") or [body.get("Namespace", "")])[0]
+        return action, "*", {"cloudwatch:namespace": namespace}
+    if service == "ec2" and operation.startswith("Describe"):
+        return action, "*", context  # no resource-level permissions for Describe calls
+    return None
+
+
+def _iam_denied(response: Any, service: str, principal: str, action: str, resource: str) -> Any:
+    message = (
+        f"User: {principal} is not authorized to perform: {action} on resource: {resource} "
+        f"because no identity-based policy allows the {action} action"
+    )
+    if service == "s3":
+        from moto.s3.exceptions import S3ClientError
+
+        return S3ClientError("AccessDenied", message)
+    if service in ("dynamodb", "secretsmanager", "ssm", "logs", "sqs"):
+        from moto.core.exceptions import JsonRESTError
+
+        return JsonRESTError("AccessDeniedException", message)
+    from moto.core.exceptions import AccessDeniedError
+
+    error = AccessDeniedError(user_arn=principal, action=action)
+    error.description = error.description.replace(  # the resource, as AWS names it
+        f"perform: {action}", f"perform: {action} on resource: {resource}"
+    )
+    return error
+
+
+def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
+    """Our decision for a request signed by an assumed-role session; nothing for others."""
+    from tests.harness.iam_policy import Principal, evaluate
+
+    authorization = response.headers.get("Authorization") or ""
+    if "Credential=" not in authorization:
+        return  # anonymous: bucket policies decide (moto's own logic)
+    scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+    access_key_id, region, service = scope[0], scope[2], scope[3]
+    account, partition = response.current_account, "aws"
+    session = _iam_session(account, partition, access_key_id)
+    if session is None:
+        return  # the account's own keys: the emulator's operator, not a host
+    token = response.headers.get("X-Amz-Security-Token")
+    if token != session.session_token:
+        from moto.core.exceptions import InvalidClientTokenIdError
+
+        raise InvalidClientTokenIdError()
+    from urllib.parse import urlparse
+
+    query = urlparse(response.uri).query
+    operation = response.data.get("Action") if service == "s3" else response._get_action()
+    iam_request_cls(
+        account_id=account,
+        method=response.method,
+        path=response.raw_path + (f"?{query}" if query else ""),
+        data=response.data,
+        body=response.raw_body,
+        headers=response.headers,
+        action=operation,
+    ).check_signature()
+    if service == "sts" and operation == "GetCallerIdentity":
+        return
+    role_name = session.role_arn.rsplit("/", 1)[-1]
+    principal_arn = f"arn:aws:sts::{account}:assumed-role/{role_name}/{session.session_name}"
+    documents = _iam_role_policies(account, partition, session.role_arn)
+    modelled = _iam_request(response, service, operation, resource)
+    if service not in _IAM_SERVICES or modelled is None:
+        # A resource not modelled here: refuse only what no statement could grant.
+        action_name, resource_arn = f"{_IAM_PREFIX.get(service, service)}:{operation}", "*"
+        allowed = _iam_may_grant(documents, action_name)
+    elif not modelled[1]:
+        return  # decided elsewhere (DeleteObjects: each key)
+    else:
+        action_name, resource_arn, context = modelled
+        context = {"aws:SecureTransport": True, "aws:RequestedRegion": region, **context}
+        resource_policies = []
+        if service == "s3" and resource_arn.startswith("arn:aws:s3:::"):
+            policy = _s3_bucket_policy(resource_arn.removeprefix("arn:aws:s3:::").split("/")[0])
+            resource_policies = [policy] if policy else []
+        allowed = evaluate(
+            documents,
+            action_name,
+            resource_arn,
+            context,
+            resource_policies=resource_policies,
+            principal=Principal(arn=principal_arn, account=account),
+        ).allowed
+    _IAM_DECISIONS.append(
+        {
+            "principal": principal_arn,
+            "action": action_name,
+            "resource": resource_arn,
+            "allowed": allowed,
+        }
+    )
+    del _IAM_DECISIONS[:-_JOURNAL_LIMIT]
+    if not allowed:
+        raise _iam_denied(response, service, principal_arn, action_name, resource_arn)
+
+
+def _iam_may_grant(documents: list[dict[str, Any]], action: str) -> bool:
+    """Whether an Allow statement names the action, whatever its resources and conditions."""
+    from tests.harness.iam_policy import evaluate
+
+    for document in documents:
+        statements = document.get("Statement", [])
+        for statement in statements if isinstance(statements, list) else [statements]:
+            if statement.get("Effect") == "Allow" and "Action" in statement:
+                loose = {"Effect": "Allow", "Action": statement["Action"], "Resource": "*"}
+                if evaluate([{"Statement": [loose]}], action, "*").allowed:
+                    return True
+    return False
+
+
+def _s3_bucket_policy(bucket: str) -> dict[str, Any] | None:
+    from moto.s3.models import s3_backends
+
+    for account in s3_backends.values():
+        found = account["aws"].buckets.get(bucket)
+        if found is not None:
+            return json.loads(found.policy.decode()) if found.policy else None
+    return None
+
+
+@fix
+def iam_is_enforced_for_assumed_role_sessions() -> None:
+    """moto 5.2.5's IAM checks are server-wide and unlike AWS's: action names come from the
+    signing name (``s3:HeadBucket``), only S3 and SQS resources are matched (everything else
+    against ``*``, so ARN-scoped grants are denied), conditions count as true, a bucket policy
+    Allow never grants, and AssumeRole of a role trusted by ec2.amazonaws.com crashes.
+
+    Here every request signed by an assumed-role session (the hosts' instance-role credentials,
+    from the IMDS below, or a deploy role) is decided by our evaluator (tests/harness/iam_policy.py)
+    on the role's inline and attached policies, with the IAM action, resource ARN and request
+    context AWS uses (and the bucket policy for S3); a refusal is the service's AccessDenied.
+    The account's own keys (the operator: playbooks, tests) are not checked, as an account's
+    root would not be. ``GET /moto-api/fidelity/iam`` lists the decisions.
+    """
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.moto_api._internal import urls
+
+    def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        _iam_authorize(self, iam_request_cls, resource)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
+
+    def decisions(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        if request.method == "POST":
+            _IAM_DECISIONS.clear()
+        return 200, {"Content-Type": "application/json"}, json.dumps(_IAM_DECISIONS)
+
+    urls.url_paths["{0}/moto-api/fidelity/iam"] = decisions
+
+
+@fix
+def s3_delete_objects_checks_each_key() -> None:
+    """moto 5.2.5 authorizes DeleteObjects on the bucket. AWS checks s3:DeleteObject on each key
+    and reports the keys it refused as AccessDenied errors of the response, deleting the others."""
+    from xml.sax.saxutils import escape
+
+    import xmltodict
+    from moto.iam.access_control import S3IAMRequest
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.responses import S3Response
+
+    @_around(S3Response, "_bucket_response_delete_keys")
+    def delete_keys(original: Callable[..., Any], self: Any, bucket_name: str, **kwargs: Any):
+        refused: list[str] = []
+        objects = xmltodict.parse(self.body, strip_whitespace=False)["Delete"].get("Object", [])
+        objects = objects if isinstance(objects, list) else [objects]
+        for obj in objects:
+            try:
+                _iam_authorize(self, S3IAMRequest, f"arn:aws:s3:::{bucket_name}/{obj['Key']}")
+            except S3ClientError:  # a refusal of this key, reported below
+                refused.append(obj["Key"])
+        if not refused:
+            return original(self, bucket_name, **kwargs)
+        kept = [o for o in objects if o["Key"] not in refused]
+        errors = "".join(
+            f"<Error><Key>{escape(key)}</Key><Code>AccessDenied</Code>"
+            "<Message>Access Denied</Message></Error>"
+            for key in refused
+        )
+        if not kept:
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                f'<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{errors}</DeleteResult>'
+            )
+            return 200, {}, body
+        doc = xmltodict.parse(self.body, strip_whitespace=False)
+        doc["Delete"]["Object"] = kept
+        self.body = xmltodict.unparse(doc).encode()
+        status, headers, body = original(self, bucket_name, **kwargs)
+        return status, headers, body.replace("</DeleteResult>", errors + "</DeleteResult>")
+
+
+# Instance credentials last 6 hours and rotate an hour before they expire (EC2 User Guide,
+# "Retrieve security credentials from instance metadata").
+_IMDS_CREDENTIAL_SECONDS = 6 * 3600
+_IMDS_ROTATE_BEFORE_SECONDS = 3600
+_IMDS_TOKENS: dict[str, float] = {}
+_IMDS_CREDENTIALS: dict[str, Any] = {}
+
+
+def _imds_instance(instance_id: str) -> Any:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    for backend in list(ec2_backends[DEFAULT_ACCOUNT_ID].values()):
+        for reservation in backend.reservations.values():
+            for instance in reservation.instances:
+                if instance.id == instance_id:
+                    return backend, instance
+    return None, None
+
+
+def _imds_credentials(backend: Any, instance: Any) -> dict[str, str] | None:
+    """The instance profile role's temporary credentials, as IMDS hands them out."""
+    import datetime
+
+    from moto.sts.models import sts_backends
+
+    association = backend.iam_instance_profile_associations.get(instance.id)
+    if association is None or not association.iam_instance_profile.roles:
+        return None
+    role = association.iam_instance_profile.roles[0]
+    now = datetime.datetime.now(datetime.UTC)
+    found = _IMDS_CREDENTIALS.get(instance.id)
+    if (
+        found is None
+        or found["role"] != role.arn
+        or found["expires"] - now < datetime.timedelta(seconds=_IMDS_ROTATE_BEFORE_SECONDS)
+    ):
+        session = sts_backends[backend.account_id]["aws"].assume_role(
+            region_name=backend.region_name,
+            role_session_name=instance.id,
+            role_arn=role.arn,
+            policy="",
+            duration=_IMDS_CREDENTIAL_SECONDS,
+            external_id="",
+        )
+        found = _IMDS_CREDENTIALS[instance.id] = {
+            "role": role.arn,
+            "name": role.name,
+            "session": session,
+            "updated": now,
+            "expires": now + datetime.timedelta(seconds=_IMDS_CREDENTIAL_SECONDS),
+        }
+    session = found["session"]
+    return {
+        "name": found["name"],
+        "Code": "Success",
+        "LastUpdated": found["updated"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "Type": "AWS-HMAC",
+        "AccessKeyId": session.access_key_id,
+        "SecretAccessKey": session.secret_access_key,
+        "Token": session.session_token,
+        "Expiration": found["expires"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+@fix
+def instance_metadata_per_instance() -> None:
+    """moto 5.2.5's instance metadata hands every caller test-key/test-session-token, tied to no
+    role. AWS's IMDS gives an instance its profile role's temporary credentials (rotated before
+    they expire) and, when the instance requires IMDSv2 (HttpTokens=required), answers only a
+    caller holding a session token (PUT latest/api/token).
+
+    Each emulated instance has its own at ``/moto-api/fidelity/imds/<instance id>/``: the host
+    that plays the instance sets ``AWS_EC2_METADATA_SERVICE_ENDPOINT`` to it, and botocore's
+    credential chain then signs with the instance role, which the IAM checks above enforce.
+    Served: the token, instance-id, placement, the identity document, iam/info,
+    iam/security-credentials/ and user-data.
+    """
+    import base64
+    import secrets
+
+    from moto.moto_api._internal import urls
+
+    def imds(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        path = full_url.split("/moto-api/fidelity/imds/", 1)[1].split("?", 1)[0]
+        instance_id, _, path = path.partition("/")
+        backend, instance = _imds_instance(instance_id)
+        if instance is None or instance.state not in ("pending", "running"):
+            return 404, {}, ""
+        if path == "latest/api/token" and request.method == "PUT":
+            ttl = request.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
+            if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+                return 400, {}, ""
+            token = secrets.token_urlsafe(32)
+            _IMDS_TOKENS[token] = time.monotonic() + int(ttl)
+            return 200, {"X-aws-ec2-metadata-token-ttl-seconds": ttl}, token
+        token = request.headers.get("X-aws-ec2-metadata-token")
+        valid = token is not None and _IMDS_TOKENS.get(token, 0) > time.monotonic()
+        if token is not None and not valid:
+            return 401, {}, ""
+        if instance.metadata_options.http_tokens == "required" and not valid:
+            return 401, {}, ""  # IMDSv2 only: no token, no answer
+        zone = (
+            instance.placement.zone if hasattr(instance.placement, "zone") else instance.placement
+        )
+        document = {
+            "accountId": backend.account_id,
+            "availabilityZone": zone,
+            "imageId": instance.image_id,
+            "instanceId": instance.id,
+            "instanceType": instance.instance_type,
+            "privateIp": instance.private_ip,
+            "region": backend.region_name,
+        }
+        credentials = _imds_credentials(backend, instance)
+        answers: dict[str, str] = {
+            "latest/meta-data/instance-id": instance.id,
+            "latest/meta-data/instance-type": instance.instance_type,
+            "latest/meta-data/local-ipv4": instance.private_ip or "",
+            "latest/meta-data/placement/availability-zone": zone,
+            "latest/meta-data/placement/region": backend.region_name,
+            "latest/dynamic/instance-identity/document": json.dumps(document),
+        }
+        if path == "latest/user-data" and instance.user_data:
+            user_data = instance.user_data
+            user_data = user_data[0] if isinstance(user_data, list) else user_data
+            # moto keeps it as a Base64EncodedString (or a base64 str in older releases).
+            answers[path] = (
+                user_data.decode()
+                if hasattr(user_data, "decode") and not isinstance(user_data, str)
+                else base64.b64decode(user_data).decode()
+            )
+        if credentials:
+            name = credentials.pop("name")
+            association = backend.iam_instance_profile_associations[instance.id]
+            answers["latest/meta-data/iam/info"] = json.dumps(
+                {
+                    "Code": "Success",
+                    "LastUpdated": credentials["LastUpdated"],
+                    "InstanceProfileArn": association.iam_instance_profile.arn,
+                    "InstanceProfileId": association.iam_instance_profile.id,
+                }
+            )
+            answers["latest/meta-data/iam/security-credentials/"] = name
+            answers[f"latest/meta-data/iam/security-credentials/{name}"] = json.dumps(credentials)
+        found = answers.get(path) or answers.get(path.rstrip("/") + "/")
+        if found is None:
+            return 404, {}, ""
+        return 200, {"Content-Type": "text/plain"}, found
+
+    urls.url_paths["{0}/moto-api/fidelity/imds/(?P<instance>[^/]+)/(?P<path>.*)"] = imds

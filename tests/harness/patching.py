@@ -295,8 +295,14 @@ class PatchFleet:
             },
         )
         env_extra = {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            # The instance role's credentials from the emulated instance's metadata, as in
+            # inventories/local (extra vars replace the inventory's app_env_extra as a whole).
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": (
+                f"{self.emulator_endpoint.replace('127.0.0.1', controller)}"
+                "/moto-api/fidelity/imds/{{ instance_id }}"
+            ),
+            "AWS_METADATA_SERVICE_TIMEOUT": "5",
+            "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "3",
             # A database of its own in the session's PostgreSQL, with the harness's password.
             "STREAMAPP_DATABASE_URL": (
                 f"postgresql+psycopg://{DB_USER}@{controller}:{self.postgres.port}/{database}"
