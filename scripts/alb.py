@@ -1,7 +1,7 @@
 """The local "ALB" of `make up`, as a background process: tests/harness/loadbalancer.py's
 haproxy on 127.0.0.1 in front of the web hosts' published nginx ports, whose pool follows the
 emulator's target group (register/deregister/draining, as the ALB's does), with the target
-group's health check (GET /readyz).
+group's health check (its path: the app's liveness, /healthz).
 
     python scripts/alb.py start --state DIR --port P --fleet FLEET_JSON   # detached; waits
     python scripts/alb.py stop --state DIR                                # idempotent

@@ -53,7 +53,11 @@ def target_group(aws) -> dict[str, object]:
         ]
     ]
     arn = elb.create_target_group(
-        Name=f"lbtest-{uuid.uuid4().hex[:8]}", Protocol="HTTP", Port=80, VpcId=vpc
+        Name=f"lbtest-{uuid.uuid4().hex[:8]}",
+        Protocol="HTTP",
+        Port=80,
+        VpcId=vpc,
+        HealthCheckPath="/healthz",
     )["TargetGroups"][0]["TargetGroupArn"]
     elb.modify_target_group_attributes(
         TargetGroupArn=arn,
@@ -73,6 +77,8 @@ def test_pool_follows_the_target_group(aws, target_group, backends, tmp_path):
         elbv2=elb,
     )
     with lb:
+        # haproxy checks what the target group's health check names.
+        assert "uri /healthz " in (tmp_path / "lb" / "haproxy.cfg").read_text()
         # Nothing registered yet: both servers in maintenance.
         assert {s["admin"] for s in lb.server_states().values()} == {"maint"}
         elb.register_targets(TargetGroupArn=target_group["arn"], Targets=[{"Id": first}])

@@ -233,11 +233,13 @@ def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
     # No baked host to start from: every host came from the test-host image, then got baked.
     assert {v["image"] for v in hosts.values()} == {hostimage.IMAGE}
     assert re.search(r"web: baked .* in \d+ s", out) and re.search(r"worker: baked .*", out)
-    # Every web host serves the app through its own nginx, and the load balancer does too.
+    # Every web host serves the app through its own nginx (liveness, what the target group
+    # checks, and readiness), and the load balancer does too.
     for name, port in up["ports"].items():
         if name.startswith("web "):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10) as resp:
-                assert resp.status == 200, name
+            for path in ("/healthz", "/readyz"):
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as resp:
+                    assert resp.status == 200, (name, path)
     with urllib.request.urlopen(f"{up['url']}/readyz", timeout=10) as resp:
         assert resp.status == 200
 

@@ -53,6 +53,10 @@ BAD_INPUTS = {
         "inside vpc_cidr",
     ),
     "scaling bounds": ({"web_asg_min": 5, "web_asg_max": 3}, "min <= desired <= max"),
+    "target group checks readiness (a failover would replace the web tier)": (
+        {"alb_health_check_path": "/readyz"},
+        "alb_health_check_path",
+    ),
     "ssh open to the world": ({"ssh_ingress_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0"),
     "unknown nat mode": ({"vpc_nat_gateway_mode": "two"}, "vpc_nat_gateway_mode"),
     "multi-az not a boolean": ({"db_multi_az": "sometimes"}, "db_multi_az"),
@@ -563,6 +567,12 @@ def test_web_instances_run_in_private_subnets_behind_the_alb(provisioned, aws):
         assert tags["Role"] in ("web", "worker") and tags["ManagedBy"] == "ansible"
     web = next(g for g in groups if g["AutoScalingGroupName"].endswith("-web"))
     assert web["HealthCheckType"] == "ELB" and len(web["TargetGroupARNs"]) == 1
+    # The group replaces what fails the target group's check: liveness (nginx -> app), never
+    # the deep readiness that a database failover fails on every host at once.
+    (target_group,) = aws("elbv2").describe_target_groups(TargetGroupArns=web["TargetGroupARNs"])[
+        "TargetGroups"
+    ]
+    assert target_group["HealthCheckPath"] == "/healthz"
 
 
 def test_alarms_notify_the_topic(provisioned, aws):

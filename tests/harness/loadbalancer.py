@@ -5,12 +5,13 @@ the emulator's DescribeTargetHealth for one target group and sets each server's 
 haproxy's runtime API (stats socket), the way the ALB treats its targets:
 
     target state (emulator)      haproxy server state
-    healthy / initial            ready   (haproxy's own /readyz checks still gate traffic)
+    healthy / initial            ready   (haproxy's own health checks still gate traffic)
     draining                     drain   (no new requests; in-flight ones finish)
     unused / not registered      maint   (no traffic)
 
 So a playbook that deregisters a host (and waits for draining) before restarting its app takes
-it out of this pool exactly as it would take it out of the ALB's.
+it out of this pool exactly as it would take it out of the ALB's. haproxy checks the path the
+target group's health check names (the app's shallow liveness, ``/healthz``, behind nginx).
 
 ``LoadGenerator`` sends a bounded number of requests (bounded in count and in time, loopback
 only) through it and records every failure.
@@ -49,7 +50,8 @@ class LoadBalancer:
 
     ``servers`` maps a target id (EC2 instance id) to the (address, port) its traffic goes to
     (the paired podman host's published nginx port). ``elbv2`` is a boto3 ELBv2 client on the
-    emulator.
+    emulator. ``health_check_path``: what haproxy checks, by default the target group's own
+    ``HealthCheckPath``.
     """
 
     name: str
@@ -57,7 +59,7 @@ class LoadBalancer:
     servers: dict[str, tuple[str, int]]
     target_group_arn: str
     elbv2: Any
-    health_check_path: str = "/readyz"
+    health_check_path: str | None = None
     poll_interval: float = 0.2
     port: int = 0
     events: list[tuple[float, str, str]] = field(default_factory=list)
@@ -91,7 +93,7 @@ class LoadBalancer:
             "    timeout client 30s",
             "    timeout server 30s",
             "    timeout http-keep-alive 5s",
-            # /readyz asks the database and three AWS APIs: give it the ALB's 5 s, not `inter`.
+            # The target group's 5 s timeout, not `inter`.
             "    timeout check 5s",
             # No retries on another server: a request sent to a host that is going away fails
             # and the load generator sees it, as a client of the ALB would.
@@ -121,6 +123,11 @@ class LoadBalancer:
                 raise ValueError(f"server {address} is not on the loopback network")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
+        if self.health_check_path is None:
+            (group,) = self.elbv2.describe_target_groups(TargetGroupArns=[self.target_group_arn])[
+                "TargetGroups"
+            ]
+            self.health_check_path = group.get("HealthCheckPath") or "/"
         cfg = self.state_dir / "haproxy.cfg"
         cfg.write_text(self.config())
         subprocess.run([HAPROXY, "-c", "-q", "-f", str(cfg)], check=True)
