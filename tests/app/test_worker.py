@@ -145,3 +145,48 @@ def test_a_job_arriving_late_in_a_long_poll_is_received_by_it(
     assert done == [1], "the worker never received the job"
     final = client.get(f"/api/items/{item['id']}", headers=uploader).json()
     assert final["status"] == "ready", final
+
+
+def test_a_forged_job_cannot_publish_another_users_source(
+    client: TestClient,
+    uploader: dict[str, str],
+    media: Media,
+    settings: Settings,
+    aws: Callable[..., Any],
+    run_worker: Callable[..., int],
+) -> None:
+    """Whoever can send to the queue names an item and a source key: the worker transcodes the
+    item's own source (from its row), not the key in the message, so another user's private
+    upload is never published under someone else's item."""
+    import json
+
+    private = upload(client, uploader, media.video, "Private video", visibility="private").json()
+    song = upload(client, uploader, media.song, "A song").json()
+    sqs = aws("sqs")
+    # Hold every queued job (invisible for a minute), so the worker takes the forged one.
+    held = sqs.receive_message(
+        QueueUrl=settings.jobs_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
+    ).get("Messages", [])
+    forged = {
+        "v": 1,
+        "item_id": song["id"],
+        "source_key": f"sources/{private['id']}/source.mp4",
+        "kind": "audio",
+    }
+    sqs.send_message(QueueUrl=settings.jobs_queue_url, MessageBody=json.dumps(forged))
+    try:
+        assert run_worker(max_jobs=1) == 1
+    finally:
+        for message in held:
+            sqs.change_message_visibility(
+                QueueUrl=settings.jobs_queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=0,
+            )
+    published = client.get(f"/api/items/{song['id']}", headers=uploader).json()
+    assert published["status"] == "ready", published
+    # The song's own audio ladder, not the private video's picture rungs.
+    assert published["renditions"] and all(not r.get("height") for r in published["renditions"]), (
+        published["renditions"]
+    )
+    run_worker(max_jobs=10)  # the held jobs: both items' own

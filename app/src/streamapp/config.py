@@ -88,6 +88,20 @@ class Settings(BaseSettings):
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"
     probe_timeout_seconds: int = 30
+    # Untrusted media: the ffmpeg demuxers an upload may be (never a playlist or list format
+    # such as hls, dash or concat, whose entries ffmpeg would open as files or URLs), and caps
+    # checked before anything is stored or transcoded.
+    accepted_formats: str = "mov,matroska,webm,mpegts,avi,mpeg,mp3,aac,wav,flac,ogg"
+    max_width: int = Field(default=3840, ge=16)  # the picture's long side
+    max_height: int = Field(default=2160, ge=16)  # its short side
+    max_duration_seconds: int = Field(default=3 * 3600, ge=1)
+    max_fps: float = Field(default=120.0, gt=0)
+    max_streams: int = Field(default=8, ge=1)
+    # ffprobe/trial decodes one API process runs at a time (more uploads wait, then get 503).
+    max_concurrent_probes: int = Field(default=2, ge=1)
+    # Address space a probe (ffprobe, trial decode) may map, bytes (0: no limit); the worker's
+    # ladder runs under its unit's MemoryMax instead.
+    probe_memory_limit: int = Field(default=4 * 1024**3, ge=0)
     video_rungs: str = "1080:5000,720:2800,480:1400,360:800"  # height:video kbps
     audio_rungs: str = "192,128,64"  # AAC kbps
     hls_segment_seconds: int = Field(default=4, ge=1, le=30)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamapp.config import Settings, VideoRung
-from streamapp.probe import MediaInfo
+from streamapp.probe import MediaInfo, input_options
 
 THUMBNAIL_NAME = {"video": "poster.jpg", "audio": "waveform.png"}
 VIDEO_AUDIO_KBPS = 128  # the AAC rendition every video rung shares
@@ -101,7 +101,7 @@ def command(
     seg = settings.hls_segment_seconds
     thumb = str(out_dir / THUMBNAIL_NAME[info.kind])
     cmd = [settings.ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error"]
-    cmd += ["-progress", "pipe:1", "-nostats", "-i", source]
+    cmd += ["-progress", "pipe:1", "-nostats", *input_options(settings), "-i", source]
     if info.kind == "video":
         graph, maps, codec, streams = _video(settings, info, rungs, audio=audio, poster=thumbnail)
         thumb_out = ["-map", "[poster]", "-frames:v", "1", "-q:v", "3", "-update", "1", thumb]

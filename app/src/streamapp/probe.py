@@ -1,4 +1,13 @@
-"""Is an uploaded file audio or video we can transcode? ffprobe, then a short trial decode."""
+"""Is an uploaded file audio or video we can transcode? ffprobe, then a short trial decode.
+
+Uploads are hostile. ffmpeg detects a file's format from its content, whatever its name: a text
+HLS playlist named ``x.mp4`` is opened as ``hls`` and its entries (``file:///etc/...``, or URLs
+on builds with network protocols) are read as media, and DASH manifests and concat lists work
+alike. So every ffmpeg/ffprobe that reads an upload gets ``input_options``: the file protocol
+only, and only the container formats we accept (never a playlist or list format); and a probed
+file must be within the size, duration, frame rate and stream count caps before anything is
+stored or transcoded.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +53,18 @@ class MediaInfo:
 _STILL_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe", "gif", "tty"}
 
 
+def input_options(settings: Settings) -> list[str]:
+    """Options for every ``-i`` of an upload: local files only, accepted containers only."""
+    return ["-protocol_whitelist", "file", "-format_whitelist", settings.accepted_formats]
+
+
+def _limited(settings: Settings, argv: list[str]) -> list[str]:
+    """``argv`` under the probe's address-space limit (prlimit: util-linux, always on Debian)."""
+    if not settings.probe_memory_limit:
+        return argv
+    return ["prlimit", f"--as={settings.probe_memory_limit}", "--", *argv]
+
+
 def _reason(stderr: bytes, path: str) -> str:
     # The last line says why; the temporary file name means nothing to the uploader.
     lines = stderr.decode(errors="replace").strip().splitlines()
@@ -62,19 +83,34 @@ def _fps(stream: dict[str, Any]) -> float:
     return 25.0
 
 
+def _declared_fps(stream: dict[str, Any]) -> float:
+    """The frame rate the stream declares (unlike ``_fps``, not clamped to a sane value)."""
+    num, _, den = str(
+        stream.get("r_frame_rate") or stream.get("avg_frame_rate") or "0/1"
+    ).partition("/")
+    try:
+        return float(num) / float(den or 1)
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
 def probe(settings: Settings, path: str) -> MediaInfo:
     try:
         proc = subprocess.run(
-            [
-                settings.ffprobe,
-                "-v",
-                "error",
-                "-print_format",
-                "json",
-                "-show_format",
-                "-show_streams",
-                path,
-            ],
+            _limited(
+                settings,
+                [
+                    settings.ffprobe,
+                    "-v",
+                    "error",
+                    *input_options(settings),
+                    "-print_format",
+                    "json",
+                    "-show_format",
+                    "-show_streams",
+                    path,
+                ],
+            ),
             capture_output=True,
             timeout=settings.probe_timeout_seconds,
             check=False,
@@ -82,6 +118,13 @@ def probe(settings: Settings, path: str) -> MediaInfo:
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("unreadable_media", "The file could not be read in time.") from exc
     if proc.returncode != 0:
+        if b"not on whitelist" in proc.stderr:
+            raise ProbeError(
+                "unsupported_media",
+                "The file is not in an accepted audio or video container "
+                f"({settings.accepted_formats.replace(',', ', ')}); playlists and lists "
+                "(HLS, DASH, concat) are refused.",
+            )
         raise ProbeError(
             "unreadable_media", f"The file is not readable media: {_reason(proc.stderr, path)}"
         )
@@ -97,6 +140,11 @@ def probe(settings: Settings, path: str) -> MediaInfo:
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos and not audios:
         raise ProbeError("unsupported_media", "The file has no audio or video stream.")
+    if len(streams) > settings.max_streams:
+        raise ProbeError(
+            "unsupported_media",
+            f"The file has {len(streams)} streams; at most {settings.max_streams} are accepted.",
+        )
     if fmt.get("format_name", "") in _STILL_FORMATS:
         raise ProbeError("unsupported_media", "Still images and text are not audio or video.")
     try:
@@ -105,6 +153,12 @@ def probe(settings: Settings, path: str) -> MediaInfo:
         duration = 0.0
     if duration <= 0:
         raise ProbeError("unreadable_media", "The media has no measurable duration.")
+    if duration > settings.max_duration_seconds:
+        raise ProbeError(
+            "unsupported_media",
+            f"The media lasts {duration / 3600:.1f} h; at most "
+            f"{settings.max_duration_seconds / 3600:g} h are accepted.",
+        )
     info = MediaInfo(
         kind="video" if videos else "audio",
         duration=duration,
@@ -118,6 +172,19 @@ def probe(settings: Settings, path: str) -> MediaInfo:
         info.fps = _fps(videos[0])
         if info.width <= 0 or info.height <= 0:
             raise ProbeError("unreadable_media", "The video stream has no picture size.")
+        long_side, short_side = max(info.width, info.height), min(info.width, info.height)
+        if long_side > settings.max_width or short_side > settings.max_height:
+            raise ProbeError(
+                "unsupported_media",
+                f"The picture is {info.width}x{info.height}; at most "
+                f"{settings.max_width}x{settings.max_height} is accepted.",
+            )
+        rate = _declared_fps(videos[0])
+        if rate > settings.max_fps:
+            raise ProbeError(
+                "unsupported_media",
+                f"The video has {rate:g} frames a second; at most {settings.max_fps:g}.",
+            )
     _trial_decode(settings, path, info)
     return info
 
@@ -126,22 +193,26 @@ def _trial_decode(settings: Settings, path: str, info: MediaInfo) -> None:
     """Decode the first seconds: catches files whose headers are fine but data is not."""
     try:
         proc = subprocess.run(
-            [
-                settings.ffmpeg,
-                "-v",
-                "error",
-                "-xerror",
-                "-nostdin",
-                "-t",
-                "2",
-                "-i",
-                path,
-                "-map",
-                "0:v:0?" if info.kind == "video" else "0:a:0",
-                "-f",
-                "null",
-                "-",
-            ],
+            _limited(
+                settings,
+                [
+                    settings.ffmpeg,
+                    "-v",
+                    "error",
+                    "-xerror",
+                    "-nostdin",
+                    "-t",
+                    "2",
+                    *input_options(settings),
+                    "-i",
+                    path,
+                    "-map",
+                    "0:v:0?" if info.kind == "video" else "0:a:0",
+                    "-f",
+                    "null",
+                    "-",
+                ],
+            ),
             capture_output=True,
             timeout=settings.probe_timeout_seconds,
             check=False,

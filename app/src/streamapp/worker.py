@@ -131,11 +131,14 @@ class Worker:
             if item.status == Status.ready:
                 return "duplicate"
             item.status, item.progress, item.attempts = Status.processing, 0.0, attempt
+            # The item's own source, never the message's: whoever may send to the queue must
+            # not be able to have another user's private upload published under this item.
+            source_key = item.source_key
             session.commit()
         work = Path(tempfile.mkdtemp(prefix=f"job-{job.item_id}-", dir=self.settings.work_dir))
         try:
-            source = work / ("source" + Path(job.source_key).suffix)
-            storage.download(self.settings, job.source_key, source)
+            source = work / ("source" + Path(source_key).suffix)
+            storage.download(self.settings, source_key, source)
             try:
                 info = probe(self.settings, str(source))
             except ProbeError as exc:

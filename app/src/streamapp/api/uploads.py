@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -24,7 +25,7 @@ from streamapp.api.views import item_out
 from streamapp.config import Settings
 from streamapp.errors import ApiError
 from streamapp.models import Kind, MediaItem, Status, Visibility
-from streamapp.probe import ProbeError, probe
+from streamapp.probe import MediaInfo, ProbeError, probe
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/items", tags=["upload"])
@@ -78,6 +79,31 @@ def _spool(settings: Settings, upload: UploadFile) -> Path:
     return path
 
 
+_probe_slots: dict[int, threading.BoundedSemaphore] = {}
+_probe_slots_lock = threading.Lock()
+# How long an upload waits for a probe slot before the API answers 503.
+PROBE_WAIT_SECONDS = 10.0
+
+
+def _probe_bounded(settings: Settings, path: Path) -> MediaInfo:
+    """Probe with at most ``max_concurrent_probes`` ffprobe/ffmpeg runs in this process: a
+    burst of hostile uploads gets 503 instead of a machine full of decoders."""
+    with _probe_slots_lock:
+        slots = _probe_slots.setdefault(
+            settings.max_concurrent_probes,
+            threading.BoundedSemaphore(settings.max_concurrent_probes),
+        )
+    if not slots.acquire(timeout=PROBE_WAIT_SECONDS):
+        raise ApiError(503, "busy", "Too many uploads are being checked; try again shortly.")
+    try:
+        return probe(settings, str(path))
+    except ProbeError as exc:
+        status = 415 if exc.code == "unsupported_media" else 422
+        raise ApiError(status, exc.code, exc.message) from exc
+    finally:
+        slots.release()
+
+
 @router.post(
     "",
     status_code=201,
@@ -106,11 +132,7 @@ def upload(
         raise ApiError(422, "validation_error", "The title must not be blank.")
     path = _spool(settings, file)
     try:
-        try:
-            info = probe(settings, str(path))
-        except ProbeError as exc:
-            status = 415 if exc.code == "unsupported_media" else 422
-            raise ApiError(status, exc.code, exc.message) from exc
+        info = _probe_bounded(settings, path)
         item_id = uuid.uuid4()
         key = storage.source_key(settings, str(item_id), path.suffix)
         try:
