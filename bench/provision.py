@@ -18,9 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import boto3
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.harness import prepared_account  # noqa: E402
 from tests.harness.ansible import run_playbook  # noqa: E402
 from tests.harness.emulator import Emulator  # noqa: E402
 
@@ -55,6 +58,11 @@ def main() -> int:
             emulator = Emulator(state_dir=Path(state))
             emulator.start()
             os.environ.update(emulator.env())
+            prepared_account.prepare(
+                lambda service, emu=emulator: boto3.client(
+                    service, region_name=emu.region, endpoint_url=emu.endpoint
+                )
+            )
             try:
                 extra = {"aws_endpoint_url": emulator.endpoint}
                 runs = {

@@ -9,6 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
+from tests.harness import prepared_account
 from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
 from tests.harness.emulator import Emulator
 from tests.harness.postgres import Postgres
@@ -24,7 +25,8 @@ def _session_dir(variable: str, name: str) -> Path:
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
-    """The moto server (with the fidelity layer) shared by the whole session.
+    """The moto server (with the fidelity layer) shared by the whole session, holding what a
+    user prepares in an account before provisioning (tests/harness/prepared_account.py).
 
     Its own state dir keeps it apart from `make up`'s and from other pytest sessions. The AWS
     variables go into os.environ so that ansible-playbook, boto3 and the aws_ec2 inventory
@@ -34,13 +36,18 @@ def emulator() -> Iterator[Emulator]:
     emu.start()
     saved = {key: os.environ.get(key) for key in emu.env()}
     os.environ.update(emu.env())
-    yield emu
-    emu.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    try:
+        prepared_account.prepare(
+            lambda service: boto3.client(service, region_name=emu.region, endpoint_url=emu.endpoint)
+        )
+        yield emu
+    finally:
+        emu.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

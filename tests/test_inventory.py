@@ -135,3 +135,32 @@ def test_graph_shows_the_groups(launched):
     assert sorted(members["web"]) == launched["web"], graph
     assert sorted(members["worker"]) == launched["worker"], graph
     assert sorted(members["env_production"]) == sorted(launched["web"] + launched["worker"])
+
+
+@pytest.mark.parametrize(("env", "secure"), [("production", True), ("local", False)])
+def test_session_cookies_are_tls_only_where_viewers_arrive_over_https(tmp_path, env, secure):
+    """On AWS viewers reach the app only through CloudFront (HTTPS): TLS-only session cookies,
+    whatever the ALB's certificate setting; the local load balancer serves plain HTTP."""
+    fleet = tmp_path / "fleet.yml"
+    fleet.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "children": {group: {"hosts": {"host1": {}}} for group in ("web", f"env_{env}")}
+                }
+            }
+        )
+    )
+    shown = subprocess.run(
+        [
+            str(BIN / "ansible-inventory"),
+            *("-i", str(ROOT / "inventories" / env / "hosts.yml"), "-i", str(fleet)),
+            *("--host", "host1"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(shown.stdout)["app_session_cookie_secure"] is secure

@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import ROOT
+from tests.harness.prepared_account import self_signed
 
 PLAYBOOK = ROOT / "tests" / "playbooks" / "fidelity_modules.yml"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
@@ -1038,3 +1039,101 @@ def test_s3_delete_objects_refuses_key_by_key(host_session, host_role, aws):
 def test_the_operators_own_keys_are_not_checked(aws, host_role):
     """The account's own credentials (playbooks, tests) act as the account: no instance policy."""
     aws("dynamodb").delete_item(TableName=host_role["tables"][1], Key={"pk": {"S": "a"}})
+
+
+# The ALB as CloudFront's origin: its certificate, its hosted zone, the alias record naming it.
+
+
+@pytest.fixture(scope="module")
+def origin_alb(aws, network) -> dict[str, Any]:
+    """An ALB with a target group, an ISSUED certificate and a public hosted zone to name it."""
+    elb = aws("elbv2")
+    alb = elb.create_load_balancer(Name=unique("alb")[:32], Subnets=network["subnets"])[
+        "LoadBalancers"
+    ][0]
+    group = elb.create_target_group(
+        Name=unique("tg")[:32], Protocol="HTTP", Port=80, VpcId=network["vpc_id"]
+    )["TargetGroups"][0]
+    zone_name = f"{unique('zone')}.test"
+    zone = aws("route53").create_hosted_zone(Name=zone_name, CallerReference=unique("ref"))
+    certificate, key = self_signed([f"*.{zone_name}"])
+    issued = aws("acm").import_certificate(Certificate=certificate, PrivateKey=key)
+    return {
+        "alb": alb,
+        "forward": [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+        "zone_id": zone["HostedZone"]["Id"].split("/")[-1],
+        "zone_name": zone_name,
+        "issued": issued["CertificateArn"],
+    }
+
+
+def test_alb_reports_its_regions_hosted_zone(origin_alb):
+    # eu-west-1's Application Load Balancer zone (AWS General Reference, ELB endpoints).
+    assert origin_alb["alb"]["CanonicalHostedZoneId"] == "Z32O12XQLNTSW2"
+
+
+def test_https_listener_wants_an_issued_acm_certificate(aws, origin_alb):
+    elb, acm = aws("elbv2"), aws("acm")
+    pending = acm.request_certificate(DomainName=f"pending.{origin_alb['zone_name']}")
+    missing = pending["CertificateArn"].rsplit("/", 1)[0] + f"/{uuid.uuid4()}"
+
+    def listen(certificate_arn: str) -> dict[str, Any]:
+        return elb.create_listener(
+            LoadBalancerArn=origin_alb["alb"]["LoadBalancerArn"],
+            Protocol="HTTPS",
+            Port=443,
+            Certificates=[{"CertificateArn": certificate_arn}],
+            DefaultActions=origin_alb["forward"],
+        )["Listeners"][0]
+
+    for arn, code, words in [
+        (missing, "CertificateNotFound", f"Certificate '{missing}' not found"),
+        (pending["CertificateArn"], "UnsupportedCertificate", "must have a fully-qualified"),
+    ]:
+        with pytest.raises(ClientError) as refused:
+            listen(arn)
+        assert refused.value.response["Error"]["Code"] == code
+        assert words in refused.value.response["Error"]["Message"]
+    listener = listen(origin_alb["issued"])
+    # Nor may a listener switch to a certificate that is not issued.
+    with pytest.raises(ClientError) as refused:
+        elb.modify_listener(
+            ListenerArn=listener["ListenerArn"],
+            Certificates=[{"CertificateArn": pending["CertificateArn"]}],
+        )
+    assert refused.value.response["Error"]["Code"] == "UnsupportedCertificate"
+    elb.delete_listener(ListenerArn=listener["ListenerArn"])
+
+
+def test_alias_record_wants_an_existing_target(aws, origin_alb):
+    route53, alb = aws("route53"), origin_alb["alb"]
+
+    def alias(name: str, dns_name: str, zone: str) -> None:
+        record = {
+            "Name": f"{name}.{origin_alb['zone_name']}.",
+            "Type": "A",
+            "AliasTarget": {
+                "HostedZoneId": zone,
+                "DNSName": dns_name,
+                "EvaluateTargetHealth": False,
+            },
+        }
+        route53.change_resource_record_sets(
+            HostedZoneId=origin_alb["zone_id"],
+            ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
+        )
+
+    gone = "gone-alb-1.eu-west-1.elb.amazonaws.com"
+    for dns_name, zone, why in [
+        (gone, "Z32O12XQLNTSW2", "but that target was not found"),
+        (alb["DNSName"], "Z35SXDOTRQ7X7K", "does not lie within the target zone"),  # us-east-1's
+        (f"nothing.{origin_alb['zone_name']}", origin_alb["zone_id"], "target was not found"),
+    ]:
+        with pytest.raises(ClientError) as refused:
+            alias("origin", dns_name, zone)
+        assert refused.value.response["Error"]["Code"] == "InvalidChangeBatch"
+        assert why in refused.value.response["Error"]["Message"]
+    # The balancer itself, in either form, and a record of the zone are fine targets.
+    alias("origin", f"dualstack.{alb['DNSName']}.", alb["CanonicalHostedZoneId"])
+    alias("plain", alb["DNSName"], alb["CanonicalHostedZoneId"])
+    alias("www", f"origin.{origin_alb['zone_name']}.", origin_alb["zone_id"])

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+import uuid
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.harness.aws_resources import find_platform_resources
 from tests.harness.iam_policy import Principal, evaluate
+from tests.harness.prepared_account import self_signed
 
 PROVISION = ROOT / "playbooks" / "provision.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
@@ -83,6 +85,16 @@ BAD_INPUTS = {
         },
         "media_prefixes",
     ),
+    "no hosted zone for the origin": ({"origin_hosted_zone": ""}, "origin_hosted_zone"),
+    "origin outside its hosted zone": (
+        {"origin_domain_name": "origin.elsewhere.test"},
+        "origin_domain_name",
+    ),
+    "certificate of another region": (
+        {"alb_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/1"},
+        "alb_certificate_arn",
+    ),
+    "hosted zone not in the account": ({"origin_hosted_zone": "absent.test"}, "origin_hosted_zone"),
     "media prefix access of an unknown tier": (
         {
             "media_prefixes": [
@@ -112,6 +124,56 @@ def test_bad_input_fails_in_preflight_and_creates_nothing(case, run, aws):
     assert "Identify the account" not in names
     assert find_platform_resources(aws, NAME, ENV) == {}
     assert find_platform_resources(aws, extra_vars.get("platform_name", NAME), "qa") == {}
+
+
+def _zone(aws, name: str) -> str:
+    aws("route53").create_hosted_zone(Name=name, CallerReference=str(uuid.uuid4()))
+    return name
+
+
+def _imported(aws, *names: str) -> str:
+    certificate, key = self_signed(list(names))
+    return aws("acm").import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
+
+
+# Certificates preflight refuses: (extra vars made from the account, words of the message).
+# The account holds the prepared zone streamstack.test and its *.streamstack.test certificate.
+CERTIFICATE_REFUSALS = {
+    "no certificate covers the origin": (
+        lambda aws: {"origin_hosted_zone": _zone(aws, "nocert.test")},
+        "None of the",
+    ),
+    "certificate still pending validation": (
+        lambda aws: {
+            "origin_hosted_zone": _zone(aws, "pending.test"),
+            "alb_certificate_arn": aws("acm").request_certificate(DomainName="*.pending.test")[
+                "CertificateArn"
+            ],
+        },
+        "PENDING_VALIDATION",
+    ),
+    "certificate for other names": (
+        lambda aws: {"alb_certificate_arn": _imported(aws, "www.other.test")},
+        "www.other.test",
+    ),
+    "certificate not in the account": (
+        lambda aws: {
+            "alb_certificate_arn": f"arn:aws:acm:eu-west-1:123456789012:certificate/{uuid.uuid4()}"
+        },
+        "No certificate exists",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CERTIFICATE_REFUSALS, ids=list(CERTIFICATE_REFUSALS))
+def test_origin_certificate_is_checked_in_preflight_and_creates_nothing(case, run, aws):
+    make_vars, words = CERTIFICATE_REFUSALS[case]
+    result = run(PROVISION, extra_vars=make_vars(aws))
+    assert not result.ok, f"{case}: preflight accepted it"
+    assert "alb_certificate_arn" in result.messages() and words in result.messages()
+    names = [name for name, _host, _res in result.task_results()]
+    assert "Identify the account" not in names
+    assert find_platform_resources(aws, NAME, ENV) == {}
 
 
 # The first run sees AWS's timings, scaled: RDS creating ~20 s, a NAT gateway pending ~2.5 s.
@@ -177,6 +239,7 @@ def test_first_run_creates_every_resource(provisioned, aws):
         "delivery_source": 1,
         "delivery_destination": 1,
         "delivery": 1,
+        "origin_record": 1,
     }
     assert {kind: len(found.get(kind, [])) for kind in expected} == expected
     assert set(found["secret"]) == {f"{PREFIX}/db-master", f"{PREFIX}/cloudfront-signing-key"}
@@ -427,6 +490,62 @@ def test_distribution_uses_oac_https_and_signed_media(provisioned, aws, distribu
         assert behaviour["TrustedKeyGroups"]["Quantity"] == 1
 
 
+ORIGIN = f"{PREFIX}-origin.streamstack.test"  # inventories/local: origin_hosted_zone
+
+
+@pytest.fixture(scope="module")
+def alb(provisioned, aws):
+    (found,) = aws("elbv2").describe_load_balancers(Names=[f"{PREFIX}-alb"])["LoadBalancers"]
+    return found
+
+
+def test_origin_name_is_an_alias_record_of_the_alb(aws, alb):
+    route53 = aws("route53")
+    (zone,) = route53.list_hosted_zones_by_name(DNSName="streamstack.test")["HostedZones"]
+    records = route53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]
+    assert [r for r in records if r["Name"] == f"{ORIGIN}."] == [
+        {
+            "Name": f"{ORIGIN}.",
+            "Type": "A",
+            "AliasTarget": {
+                "HostedZoneId": alb["CanonicalHostedZoneId"],
+                "DNSName": f"dualstack.{alb['DNSName']}.",
+                "EvaluateTargetHealth": False,
+            },
+        }
+    ]
+
+
+def test_alb_listens_on_https_only_with_a_certificate_of_the_origin(aws, alb):
+    (listener,) = aws("elbv2").describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])[
+        "Listeners"
+    ]
+    assert (listener["Protocol"], listener["Port"]) == ("HTTPS", 443)
+    assert listener["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    (certificate,) = listener["Certificates"]
+    described = aws("acm").describe_certificate(CertificateArn=certificate["CertificateArn"])
+    assert described["Certificate"]["Status"] == "ISSUED"
+    assert "*.streamstack.test" in described["Certificate"]["SubjectAlternativeNames"]
+
+
+def test_cloudfront_reaches_the_alb_by_a_name_its_certificate_covers(aws, alb, distribution):
+    """The TLS name check CloudFront makes on its origin (else viewers get 502): the web origin
+    is the alias record's name, HTTPS only, and the ALB's certificate covers it."""
+    config = aws("cloudfront").get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
+    web = next(o for o in config["Origins"]["Items"] if o["Id"] == "web")
+    assert web["DomainName"] == ORIGIN
+    custom = web["CustomOriginConfig"]
+    assert custom["OriginProtocolPolicy"] == "https-only"
+    assert custom["OriginSslProtocols"]["Items"] == ["TLSv1.2"]
+    (listener,) = aws("elbv2").describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])[
+        "Listeners"
+    ]
+    names = aws("acm").describe_certificate(
+        CertificateArn=listener["Certificates"][0]["CertificateArn"]
+    )["Certificate"]["SubjectAlternativeNames"]
+    assert ORIGIN in names or f"*.{ORIGIN.split('.', 1)[1]}" in names
+
+
 def test_database_is_private_encrypted_and_backed_up(provisioned, aws, security_groups):
     db = aws("rds").describe_db_instances(DBInstanceIdentifier=f"{PREFIX}-db")["DBInstances"][0]
     assert db["PubliclyAccessible"] is False
@@ -461,7 +580,7 @@ def test_only_the_alb_listens_to_the_world(security_groups):
         for rule in group["IpPermissions"]:
             world = any(r["CidrIp"] == "0.0.0.0/0" for r in rule["IpRanges"])
             if world:
-                assert name == "alb" and rule["FromPort"] in (80, 443), (name, rule)
+                assert name == "alb" and rule["FromPort"] == rule["ToPort"] == 443, (name, rule)
 
 
 def test_no_rule_names_a_link_local_address(security_groups):

@@ -117,6 +117,15 @@ def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[
         for tg in elb.describe_target_groups()["TargetGroups"]
         if tg["TargetGroupName"].startswith(prefix)
     ]
+    route53 = aws("route53")
+    found["origin_record"] = [
+        record["Name"]
+        for zone in route53.list_hosted_zones()["HostedZones"]
+        for record in route53.list_resource_record_sets(HostedZoneId=zone["Id"])[
+            "ResourceRecordSets"
+        ]
+        if record["Name"].startswith(prefix)
+    ]
     cloudfront = aws("cloudfront")
     distributions = cloudfront.list_distributions()["DistributionList"].get("Items", [])
     found["distribution"] = [

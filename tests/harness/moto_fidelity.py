@@ -1996,3 +1996,165 @@ def instance_metadata_per_instance() -> None:
         return 200, {"Content-Type": "text/plain"}, found
 
     urls.url_paths["{0}/moto-api/fidelity/imds/(?P<instance>[^/]+)/(?P<path>.*)"] = imds
+
+
+# The ALB as CloudFront's origin: its certificate, its hosted zone, the alias record naming it
+# --------------------------------------------------------------------------------------------
+
+# Route 53 hosted zone of Application (and Classic) Load Balancers, by region: AWS General
+# Reference, "Elastic Load Balancing endpoints and quotas" (https://docs.aws.amazon.com/general/
+# latest/gr/elb.html), the zone an alias record to a load balancer must name.
+_ALB_HOSTED_ZONES = {
+    "us-east-1": "Z35SXDOTRQ7X7K",
+    "us-east-2": "Z3AADJGX6KTTL2",
+    "us-west-1": "Z368ELLRRE2KJ0",
+    "us-west-2": "Z1H1FL5HABSF5",
+    "ca-central-1": "ZQSVJUPU6J1EY",
+    "eu-central-1": "Z215JYRZR1TBD5",
+    "eu-west-1": "Z32O12XQLNTSW2",
+    "eu-west-2": "ZHURV8PSTC4K8",
+    "eu-west-3": "Z3Q77PNBQS71R4",
+    "eu-north-1": "Z23TAZ6LKFMNIO",
+    "ap-northeast-1": "Z14GRHDCWA56QT",
+    "ap-northeast-2": "ZWKZPGTI48KDX",
+    "ap-southeast-1": "Z1LMS91P8CMLE5",
+    "ap-southeast-2": "Z1GM3OXH4ZPM65",
+    "ap-south-1": "ZP97RAFLXTNZK",
+    "sa-east-1": "Z2P70J7HTTTPLU",
+}
+
+
+@fix
+def elbv2_load_balancers_report_their_regions_hosted_zone() -> None:
+    """moto 5.2.5: every load balancer reports ``CanonicalHostedZoneId`` "Z2P70J7EXAMPLE".
+
+    AWS reports the Elastic Load Balancing zone of the balancer's region (_ALB_HOSTED_ZONES for
+    Application Load Balancers), the zone a Route 53 alias record to it must name.
+    """
+    from moto.elbv2.models import FakeLoadBalancer
+
+    @_around(FakeLoadBalancer, "__init__")
+    def init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        region = str(self.arn).split(":")[3]
+        if self.type == "application" and region in _ALB_HOSTED_ZONES:
+            self.canonical_hosted_zone_id = _ALB_HOSTED_ZONES[region]
+
+
+@fix
+def elbv2_listener_certificates_are_issued_acm_certificates() -> None:
+    """moto 5.2.5: an HTTPS listener takes an ACM certificate in any status (and a missing one
+    with classic ELB's ``CertificateNotFoundException``).
+
+    AWS: ``CertificateNotFound`` ("Certificate '<arn>' not found") for a certificate that is not
+    in ACM in the balancer's region, and ``UnsupportedCertificate`` ("The certificate '<arn>' must
+    have a fully-qualified domain name, a supported signature, and a supported key size.") for one
+    that is not ISSUED yet, e.g. still PENDING_VALIDATION (seen on CreateListener:
+    hashicorp/terraform-provider-aws#26245, DataBiosphere/azul#8321). Applies to CreateListener,
+    ModifyListener and AddListenerCertificates.
+    """
+    from moto.acm.models import CertificateNotFound, acm_backends
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    def check(backend: ELBv2Backend, arns: list[str]) -> None:
+        for arn in arns:
+            if not arn or ":acm:" not in arn:
+                continue  # IAM server certificates: not ACM's
+            try:
+                certificate = acm_backends[backend.account_id][backend.region_name].get_certificate(
+                    arn
+                )
+            except CertificateNotFound:
+                raise ELBClientError(
+                    "CertificateNotFound", f"Certificate '{arn}' not found"
+                ) from None
+            if certificate.status != "ISSUED":
+                raise ELBClientError(
+                    "UnsupportedCertificate",
+                    f"The certificate '{arn}' must have a fully-qualified domain name, a "
+                    "supported signature, and a supported key size.",
+                )
+
+    def arns_of(certificates: Any) -> list[str]:
+        return [c.get("CertificateArn", "") for c in certificates or []]
+
+    @_around(ELBv2Backend, "create_listener")
+    def create_listener(
+        original: Callable[..., Any], self: ELBv2Backend, *args: Any, **kwargs: Any
+    ) -> Any:
+        certificate = kwargs.get("certificate", args[4] if len(args) > 4 else None)
+        check(self, [certificate] if certificate else [])
+        return original(self, *args, **kwargs)
+
+    @_around(ELBv2Backend, "modify_listener")
+    def modify_listener(
+        original: Callable[..., Any], self: ELBv2Backend, *args: Any, **kwargs: Any
+    ) -> Any:
+        check(self, arns_of(kwargs.get("certificates", args[4] if len(args) > 4 else None)))
+        return original(self, *args, **kwargs)
+
+    @_around(ELBv2Backend, "add_listener_certificates")
+    def add_listener_certificates(
+        original: Callable[..., Any], self: ELBv2Backend, arn: str, certificates: Any
+    ) -> Any:
+        check(self, arns_of(certificates))
+        return original(self, arn, certificates)
+
+
+@fix
+def route53_alias_records_name_an_existing_target() -> None:
+    """moto 5.2.5: an alias record may name any DNS name in any zone.
+
+    AWS refuses (InvalidChangeBatch) an alias whose target is not there: "Tried to create an
+    alias that targets <name>., type A in zone <zone>, but that target was not found", and
+    "... but the alias target name does not lie within the target zone" when the name is not in
+    the zone given (e.g. a load balancer with another region's zone). Checked here for what the
+    emulator can know: load balancers (the ``dualstack.`` form included) by their region's zone
+    in _ALB_HOSTED_ZONES, and records of the same hosted zone; other targets as moto does.
+    """
+    from moto.elbv2.models import elbv2_backends
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import Route53Backend
+
+    zone_regions = {zone: region for region, zone in _ALB_HOSTED_ZONES.items()}
+
+    def refuse(name: str, kind: str, zone: str, why: str) -> None:
+        raise Route53ClientError(
+            "InvalidChangeBatch",
+            f"[Tried to create an alias that targets {name}., type {kind} in zone {zone},"
+            f" but {why}]",
+        )
+
+    @_around(Route53Backend, "change_resource_record_sets")
+    def change_resource_record_sets(
+        original: Callable[..., Any], self: Route53Backend, zoneid: str, change_list: Any
+    ) -> Any:
+        for change in change_list:
+            record = change["ResourceRecordSet"]
+            alias = record.get("AliasTarget")
+            if change["Action"] not in ("CREATE", "UPSERT") or not alias:
+                continue
+            name = alias["DNSName"].lower().rstrip(".")
+            zone, kind = alias["HostedZoneId"], record["Type"]
+            if zone in zone_regions:
+                region = zone_regions[zone]
+                balancer = name.removeprefix("dualstack.")
+                if not balancer.endswith(f".{region}.elb.amazonaws.com"):
+                    refuse(
+                        name,
+                        kind,
+                        zone,
+                        "the alias target name does not lie within the target zone",
+                    )
+                known = {
+                    lb.dns_name.lower()
+                    for lb in elbv2_backends[self.account_id][region].load_balancers.values()
+                }
+                if balancer not in known:
+                    refuse(name, kind, zone, "that target was not found")
+            elif zone == zoneid.split("/")[-1]:
+                records = self.get_hosted_zone(zoneid).rrsets
+                if not any(r.name.lower().rstrip(".") == name and r.type == kind for r in records):
+                    refuse(name, kind, zone, "that target was not found")
+        return original(self, zoneid, change_list)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness import cwagent_standin
+from tests.harness import cwagent_standin, prepared_account
 from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
 from tests.harness.fleet import Fleet
 from tests.harness.hostimage import APT_ARCHIVES
@@ -237,12 +237,14 @@ class PatchFleet:
         return run_playbook(path, inventory=self.inventory_dir, extra_vars=merged, **kwargs)
 
     def provision(self) -> None:
-        """provision.yml for this platform, unless its outputs parameter exists already."""
+        """provision.yml for this platform, unless its outputs parameter exists already, on an
+        account prepared as a user prepares theirs (tests/harness/prepared_account.py)."""
         try:
             self.aws("ssm").get_parameter(Name=f"/{self.platform_name}/local/outputs")
             return
         except self.aws("ssm").exceptions.ParameterNotFound:
             pass
+        prepared_account.prepare(self.aws)
         result = run_playbook(
             PROVISION,
             extra_vars={
