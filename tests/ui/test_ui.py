@@ -361,3 +361,31 @@ def test_expired_signature_is_renewed_after_a_403(context: Any, stack: Stack):
     unexpected = [e for e in console.errors if "status of 403" not in e]
     assert not unexpected, unexpected
     page.close()
+
+
+@pytest.mark.parametrize(
+    "target", ["/%5Cevil.example", "//evil.example", "/%09/evil.example", "https://evil.example/"]
+)
+def test_login_never_redirects_off_site(browser: Any, stack: Stack, target: str):
+    """`next` is resolved against the page's origin: "/\\evil.example" is "//evil.example" to a
+    browser, another site."""
+    import json
+    import urllib.request
+
+    email = f"ui-next-{uuid.uuid4().hex[:8]}@example.com"
+    signup = urllib.request.Request(
+        f"{stack.base_url}/api/auth/signup",
+        data=json.dumps({"email": email, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(signup, timeout=30).close()
+    ctx = browser.new_context(base_url=stack.base_url)
+    page = ctx.new_page()
+    page.goto(f"/login?next={target}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    # Wherever the login sends the browser (a site that does not resolve: an error page).
+    page.wait_for_url(lambda url: "/login" not in url)
+    assert page.url == f"{stack.base_url}/", page.url
+    ctx.close()

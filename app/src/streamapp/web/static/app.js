@@ -64,8 +64,15 @@ function field(label, input, hint) {
 
 function safeNext() {
   const next = new URLSearchParams(location.search).get('next') || '/';
-  // Only same-site paths: never an open redirect.
-  return next.startsWith('/') && !next.startsWith('//') ? next : '/';
+  // Only paths of this origin, resolved as the browser resolves them (it reads "/\\host" and
+  // "/\t/host" as "//host", another site): never an open redirect.
+  try {
+    const url = new URL(next, location.origin);
+    if (url.origin === location.origin && next.startsWith('/')) {
+      return url.pathname + url.search + url.hash;
+    }
+  } catch { /* not a URL: home */ }
+  return '/';
 }
 
 // -- log in / sign up -----------------------------------------------------------------------
