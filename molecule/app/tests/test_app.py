@@ -48,6 +48,30 @@ def test_env_file_mode_and_content(host):
     assert host.file("/etc/streamapp").mode == 0o750
 
 
+ENV_FILE = "/etc/streamapp/streamapp.env"
+HOST_JSON = json.dumps(
+    # What the launch template's user data makes cloud-init write on an EC2 instance.
+    {"platform": "stream", "environment": "test", "role": "web", "region": "eu-west-1",
+     "parameters": "/stream/test"}
+)  # fmt: skip
+
+
+def test_boot_unit_finds_the_file_the_role_wrote(host):
+    """streamapp-boot.service (what an instance launched from a golden image runs before the
+    app) renders the environment file from the same outputs with the same code as the role:
+    on this host it finds the role's file as it would write it, and leaves it alone."""
+    assert host.service("streamapp-boot").is_enabled
+    sha = host.file(ENV_FILE).sha256sum
+    host.check_output(
+        f"mkdir -p /etc/streamstack && echo {shlex.quote(HOST_JSON)} >/etc/streamstack/host.json"
+    )
+    host.check_output("systemctl restart streamapp-boot.service")
+    assert host.service("streamapp-boot").is_running  # oneshot, RemainAfterExit: active
+    journal = host.check_output("journalctl -u streamapp-boot --no-pager -o cat")
+    assert "read /stream/test/outputs" in journal and f"{ENV_FILE}: unchanged" in journal
+    assert host.file(ENV_FILE).sha256sum == sha
+
+
 def test_processes_run_as_the_service_user(host):
     for unit in ("streamapp-api", "streamapp-worker"):
         pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
@@ -173,6 +197,22 @@ def test_tampered_signature_refused(get, played):
     token = url.split("/media/s/", 1)[1].split("/", 1)[0]
     bad = url.replace(token, ("A" if token[0] != "A" else "B") + token[1:])
     assert get(bad).status == 403
+
+
+def test_boot_unit_writes_the_file_from_ssm_and_restarts_the_app(host, get):
+    """With no environment file (a golden image holds none), the boot unit writes it from the
+    outputs parameter, byte for byte what the role wrote, and the app serves again."""
+    role_file = host.file(ENV_FILE).content_string
+    host.check_output(f"rm {ENV_FILE} && systemctl restart streamapp-boot.service")
+    assert host.file(ENV_FILE).content_string == role_file
+    env = host.file(ENV_FILE)
+    assert (env.user, env.group, env.mode) == ("root", "streamapp", 0o640)
+    for _ in range(60):  # the boot unit restarted the API (try-restart): ready again
+        if get(f"{BASE}/readyz").status == 200:
+            break
+        time.sleep(1)
+    assert get(f"{BASE}/readyz").status == 200
+    host.check_output("rm /etc/streamstack/host.json")
 
 
 def test_no_failed_units(host):
