@@ -126,6 +126,20 @@ def test_bad_input_fails_in_preflight_and_creates_nothing(case, run, aws):
     assert find_platform_resources(aws, extra_vars.get("platform_name", NAME), "qa") == {}
 
 
+def test_plan_of_a_new_environment_lists_what_the_first_run_creates(run, aws):
+    """CI runs --check --diff before the first apply: the VPC id every lane needs is unknown."""
+    plan = run(PROVISION, check=True, diff=True, extra_vars={"platform_name": "plannew"})
+    assert plan.ok, plan.messages()
+    shown = [
+        res["msg"]
+        for name, _host, res in plan.task_results()
+        if name == "Show what the first run creates"
+    ]
+    assert shown and "plannew-local does not exist yet" in shown[0], shown
+    assert "rds" in shown[0] and "cloudfront_distribution" in shown[0], shown
+    assert find_platform_resources(aws, "plannew", ENV) == {}
+
+
 def _zone(aws, name: str) -> str:
     aws("route53").create_hosted_zone(Name=name, CallerReference=str(uuid.uuid4()))
     return name
