@@ -277,6 +277,140 @@ def test_asg_instances_follow_template_and_spread_across_subnets(
         assert tags_of(instance["Tags"])["Role"] == "role"
 
 
+# --- Auto Scaling instance refreshes ----------------------------------------------------------
+
+
+@pytest.fixture
+def refreshed_group(aws, network, instance_profile) -> dict[str, Any]:
+    """A group of 4 instances on image A whose template's latest version names image B."""
+    ec2 = aws("ec2")
+    image_a, image_b = (i["ImageId"] for i in ec2.describe_images(Owners=["amazon"])["Images"][:2])
+    name = unique("refresh")
+    data = {"ImageId": image_a, "InstanceType": "t3.small"}
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+    aws("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+        MinSize=4,
+        MaxSize=4,
+        DesiredCapacity=4,
+        HealthCheckGracePeriod=120,
+        VPCZoneIdentifier=",".join(network["subnets"]),
+    )
+    ec2.create_launch_template_version(
+        LaunchTemplateName=name, SourceVersion="1", LaunchTemplateData={"ImageId": image_b}
+    )
+    return {"name": name, "old": image_a, "new": image_b}
+
+
+def group_images(aws, name: str) -> list[str]:
+    ids = [i["InstanceId"] for i in describe_asg(aws, name)["Instances"]]
+    reservations = aws("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+    return sorted(i["ImageId"] for r in reservations for i in r["Instances"])
+
+
+def refreshes(aws, name: str) -> list[dict[str, Any]]:
+    return aws("autoscaling").describe_instance_refreshes(AutoScalingGroupName=name)[
+        "InstanceRefreshes"
+    ]
+
+
+def test_instance_refresh_replaces_the_group_in_batches(aws, refreshed_group, aws_timings):
+    """Pending, then InProgress a batch at a time (min healthy 50 % of 4: 2 at a time, each
+    batch launch + 120 s warm-up, 1 s at 1/180), then Successful with every instance on the
+    template's new image; one refresh at a time."""
+    autoscaling, name = aws("autoscaling"), refreshed_group["name"]
+    old, new = refreshed_group["old"], refreshed_group["new"]
+    refresh_id = autoscaling.start_instance_refresh(
+        AutoScalingGroupName=name, Preferences={"MinHealthyPercentage": 50}
+    )["InstanceRefreshId"]
+    (refresh,) = refreshes(aws, name)
+    assert refresh["InstanceRefreshId"] == refresh_id
+    assert refresh["Status"] == "Pending" and refresh["InstancesToUpdate"] == 4
+    assert refresh["Preferences"]["MinHealthyPercentage"] == 50
+    assert refresh["Preferences"]["InstanceWarmup"] == 120  # the group's grace period
+    with pytest.raises(ClientError) as err:
+        autoscaling.start_instance_refresh(AutoScalingGroupName=name)
+    assert err.value.response["Error"]["Code"] == "InstanceRefreshInProgress"
+    time.sleep(30 / 180 + 180 / 180 + 0.2)  # pending, then one batch
+    (refresh,) = refreshes(aws, name)
+    assert refresh["Status"] == "InProgress" and refresh["PercentageComplete"] == 50
+    assert group_images(aws, name) == sorted([old, old, new, new])
+    time.sleep(180 / 180 + 0.2)
+    (refresh,) = refreshes(aws, name)
+    assert refresh["Status"] == "Successful" and refresh["PercentageComplete"] == 100
+    assert refresh["InstancesToUpdate"] == 0 and "EndTime" in refresh
+    assert group_images(aws, name) == [new] * 4
+    # Skip matching: nothing left to replace, Successful at once; newest first.
+    autoscaling.start_instance_refresh(
+        AutoScalingGroupName=name, Preferences={"SkipMatching": True, "MinHealthyPercentage": 50}
+    )
+    time.sleep(30 / 180 + 0.1)
+    latest, first = refreshes(aws, name)
+    assert first["InstanceRefreshId"] == refresh_id
+    assert latest["Status"] == "Successful" and latest["InstancesToUpdate"] == 0
+    assert group_images(aws, name) == [new] * 4
+
+
+def test_instance_refresh_cancel(aws, refreshed_group, emulator):
+    autoscaling, name = aws("autoscaling"), refreshed_group["name"]
+    with pytest.raises(ClientError) as err:
+        autoscaling.cancel_instance_refresh(AutoScalingGroupName=name)
+    assert err.value.response["Error"]["Code"] == "ActiveInstanceRefreshNotFound"
+    with pytest.raises(ClientError) as err:
+        autoscaling.start_instance_refresh(
+            AutoScalingGroupName=name, Preferences={"MinHealthyPercentage": 101}
+        )
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    set_timing_scale(emulator, 1 / 10)  # Pending for 3 s
+    try:
+        refresh_id = autoscaling.start_instance_refresh(AutoScalingGroupName=name)[
+            "InstanceRefreshId"
+        ]
+        cancelled = autoscaling.cancel_instance_refresh(AutoScalingGroupName=name)
+    finally:
+        set_timing_scale(emulator, 0)
+    assert cancelled["InstanceRefreshId"] == refresh_id
+    (refresh,) = refreshes(aws, name)
+    assert refresh["Status"] == "Cancelled"
+    assert group_images(aws, name) == [refreshed_group["old"]] * 4
+    autoscaling.start_instance_refresh(AutoScalingGroupName=name)  # no longer blocked
+
+
+# --- Images -----------------------------------------------------------------------------------
+
+
+def test_create_image_tags_image_and_snapshots_is_pending_and_names_are_unique(
+    aws, network, aws_timings
+):
+    ec2 = aws("ec2")
+    base = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    (instance,) = ec2.run_instances(
+        ImageId=base, MinCount=1, MaxCount=1, SubnetId=network["subnets"][0]
+    )["Instances"]
+    name = unique("image")
+    tags = [{"Key": "Role", "Value": "web"}]
+    image_id = ec2.create_image(
+        InstanceId=instance["InstanceId"],
+        Name=name,
+        TagSpecifications=[
+            {"ResourceType": "image", "Tags": tags},
+            {"ResourceType": "snapshot", "Tags": tags},
+        ],
+    )["ImageId"]
+    (image,) = ec2.describe_images(ImageIds=[image_id])["Images"]
+    assert image["State"] == "pending" and image["Tags"] == tags
+    snapshot_ids = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"]]
+    snapshots = ec2.describe_snapshots(SnapshotIds=snapshot_ids)["Snapshots"]
+    assert [s["Tags"] for s in snapshots] == [tags]
+    ec2.get_waiter("image_available").wait(
+        ImageIds=[image_id], WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+    with pytest.raises(ClientError) as err:
+        ec2.create_image(InstanceId=instance["InstanceId"], Name=name)
+    assert err.value.response["Error"]["Code"] == "InvalidAMIName.Duplicate"
+
+
 # --- CloudFront -------------------------------------------------------------------------------
 
 
@@ -554,24 +688,26 @@ def test_rds_refuses_a_downgrade_a_silent_major_upgrade_and_a_shrink(aws):
     assert db["EngineVersion"] == "17.6"
 
 
+def set_timing_scale(emulator, value: float) -> dict:
+    """AWS_DURATIONS x ``value`` from now on (0: moto's instant resources); the table."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/moto-api/fidelity/timing",
+        data=json.dumps({"scale": value}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
 @pytest.fixture
 def aws_timings(emulator):
     """AWS's durations at 1/180 (RDS creating 4 s, a NAT gateway pending 0.5 s, DynamoDB backups
     unavailable 0.33 s) for one test; moto's instant resources again afterwards."""
-    import urllib.request
-
-    def scale(value: float) -> dict:
-        request = urllib.request.Request(
-            f"{emulator.endpoint}/moto-api/fidelity/timing",
-            data=json.dumps({"scale": value}).encode(),
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    table = scale(1 / 180)
+    table = set_timing_scale(emulator, 1 / 180)
     yield table
-    scale(0)
+    set_timing_scale(emulator, 0)
 
 
 def test_timings_are_one_table_with_their_sources(aws_timings):

@@ -400,6 +400,336 @@ def autoscaling_group_tags_override_launch_template_tags() -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Auto Scaling instance refreshes (moto 5.2.5 has none)
+# --------------------------------------------------------------------------------------------
+
+# Statuses in which a refresh blocks another (StartInstanceRefresh: InstanceRefreshInProgress).
+_REFRESH_ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
+
+
+def _refresh_error(code: str, message: str) -> Exception:
+    from moto.autoscaling.exceptions import AutoscalingClientError
+
+    return AutoscalingClientError(code, message)
+
+
+def _refresh_group(backend: Any, name: str) -> Any:
+    group = backend.autoscaling_groups.get(name)
+    if group is None:
+        raise _refresh_error(
+            "ValidationError",
+            f"AutoScalingGroup name not found - AutoScalingGroup {name} not found",
+        )
+    return group
+
+
+def _refresh_advance(backend: Any, group: Any) -> None:
+    """Move the group's refreshes on to where AWS would have them by now: Pending, then
+    InProgress, replacing the instances of the refresh a batch at a time (terminate, then the
+    group launches from its launch template as it stands), then Successful."""
+    from moto.core.utils import utcnow
+
+    for refresh in getattr(group, "fidelity_refreshes", []):
+        state = refresh["fidelity"]
+        if refresh["Status"] == "Cancelling":
+            refresh.update(Status="Cancelled", EndTime=utcnow())
+        if refresh["Status"] not in ("Pending", "InProgress"):
+            continue
+        now = time.monotonic()
+        if now < state["pending_until"]:
+            continue
+        refresh["Status"] = "InProgress"
+        todo = [i for i in state["to_replace"] if i not in state["replaced"]]
+        batch_seconds = state["batch_seconds"]
+        batches = (
+            len(todo)
+            if batch_seconds <= 0
+            else int((now - state["pending_until"]) // batch_seconds)
+        )
+        due = batches * state["batch_size"] - len(state["replaced"])
+        for instance_id in todo[: max(due, 0)]:
+            # Noted first: terminating makes the group launch, which may describe it again.
+            state["replaced"].append(instance_id)
+            if instance_id in {s.instance.id for s in group.instance_states}:
+                backend.terminate_instance(instance_id, should_decrement=False)
+        total = len(state["to_replace"])
+        done = len(state["replaced"])
+        remaining = total - done
+        percent = 100 if total == 0 else int(done * 100 / total)
+        refresh.update(
+            PercentageComplete=percent,
+            InstancesToUpdate=remaining,
+            ProgressDetails={
+                "LivePoolProgress": {"PercentageComplete": percent, "InstancesToUpdate": remaining}
+            },
+        )
+        if remaining == 0:
+            refresh.update(Status="Successful", StatusReason="", EndTime=utcnow())
+
+
+def _refresh_public(refresh: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in refresh.items() if k != "fidelity" and v is not None}
+
+
+@fix
+def autoscaling_instance_refreshes_replace_instances() -> None:
+    """moto 5.2.5: StartInstanceRefresh, DescribeInstanceRefreshes and CancelInstanceRefresh are
+    not implemented (amazon.aws.autoscaling_instance_refresh fails).
+
+    AWS: a refresh is Pending, then InProgress, replacing the group's instances in batches as
+    large as MinHealthyPercentage (default 90) allows, at least one at a time: each batch is
+    terminated, the group launches replacements from its launch template and waits out the
+    instance warm-up (InstanceWarmup, default the group's health check grace period); then
+    Successful. SkipMatching leaves instances that already run the group's configuration
+    (here: its image and instance type; moto keeps no per-instance template version).
+    Cancelling stops further replacements (Cancelling, then Cancelled). DescribeInstanceRefreshes
+    lists the group's refreshes newest first. Timings: AWS_DURATIONS, scaled.
+    """
+    from moto.autoscaling.models import AutoScalingBackend
+    from moto.autoscaling.responses import AutoScalingResponse
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+
+    def start_instance_refresh(
+        self: Any, group_name: str, strategy: str, preferences: dict[str, Any]
+    ) -> str:
+        group = _refresh_group(self, group_name)
+        _refresh_advance(self, group)
+        minimum = int(preferences.get("MinHealthyPercentage", 90))
+        maximum = preferences.get("MaxHealthyPercentage")
+        if not 0 <= minimum <= 100 or (
+            maximum is not None
+            and not (100 <= int(maximum) <= 200 and int(maximum) - minimum <= 100)
+        ):
+            raise _refresh_error(
+                "ValidationError",
+                "MinHealthyPercentage must be 0-100 and MaxHealthyPercentage 100-200, at most "
+                "100 above it",
+            )
+        warmup = preferences.get("InstanceWarmup")
+        if warmup is None:
+            warmup = group.health_check_grace_period or 0
+        skip = _as_bool(preferences.get("SkipMatching", False))
+        states = [s for s in group.instance_states if s.lifecycle_state == "InService"]
+        if skip:
+            states = [
+                s
+                for s in states
+                if (s.instance.image_id, s.instance.instance_type)
+                != (group.image_id, group.instance_type)
+            ]
+        size = max(1, int(len(group.instance_states) * (100 - minimum) / 100))
+        scale = _TIMING["scale"]
+        refresh = {
+            "InstanceRefreshId": str(uuid.uuid4()),
+            "AutoScalingGroupName": group_name,
+            "Status": "Pending",
+            "StatusReason": "Waiting for the instance refresh to start.",
+            "StartTime": utcnow(),
+            "EndTime": None,
+            "PercentageComplete": 0,
+            "InstancesToUpdate": len(states),
+            "Preferences": {
+                "MinHealthyPercentage": minimum,
+                "InstanceWarmup": int(warmup),
+                "SkipMatching": skip,
+                "AutoRollback": _as_bool(preferences.get("AutoRollback", False)),
+                "ScaleInProtectedInstances": preferences.get("ScaleInProtectedInstances", "Ignore"),
+                "StandbyInstances": preferences.get("StandbyInstances", "Ignore"),
+                **({"MaxHealthyPercentage": int(maximum)} if maximum is not None else {}),
+            },
+            "Strategy": strategy or "Rolling",
+            "fidelity": {
+                "pending_until": _ready_at("autoscaling.instance_refresh.pending"),
+                "batch_seconds": (
+                    AWS_DURATIONS["autoscaling.instance_refresh.launch"][0] + int(warmup)
+                )
+                * scale,
+                "batch_size": size,
+                "to_replace": [s.instance.id for s in states],
+                "replaced": [],
+            },
+        }
+        group.__dict__.setdefault("fidelity_refreshes", []).insert(0, refresh)
+        return refresh["InstanceRefreshId"]
+
+    def describe_instance_refreshes(
+        self: Any, group_name: str, ids: list[str]
+    ) -> list[dict[str, Any]]:
+        group = self.autoscaling_groups.get(group_name)
+        if group is None:
+            return []
+        _refresh_advance(self, group)
+        return [
+            _refresh_public(r)
+            for r in getattr(group, "fidelity_refreshes", [])
+            if not ids or r["InstanceRefreshId"] in ids
+        ]
+
+    def cancel_instance_refresh(self: Any, group_name: str) -> str:
+        group = _refresh_group(self, group_name)
+        _refresh_advance(self, group)
+        for refresh in getattr(group, "fidelity_refreshes", []):
+            if refresh["Status"] in ("Pending", "InProgress"):
+                refresh["Status"] = "Cancelling"
+                return refresh["InstanceRefreshId"]
+        raise _refresh_error(
+            "ActiveInstanceRefreshNotFound",
+            f"No in progress or pending Instance Refresh found for Auto Scaling group {group_name}",
+        )
+
+    AutoScalingBackend.start_instance_refresh = start_instance_refresh  # type: ignore[attr-defined]
+    AutoScalingBackend.describe_instance_refreshes = describe_instance_refreshes  # type: ignore[attr-defined]
+    AutoScalingBackend.cancel_instance_refresh = cancel_instance_refresh  # type: ignore[attr-defined]
+
+    # Other clients see the replacements too (the instances of a group, its capacity).
+    for name in ("describe_auto_scaling_groups", "describe_auto_scaling_instances"):
+
+        @_around(AutoScalingBackend, name)
+        def advanced(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+            for group in list(self.autoscaling_groups.values()):
+                _refresh_advance(self, group)
+            return original(self, *args, **kwargs)
+
+    def start(self: AutoScalingResponse) -> ActionResult:
+        refresh_id = self.autoscaling_backend.start_instance_refresh(
+            self._get_param("AutoScalingGroupName"),
+            self._get_param("Strategy"),
+            self._get_param("Preferences") or {},
+        )
+        return ActionResult({"InstanceRefreshId": refresh_id})
+
+    def describe(self: AutoScalingResponse) -> ActionResult:
+        refreshes = self.autoscaling_backend.describe_instance_refreshes(
+            self._get_param("AutoScalingGroupName"), self._get_param("InstanceRefreshIds") or []
+        )
+        return ActionResult({"InstanceRefreshes": refreshes})
+
+    def cancel(self: AutoScalingResponse) -> ActionResult:
+        refresh_id = self.autoscaling_backend.cancel_instance_refresh(
+            self._get_param("AutoScalingGroupName")
+        )
+        return ActionResult({"InstanceRefreshId": refresh_id})
+
+    AutoScalingResponse.start_instance_refresh = start  # type: ignore[attr-defined]
+    AutoScalingResponse.describe_instance_refreshes = describe  # type: ignore[attr-defined]
+    AutoScalingResponse.cancel_instance_refresh = cancel  # type: ignore[attr-defined]
+
+
+@fix
+def autoscaling_one_instance_refresh_at_a_time() -> None:
+    """AWS: StartInstanceRefresh while another refresh of the group is Pending, InProgress,
+    Cancelling, RollbackInProgress or Baking answers InstanceRefreshInProgress (HTTP 400);
+    a playbook that starts one on every run must look first."""
+    from moto.autoscaling.models import AutoScalingBackend
+
+    @_around(AutoScalingBackend, "start_instance_refresh")
+    def start_instance_refresh(
+        original: Callable[..., str], self: Any, group_name: str, *args: Any
+    ) -> str:
+        group = _refresh_group(self, group_name)
+        _refresh_advance(self, group)
+        if any(r["Status"] in _REFRESH_ACTIVE for r in getattr(group, "fidelity_refreshes", [])):
+            raise _refresh_error(
+                "InstanceRefreshInProgress",
+                "An Instance Refresh is already in progress and blocks the execution of this "
+                "Instance Refresh.",
+            )
+        return original(self, group_name, *args)
+
+
+# --------------------------------------------------------------------------------------------
+# Images (AMIs)
+# --------------------------------------------------------------------------------------------
+
+
+@fix
+def ec2_create_image_tags_its_snapshots() -> None:
+    """moto 5.2.5: CreateImage with a ``snapshot`` TagSpecification raises NotImplementedError
+    (HTTP 500); amazon.aws.ec2_ami always sends image and snapshot tags together.
+
+    AWS tags the image with the ``image`` specification and every snapshot CreateImage makes
+    with the ``snapshot`` one.
+    """
+    from moto.ec2.models.amis import AmiBackend
+
+    @_around(AmiBackend, "create_image")
+    def create_image(
+        original: Callable[..., Any],
+        self: Any,
+        instance_id: str,
+        name: str,
+        description: str,
+        tag_specifications: list[dict[str, Any]],
+    ) -> Any:
+        snapshot_tags = [
+            tag
+            for spec in tag_specifications
+            if spec["ResourceType"] == "snapshot"
+            for tag in spec.get("Tags", [])
+        ]
+        others = [spec for spec in tag_specifications if spec["ResourceType"] != "snapshot"]
+        ami = original(self, instance_id, name, description, others)
+        if snapshot_tags:
+            self.create_tags([ami.ebs_snapshot.id], {t["Key"]: t["Value"] for t in snapshot_tags})
+        return ami
+
+
+@fix
+def ec2_image_names_are_unique() -> None:
+    """moto 5.2.5: CreateImage accepts a name another image of the account already has.
+
+    AWS: an AMI name is unique per account and region: InvalidAMIName.Duplicate.
+    """
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.amis import AmiBackend
+
+    @_around(AmiBackend, "create_image")
+    def create_image(
+        original: Callable[..., Any],
+        self: Any,
+        instance_id: str,
+        name: str,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        account = self.account_id  # type: ignore[attr-defined]
+        for ami in self.amis.values():
+            if ami.name == name and ami.owner_id == account:
+                raise EC2ClientError(
+                    "InvalidAMIName.Duplicate", f"AMI name {name} is already in use by AMI {ami.id}"
+                )
+        return original(self, instance_id, name, *args, **kwargs)
+
+
+@fix
+def ec2_images_are_pending_for_a_while() -> None:
+    """moto 5.2.5: an image made by CreateImage is ``available`` at once.
+
+    AWS: ``pending`` while its snapshots are taken (AWS_DURATIONS); it cannot be launched yet,
+    and ec2_ami's ``wait`` polls DescribeImages until it is available.
+    """
+    from moto.ec2.models.amis import Ami, AmiBackend
+
+    def get_state(self: Any) -> str:
+        state = self.__dict__.get("fidelity_state", "available")
+        if state == "available" and time.monotonic() < self.__dict__.get("fidelity_ready_at", 0):
+            return "pending"
+        return state
+
+    def set_state(self: Any, value: str) -> None:
+        self.__dict__["fidelity_state"] = value
+
+    Ami.state = property(get_state, set_state)  # type: ignore[assignment]
+
+    @_around(AmiBackend, "create_image")
+    def create_image(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        ami = original(self, *args, **kwargs)
+        ami.__dict__["fidelity_ready_at"] = _ready_at("ec2.image.pending")
+        return ami
+
+
+# --------------------------------------------------------------------------------------------
 # CloudFront (for the streamstack.aws CloudFront modules; self-contained: only needs @fix)
 # --------------------------------------------------------------------------------------------
 
@@ -1095,6 +1425,22 @@ def rds_engine_versions_follow_the_catalogue() -> None:
 # FIDELITY_TIME_SCALE when the emulator starts (default 0: moto's own behaviour) and can change
 # at run time: POST /moto-api/fidelity/timing {"scale": 0.02}; GET shows it and the table.
 AWS_DURATIONS: dict[str, tuple[float, str]] = {
+    "autoscaling.instance_refresh.pending": (
+        30,
+        "EC2 Auto Scaling User Guide, 'Instance refresh': a refresh is Pending until it starts "
+        "its first replacement, typically well under a minute",
+    ),
+    "autoscaling.instance_refresh.launch": (
+        60,
+        "EC2 Auto Scaling User Guide, 'Instance refresh': each batch is terminated and its "
+        "replacements launched (about a minute to InService) before the instance warm-up, "
+        "which is added to this",
+    ),
+    "ec2.image.pending": (
+        300,
+        "EC2 User Guide, 'Create an Amazon EBS-backed AMI': pending while the snapshots are "
+        "taken, minutes for a first snapshot of a 20 GiB volume",
+    ),
     "rds.db_instance.creating": (
         720,
         "RDS User Guide, 'Creating an Amazon RDS DB instance' (minutes); a Single-AZ "
