@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -151,6 +152,56 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     # raise_server_exceptions=False: a 500 must show up as a response the test can assert on.
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def behind_nginx(
+    app,  # type: ignore[no-untyped-def]
+    emulator: Emulator,
+    app_resources: AppResources,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """The session's app served over HTTP by uvicorn (proxy headers from 127.0.0.1 trusted, as
+    the API unit's gunicorn does) behind a real nginx (tests/app/nginx.py): the base URL of
+    nginx, where requests arrive as they do in production."""
+    import threading
+
+    import uvicorn
+
+    from tests.app import nginx
+
+    port = nginx.free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            proxy_headers=True,
+            forwarded_allow_ips="127.0.0.1",
+        )
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    proxy = nginx.start(
+        tmp_path_factory.mktemp("nginx-app"),
+        str(emulator.endpoint),
+        app_resources.bucket,
+        SIGNING_SECRET,
+        app_upstream=f"http://127.0.0.1:{port}",
+    )
+    try:
+        yield proxy.base_url
+    finally:
+        proxy.stop()
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 @pytest.fixture(scope="session")
@@ -333,10 +384,14 @@ def ready_items(
 
 
 @pytest.fixture(scope="session")
-def api_schema(app):  # type: ignore[no-untyped-def]
+def api_schema(settings: Settings):  # type: ignore[no-untyped-def]
     import schemathesis
 
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    # The schema is internal by default (ops_endpoints); this app serves it to the fuzzer.
+    public = settings.model_copy(update={"ops_endpoints": "public"})
+    return schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(public, configure_logging=False)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from streamapp import __version__, errors, jsonlog, web
 from streamapp.api import accounts, catalog, ops, uploads
 from streamapp.config import Settings, get_settings
+from streamapp.guards import OpsEndpointsGuard
 from streamapp.limits import BodyLimitMiddleware
 from streamapp.metrics import ObserveMiddleware, Registry
 from streamapp.secrets import SecretMissing
@@ -41,6 +42,12 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     app.include_router(catalog.router)
     web.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    ops_paths = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
+    app.add_middleware(
+        OpsEndpointsGuard,
+        paths=frozenset(p for p in (*ops_paths, ops.METRICS_PATH) if p),
+        mode=settings.ops_endpoints,
+    )
     app.add_middleware(ObserveMiddleware, registry=app.state.metrics)
     return app
 

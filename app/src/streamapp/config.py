@@ -117,6 +117,10 @@ class Settings(BaseSettings):
     work_dir: str | None = None
 
     # Operations.
+    # /metrics, /docs, /redoc and /openapi.json: "internal" serves them only to requests made
+    # on this host straight to the app's port (a proxy such as nginx adds X-Forwarded-For:
+    # never through it), "off" to no one, "public" to anyone (development only).
+    ops_endpoints: Literal["internal", "off", "public"] = "internal"
     log_level: str = "INFO"
     # Diagnostics: append each AWS (service, operation) this process calls to this file.
     aws_call_log: str | None = None

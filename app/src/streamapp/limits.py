@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from streamapp.guards import send_json
 
 # Multipart framing and form fields around the file itself.
 _OVERHEAD = 64 * 1024
@@ -63,18 +63,5 @@ class BodyLimitMiddleware:
 
 
 async def _refuse(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {"code": "file_too_large", "message": f"The request body exceeds {limit} bytes."}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    body = {"code": "file_too_large", "message": f"The request body exceeds {limit} bytes."}
+    await send_json(send, 413, body, connection="close")

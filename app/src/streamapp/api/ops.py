@@ -11,6 +11,7 @@ from streamapp import __version__, health
 from streamapp.api.deps import SettingsDep
 
 router = APIRouter(tags=["operations"])
+METRICS_PATH = "/metrics"  # internal by default (streamapp.guards, ops_endpoints)
 
 
 @router.get("/healthz")
@@ -21,7 +22,8 @@ def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", responses={503: {"description": "A dependency is unreachable"}})
 def readyz(settings: SettingsDep) -> JSONResponse:
-    """Readiness: database, DynamoDB, S3 and SQS all answer."""
+    """Readiness: database, DynamoDB, S3 and SQS all answer (a failure names the dependency,
+    never the error: that goes to the log)."""
     ok, checks = health.readiness(settings)
     return JSONResponse(
         {"status": "ready" if ok else "unavailable", "checks": checks},
@@ -29,7 +31,7 @@ def readyz(settings: SettingsDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get(METRICS_PATH, response_class=PlainTextResponse)
 def metrics(request: Request) -> PlainTextResponse:
     """Request metrics in the Prometheus text format."""
     return PlainTextResponse(
