@@ -565,6 +565,8 @@ def test_database_is_private_encrypted_and_backed_up(provisioned, aws, security_
     assert db["PubliclyAccessible"] is False
     assert db["StorageEncrypted"] is True
     assert db["BackupRetentionPeriod"] >= 1
+    # On by default: RDS refuses DeleteDBInstance; only the teardown turns it off, on purpose.
+    assert db["DeletionProtection"] is True
     assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [
         security_groups["db"]["GroupId"]
     ]
@@ -736,6 +738,14 @@ def test_teardown_refuses_without_confirmation(provisioned, run, aws):
 def test_teardown_leaves_nothing_of_the_environment(provisioned, run, aws):
     result = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
     assert result.ok, result.messages()
+    # The database was protected: the teardown turned that off first, explicitly.
+    turned_off = [
+        name
+        for name, _host, res in result.task_results()
+        if name == "RDS | Turn deletion protection off (teardown_confirm was given)"
+        and res.get("changed")
+    ]
+    assert turned_off, result.changed_tasks()
     assert find_platform_resources(aws, NAME, ENV) == {}
     again = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
     assert again.ok, again.messages()
