@@ -1273,3 +1273,189 @@ def test_alias_record_wants_an_existing_target(aws, origin_alb):
     alias("origin", f"dualstack.{alb['DNSName']}.", alb["CanonicalHostedZoneId"])
     alias("plain", alb["DNSName"], alb["CanonicalHostedZoneId"])
     alias("www", f"origin.{origin_alb['zone_name']}.", origin_alb["zone_id"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Deletions AWS finishes later: what a teardown meets
+# ---------------------------------------------------------------------------------------------
+
+
+def interfaces_in(ec2, name: str, value: str) -> list[dict[str, Any]]:
+    found = ec2.describe_network_interfaces(Filters=[{"Name": name, "Values": [value]}])
+    return found["NetworkInterfaces"]
+
+
+@pytest.fixture
+def public_vpc(aws) -> dict[str, Any]:
+    """A VPC of its own (its subnets are deleted) with two subnets, a group and an attached
+    internet gateway."""
+    ec2 = aws("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.93.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.93.{i}.0/24", AvailabilityZone=az)["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate(["eu-west-1a", "eu-west-1b"])
+    ]
+    group_id = ec2.create_security_group(
+        GroupName=unique("sg"), Description="fidelity", VpcId=vpc_id
+    )["GroupId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
+    return {"vpc_id": vpc_id, "subnets": subnets, "group_id": group_id, "igw": igw}
+
+
+def test_versioned_bucket_is_not_deleted_while_versions_or_delete_markers_remain(aws):
+    """moto already answers as S3 does (no fix): DeleteBucket on a versioned bucket answers
+    BucketNotEmpty while any object version or delete marker remains."""
+    s3, name = aws("s3"), unique("versioned")
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=name, Key="a", Body=b"1")
+    s3.delete_object(Bucket=name, Key="a")  # a delete marker over the version
+    listing = s3.list_object_versions(Bucket=name)
+    (version,), (marker,) = listing["Versions"], listing["DeleteMarkers"]
+    for left in (version, marker):
+        assert error_of(lambda: s3.delete_bucket(Bucket=name))[0] == "BucketNotEmpty"
+        s3.delete_object(Bucket=name, Key="a", VersionId=left["VersionId"])
+    s3.delete_bucket(Bucket=name)
+
+
+def test_s3_access_logs_in_flight_land_after_logging_stops(aws, aws_timings):
+    s3, source, target = aws("s3"), unique("src"), unique("logs")
+    for bucket in (source, target):
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+    s3.put_bucket_versioning(Bucket=target, VersioningConfiguration={"Status": "Enabled"})
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{target}/s3/*",
+    }
+    s3.put_bucket_policy(Bucket=target, Policy=tls_only_policy(target, grant))
+    logging_on = {"LoggingEnabled": {"TargetBucket": target, "TargetPrefix": "s3/"}}
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus=logging_on)
+    s3.put_object(Bucket=source, Key="k", Body=b"x")
+    s3.put_bucket_logging(Bucket=source, BucketLoggingStatus={})
+    s3.delete_object(Bucket=source, Key="k")
+
+    def empty_and_delete() -> None:
+        listing = s3.list_object_versions(Bucket=target)
+        for item in listing.get("Versions", []) + listing.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=target, Key=item["Key"], VersionId=item["VersionId"])
+        s3.delete_bucket(Bucket=target)
+
+    # Logging is off, the source quiet: the records of its requests still arrive.
+    assert error_of(empty_and_delete)[0] == "BucketNotEmpty"
+    for _attempt in range(5):
+        try:
+            empty_and_delete()
+            break
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "BucketNotEmpty"
+    assert target not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_instance_network_interface_is_deleted_with_the_instance(aws, network):
+    ec2 = aws("ec2")
+    (instance,) = ec2.run_instances(
+        ImageId="ami-03cf127a", MinCount=1, MaxCount=1, SubnetId=network["subnets"][1]
+    )["Instances"]
+    (nic,) = instance["NetworkInterfaces"]
+    assert nic["Attachment"]["DeleteOnTermination"] is True
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    assert interfaces_in(ec2, "network-interface-id", nic["NetworkInterfaceId"]) == []
+
+
+def test_nat_gateway_is_deleting_while_it_holds_its_interface_and_address(
+    aws, public_vpc, aws_timings
+):
+    ec2, subnet = aws("ec2"), public_vpc["subnets"][0]
+    allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    gateway_id = ec2.create_nat_gateway(SubnetId=subnet, AllocationId=allocation)["NatGateway"][
+        "NatGatewayId"
+    ]
+    (eni,) = interfaces_in(ec2, "subnet-id", subnet)
+    assert eni["RequesterManaged"] is True and eni["Status"] == "in-use"
+    assert (eni["InterfaceType"], eni["Description"]) == (
+        "nat_gateway",
+        f"Interface for NAT Gateway {gateway_id}",
+    )
+
+    def state() -> str:
+        return ec2.describe_nat_gateways(NatGatewayIds=[gateway_id])["NatGateways"][0]["State"]
+
+    ec2.delete_nat_gateway(NatGatewayId=gateway_id)
+    ec2.delete_nat_gateway(NatGatewayId=gateway_id)  # again: still deleting
+    assert state() == "deleting"
+    refusals = {
+        "delete subnet": lambda: ec2.delete_subnet(SubnetId=subnet),
+        "detach gateway": lambda: ec2.detach_internet_gateway(
+            InternetGatewayId=public_vpc["igw"], VpcId=public_vpc["vpc_id"]
+        ),
+        "release address": lambda: ec2.release_address(AllocationId=allocation),
+    }
+    assert {what: error_of(call)[0] for what, call in refusals.items()} == {
+        "delete subnet": "DependencyViolation",
+        "detach gateway": "DependencyViolation",
+        "release address": "InvalidIPAddress.InUse",
+    }
+    time.sleep(60 / 180 + 0.2)
+    assert state() == "deleted"
+    assert interfaces_in(ec2, "subnet-id", subnet) == []
+    for call in refusals.values():
+        call()
+
+
+def test_load_balancer_interfaces_linger_after_it_is_deleted(aws, public_vpc, aws_timings):
+    ec2, elb = aws("ec2"), aws("elbv2")
+    group, subnets = public_vpc["group_id"], public_vpc["subnets"]
+    balancer = elb.create_load_balancer(
+        Name=unique("alb")[:32], Subnets=subnets, SecurityGroups=[group]
+    )["LoadBalancers"][0]
+    enis = interfaces_in(ec2, "vpc-id", public_vpc["vpc_id"])
+    name, balancer_id = balancer["LoadBalancerArn"].split("/")[-2:]
+    assert sorted(e["SubnetId"] for e in enis) == sorted(subnets)
+    for eni in enis:
+        assert eni["RequesterManaged"] is True and eni["RequesterId"] == "amazon-elb"
+        assert eni["Description"] == f"ELB app/{name}/{balancer_id}"
+        assert [g["GroupId"] for g in eni["Groups"]] == [group]
+        assert eni["Status"] == "in-use" and eni["Association"]["PublicIp"]
+
+    elb.delete_load_balancer(LoadBalancerArn=balancer["LoadBalancerArn"])
+    refusals = {
+        "delete subnet": lambda: ec2.delete_subnet(SubnetId=subnets[0]),
+        "delete group": lambda: ec2.delete_security_group(GroupId=group),
+        "detach gateway": lambda: ec2.detach_internet_gateway(
+            InternetGatewayId=public_vpc["igw"], VpcId=public_vpc["vpc_id"]
+        ),
+    }
+    codes = {what: error_of(call) for what, call in refusals.items()}
+    assert codes == {
+        "delete subnet": (
+            "DependencyViolation",
+            f"The subnet '{subnets[0]}' has dependencies and cannot be deleted.",
+        ),
+        "delete group": ("DependencyViolation", f"resource {group} has a dependent object"),
+        "detach gateway": (
+            "DependencyViolation",
+            f"Network {public_vpc['vpc_id']} has some mapped public address(es). Please unmap"
+            " those public address(es) before detaching the gateway.",
+        ),
+    }
+    time.sleep(180 / 180 + 0.3)
+    assert interfaces_in(ec2, "vpc-id", public_vpc["vpc_id"]) == []
+    for call in refusals.values():
+        call()
+
+
+def test_sqs_queue_name_is_reusable_60_seconds_after_delete(aws, aws_timings):
+    sqs, name = aws("sqs"), unique("queue")
+    sqs.delete_queue(QueueUrl=sqs.create_queue(QueueName=name)["QueueUrl"])
+    code, message = error_of(lambda: sqs.create_queue(QueueName=name))
+    assert code == "AWS.SimpleQueueService.QueueDeletedRecently"
+    assert "wait 60 seconds" in message
+    time.sleep(60 / 180 + 0.2)
+    sqs.create_queue(QueueName=name)

@@ -11,9 +11,11 @@ so that a moto upgrade keeps its behaviour and only the delta below is ours.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -1456,6 +1458,29 @@ AWS_DURATIONS: dict[str, tuple[float, str]] = {
         "'Backups have not yet been enabled for this table'; seen for about a minute after "
         "CreateTable (community reports, e.g. terraform-provider-aws issues on PITR)",
     ),
+    # Deletions AWS finishes later (section "Deletions AWS finishes later" below).
+    "ec2.nat_gateway.deleting": (
+        60,
+        "VPC User Guide, 'Delete a NAT gateway': deleting, then deleted once AWS has released "
+        "its network interface and disassociated its Elastic IP (about a minute)",
+    ),
+    "elbv2.load_balancer.network_interfaces": (
+        180,
+        "community reports (terraform-provider-aws, cloud-nuke): a deleted load balancer's "
+        "'ELB app/...' network interfaces stay in use for minutes; DeleteSubnet, "
+        "DeleteSecurityGroup and DetachInternetGateway answer DependencyViolation meanwhile",
+    ),
+    "sqs.queue.deleted_recently": (
+        60,
+        "SQS API Reference, CreateQueue, QueueDeletedRecently: 'You must wait 60 seconds after "
+        "deleting a queue before you can create another queue with the same name'",
+    ),
+    "s3.server_access_logs.in_flight": (
+        3600,
+        "S3 API Reference, PutBucketLogging: after logging is turned off or retargeted 'some "
+        "logs for the next hour might continue to be delivered'; S3 User Guide: delivery is "
+        "best effort, most records within a few hours of the request",
+    ),
 }
 _TIMING = {"scale": float(os.environ.get("FIDELITY_TIME_SCALE") or 0)}
 
@@ -2504,3 +2529,360 @@ def route53_alias_records_name_an_existing_target() -> None:
                 if not any(r.name.lower().rstrip(".") == name and r.type == kind for r in records):
                     refuse(name, kind, zone, "that target was not found")
         return original(self, zoneid, change_list)
+
+
+# --------------------------------------------------------------------------------------------
+# Deletions AWS finishes later: what a teardown meets on a real account
+# --------------------------------------------------------------------------------------------
+
+# Work AWS finishes some time after a request (AWS_DURATIONS, scaled): (monotonic time, action).
+# Due work runs before the next request is answered (deferred_work_runs_before_each_request),
+# so the emulator needs no thread of its own; at timing scale 0 it runs at once, as moto does.
+_LATER: list[tuple[float, Callable[[], None]]] = []
+_LATER_LOCK = threading.Lock()
+
+
+def _later(at: float, action: Callable[[], None]) -> None:
+    with _LATER_LOCK:
+        _LATER.append((at, action))
+    _settle()
+
+
+def _settle() -> None:
+    now = time.monotonic()
+    with _LATER_LOCK:
+        due = [action for at, action in _LATER if at <= now]
+        _LATER[:] = [(at, action) for at, action in _LATER if at > now]
+    for action in due:
+        # The resource may have gone another way meanwhile (a reset, a deleted VPC).
+        with contextlib.suppress(Exception):
+            action()
+
+
+@fix
+def deferred_work_runs_before_each_request() -> None:
+    """Not a moto gap: the work AWS finishes later (``_later``) is done before the first request
+    answered after its time, so describe calls, waiters and refusals all see the same state."""
+    from moto.core.responses import BaseResponse
+
+    @_around(BaseResponse, "call_action")
+    def call_action(original: Callable[..., Any], self: BaseResponse) -> Any:
+        _settle()
+        return original(self)
+
+
+def _release_network_interface(ec2_backend: Any, eni_id: str) -> None:
+    """AWS releases a service's interface: it is gone and its address is free again."""
+    eni = ec2_backend.enis.get(eni_id)
+    if eni is not None:
+        eni.delete()
+
+
+@fix
+def ec2_launch_network_interfaces_are_deleted_with_their_instance() -> None:
+    """moto 5.2.5: an instance launched without an explicit ``DeleteOnTermination`` keeps its
+    primary network interface after it is terminated.
+
+    AWS: an interface that RunInstances creates (not an existing one it attaches) is deleted on
+    termination unless the request says otherwise, so the instance's subnet and security groups
+    are free once it is gone (an Auto Scaling group's instances included).
+    """
+    from moto.ec2.models.instances import Instance
+
+    @_around(Instance, "prep_nics")
+    def prep_nics(
+        original: Callable[..., None], self: Any, nic_spec: list[dict[str, Any]], *args, **kwargs
+    ) -> None:
+        original(self, nic_spec, *args, **kwargs)
+        specs = {int(nic.get("DeviceIndex") or 0): nic for nic in nic_spec or []}
+        for index, eni in self.nics.items():
+            spec = specs.get(index, {})
+            if not spec.get("NetworkInterfaceId") and spec.get("DeleteOnTermination") is None:
+                eni.delete_on_termination = True
+
+
+@fix
+def ec2_nat_gateway_deleting_holds_its_network_interface() -> None:
+    """moto 5.2.5: a deleted NAT gateway is ``deleted`` at once, and its network interface (with
+    its Elastic IP) stays for ever, ``available`` and not requester-managed.
+
+    AWS: the gateway's interface is requester-managed and in use (``Interface for NAT Gateway
+    nat-...``); DeleteNatGateway leaves the gateway ``deleting`` until AWS has released the
+    interface and disassociated the Elastic IP (AWS_DURATIONS), then ``deleted``. Meanwhile its
+    subnet cannot be deleted, the internet gateway not detached (a mapped public address) and
+    the Elastic IP not released. Deleting a gateway already deleting changes nothing.
+    """
+    from moto.ec2.models.nat_gateways import NatGateway, NatGatewayBackend
+
+    @_around(NatGateway, "__init__")
+    def init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        eni = self._eni
+        eni.requester_managed, eni.interface_type, eni.status = True, "nat_gateway", "in-use"
+        eni.description = f"Interface for NAT Gateway {self.id}"
+
+    @_around(NatGatewayBackend, "delete_nat_gateway")
+    def delete(original: Callable[..., Any], self: Any, nat_gateway_id: str) -> Any:
+        gateway = self.nat_gateways.get(nat_gateway_id)
+        if gateway is None:
+            return original(self, nat_gateway_id)
+        if gateway.state in ("deleting", "deleted"):
+            return gateway
+        original(self, nat_gateway_id)
+        gateway.state = "deleting"
+
+        def released() -> None:
+            for address in self.addresses:
+                if address.eni is gateway._eni:
+                    self.disassociate_address(association_id=address.association_id)
+            _release_network_interface(self, gateway._eni.id)
+            gateway.state = "deleted"
+
+        _later(_ready_at("ec2.nat_gateway.deleting"), released)
+        return gateway
+
+
+@fix
+def ec2_release_address_refuses_an_address_in_use() -> None:
+    """moto 5.2.5: ReleaseAddress silently disassociates an address in use, then releases it.
+
+    AWS, ReleaseAddress: "[Nondefault VPC] You must disassociate the Elastic IP address before
+    you can release it. Otherwise, Amazon EC2 returns an error (InvalidIPAddress.InUse)." A NAT
+    gateway's address stays associated until the gateway is ``deleted``: releasing it while the
+    gateway is ``deleting`` fails.
+    """
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
+
+    @_around(ElasticAddressBackend, "release_address")
+    def release_address(
+        original: Callable[..., None],
+        self: Any,
+        address: str | None = None,
+        allocation_id: str | None = None,
+    ) -> None:
+        eips = [
+            eip
+            for eip in self.addresses
+            if (address and eip.public_ip == address)
+            or (allocation_id and eip.allocation_id == allocation_id)
+        ]
+        eni = eips[0].eni if eips else None
+        if eni is not None and not self.get_vpc(eni.subnet.vpc_id).is_default:
+            raise EC2ClientError(
+                "InvalidIPAddress.InUse",
+                f"Address {eips[0].public_ip} is in use by {eni.id}: disassociate it first.",
+            )
+        return original(self, address=address, allocation_id=allocation_id)
+
+
+@fix
+def elbv2_load_balancers_hold_network_interfaces() -> None:
+    """moto 5.2.5: a load balancer has no network interface in its subnets.
+
+    AWS: one requester-managed interface per subnet (``ELB app/<name>/<id>``, in use, the load
+    balancer's security groups, a public address when internet-facing), and they stay for
+    minutes after DeleteLoadBalancer (AWS_DURATIONS), or SetSubnets for a subnet it left: its
+    subnets and security groups cannot be deleted nor the internet gateway detached meanwhile
+    (DependencyViolation).
+    """
+    from moto.ec2.utils import random_public_ip
+    from moto.elbv2.models import ELBv2Backend
+
+    def held(balancer: Any) -> dict[str, str]:
+        """subnet id -> the balancer's interface in it."""
+        return balancer.__dict__.setdefault("fidelity_enis", {})
+
+    def release_later(ec2_backend: Any, eni_ids: list[str]) -> None:
+        def released() -> None:
+            for eni_id in eni_ids:
+                _release_network_interface(ec2_backend, eni_id)
+
+        if eni_ids:
+            _later(_ready_at("elbv2.load_balancer.network_interfaces"), released)
+
+    def follow_subnets(backend: Any, balancer: Any) -> None:
+        ec2, interfaces = backend.ec2_backend, held(balancer)
+        kind = {"network": "net", "gateway": "gwy"}.get(balancer.type, "app")
+        for subnet in balancer.subnets:
+            if subnet.id in interfaces:
+                continue
+            eni = ec2.create_network_interface(
+                subnet,
+                None,
+                group_ids=list(balancer.security_groups or []),
+                description=f"ELB {kind}/{balancer.name}/{balancer.arn.rsplit('/', 1)[-1]}",
+            )
+            eni.requester_managed, eni.requester_id, eni.status = True, "amazon-elb", "in-use"
+            if balancer.scheme != "internal":  # AWS's default scheme: internet-facing
+                eni.public_ip = random_public_ip()
+            interfaces[subnet.id] = eni.id
+        current = {subnet.id for subnet in balancer.subnets}
+        release_later(ec2, [interfaces.pop(s) for s in list(interfaces) if s not in current])
+
+    @_around(ELBv2Backend, "create_load_balancer")
+    def create(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        balancer = original(self, *args, **kwargs)
+        follow_subnets(self, balancer)
+        return balancer
+
+    @_around(ELBv2Backend, "set_subnets")
+    def set_subnets(original: Callable[..., Any], self: Any, arn: str, *args, **kwargs) -> Any:
+        result = original(self, arn, *args, **kwargs)
+        follow_subnets(self, self.load_balancers[arn])
+        return result
+
+    @_around(ELBv2Backend, "set_security_groups")
+    def set_groups(
+        original: Callable[..., None], self: Any, arn: str, sec_groups: list[str]
+    ) -> None:
+        original(self, arn, sec_groups)
+        groups = [self.ec2_backend.get_security_group_from_id(g) for g in sec_groups]
+        for eni_id in held(self.load_balancers[arn]).values():
+            if eni_id in self.ec2_backend.enis:
+                self.ec2_backend.enis[eni_id]._group_set = groups
+
+    @_around(ELBv2Backend, "delete_load_balancer")
+    def delete(original: Callable[..., None], self: Any, arn: str) -> None:
+        balancer = self.load_balancers.get(arn)
+        original(self, arn)
+        if balancer is not None:
+            release_later(self.ec2_backend, list(held(balancer).values()))
+
+
+@fix
+def ec2_network_interfaces_in_use_block_subnets_groups_and_gateway_detach() -> None:
+    """moto 5.2.5: DeleteSubnet, DeleteSecurityGroup and DetachInternetGateway ignore the
+    network interfaces still there.
+
+    AWS answers DependencyViolation while an interface remains: "The subnet '<id>' has
+    dependencies and cannot be deleted." (an interface in the subnet), "resource <sg id> has a
+    dependent object" (an interface using the group), "Network <vpc id> has some mapped public
+    address(es). Please unmap those public address(es) before detaching the gateway." (an
+    interface of the VPC with a public address). A teardown meets these after a load balancer,
+    NAT gateway or instance is deleted, until AWS has released its interfaces.
+    """
+    from moto.ec2.exceptions import DependencyViolationError
+    from moto.ec2.models.internet_gateways import InternetGatewayBackend
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+    from moto.ec2.models.subnets import SubnetBackend
+
+    @_around(SubnetBackend, "delete_subnet")
+    def delete_subnet(original: Callable[..., Any], self: Any, subnet_id: str) -> Any:
+        if any(eni.subnet.id == subnet_id for eni in self.enis.values()):
+            raise DependencyViolationError(
+                f"The subnet '{subnet_id}' has dependencies and cannot be deleted."
+            )
+        return original(self, subnet_id)
+
+    @_around(SecurityGroupBackend, "delete_security_group")
+    def delete_group(
+        original: Callable[..., Any], self: Any, name: Any = None, group_id: Any = None
+    ) -> Any:
+        group = self.get_security_group_by_name_or_id(group_id or name)
+        if group is not None and any(
+            group.id in {g.id for g in eni.group_set} for eni in self.enis.values()
+        ):
+            raise DependencyViolationError(f"resource {group.id} has a dependent object")
+        return original(self, name=name, group_id=group_id)
+
+    @_around(InternetGatewayBackend, "detach_internet_gateway")
+    def detach(original: Callable[..., None], self: Any, internet_gateway_id: str, vpc_id: str):
+        if any(eni.public_ip and eni.subnet.vpc_id == vpc_id for eni in self.enis.values()):
+            raise DependencyViolationError(
+                f"Network {vpc_id} has some mapped public address(es). Please unmap those public"
+                " address(es) before detaching the gateway."
+            )
+        return original(self, internet_gateway_id, vpc_id)
+
+
+@fix
+def sqs_queue_name_reusable_60_seconds_after_delete() -> None:
+    """moto 5.2.5: a queue may be created again right after DeleteQueue.
+
+    AWS answers AWS.SimpleQueueService.QueueDeletedRecently (CreateQueue: "You must wait 60
+    seconds after deleting a queue before you can create another queue with the same name.",
+    AWS_DURATIONS); provisioning right after a teardown must wait and retry.
+    """
+    from moto.sqs.exceptions import SQSException
+    from moto.sqs.models import SQSBackend
+
+    def deleted(backend: Any) -> dict[str, float]:
+        """queue name -> when the name is free again."""
+        return backend.__dict__.setdefault("fidelity_deleted_queues", {})
+
+    @_around(SQSBackend, "delete_queue")
+    def delete_queue(original: Callable[..., None], self: Any, queue_name: str) -> None:
+        original(self, queue_name)
+        deleted(self)[queue_name] = _ready_at("sqs.queue.deleted_recently")
+
+    @_around(SQSBackend, "create_queue")
+    def create_queue(original: Callable[..., Any], self: Any, name: str, *args, **kwargs) -> Any:
+        if name not in self.queues and time.monotonic() < deleted(self).get(name, 0):
+            raise SQSException(
+                "AWS.SimpleQueueService.QueueDeletedRecently",
+                "You must wait 60 seconds after deleting a queue before you can create another"
+                " queue with the same name.",
+            )
+        return original(self, name, *args, **kwargs)
+
+
+_S3_LOG_CAPTURE = threading.local()
+
+
+@fix
+def s3_access_logs_in_flight_land_after_logging_stops() -> None:
+    """moto 5.2.5: a server access log record is written into the target bucket during the
+    request it records, so once a source bucket stops logging (or is deleted) its target
+    receives nothing more.
+
+    AWS delivers records best effort, minutes to hours after the request, and keeps delivering
+    them after logging is turned off or the source bucket deleted (AWS_DURATIONS): a log bucket
+    emptied once can still answer BucketNotEmpty to DeleteBucket. Emulated at the worst moments:
+    a record stays in flight up to the scaled duration and lands earlier just before a request to
+    its target bucket, one record per request (a deleted target drops it, as AWS does). At scale
+    0 every record lands at once, as moto does.
+    """
+    from moto.s3.models import S3Backend
+
+    # (account, target bucket) -> [(due, put_object args, kwargs)], oldest first.
+    in_flight: dict[tuple[str, str], list[tuple[float, tuple, dict]]] = {}
+    lock = threading.Lock()
+    store = S3Backend.put_object
+
+    @_around(S3Backend, "put_object")
+    def put_object(original: Callable[..., Any], self: Any, bucket_name: str, *args, **kwargs):
+        records = getattr(_S3_LOG_CAPTURE, "records", None)
+        if records is None:
+            return original(self, bucket_name, *args, **kwargs)
+        records.append((bucket_name, args, kwargs))
+        return None
+
+    def land(backend: Any, bucket_name: str) -> None:
+        """The records due in this bucket, and one more: a request to it is the worst moment."""
+        now = time.monotonic()
+        with lock:
+            queue = in_flight.get((backend.account_id, bucket_name))
+            if not queue:
+                return
+            count = sum(1 for due, _, _ in queue if due <= now) + 1
+            landing, queue[:] = queue[:count], queue[count:]
+        for _due, args, kwargs in landing:
+            # A target deleted meanwhile drops the record, as AWS does.
+            with contextlib.suppress(Exception):
+                store(backend, bucket_name, *args, **kwargs)
+
+    @_around(S3Backend, "log_incoming_request")
+    def log_request(original: Callable[..., None], self: Any, request: Any, bucket_name: str):
+        land(self, bucket_name)
+        _S3_LOG_CAPTURE.records = []
+        try:
+            original(self, request, bucket_name)
+        finally:
+            records, _S3_LOG_CAPTURE.records = _S3_LOG_CAPTURE.records, None
+        due = _ready_at("s3.server_access_logs.in_flight")
+        for target, args, kwargs in records:
+            with lock:
+                in_flight.setdefault((self.account_id, target), []).append((due, args, kwargs))
+            if due <= time.monotonic():
+                land(self, target)
