@@ -389,3 +389,58 @@ def test_login_never_redirects_off_site(browser: Any, stack: Stack, target: str)
     page.wait_for_url(lambda url: "/login" not in url)
     assert page.url == f"{stack.base_url}/", page.url
     ctx.close()
+
+
+def test_a_page_of_another_origin_cannot_upload_for_the_user(
+    browser: Any, stack: Stack, media_files: dict[str, Path]
+):
+    """A page on another port of the same host is the same site: Chromium sends it the
+    user's SameSite=Lax cookie, and a multipart POST needs no CORS preflight. Before the app
+    checked Sec-Fetch-Site/Origin, such a page uploaded media as the signed-in user."""
+    import base64
+    import http.server
+    import threading
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>Free prizes</title><p>hello</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    # A real server on 127.0.0.1 (a page Playwright made up would not be in the loopback
+    # address space, and Chromium's local network access checks would stop it anyway).
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    ctx = browser.new_context(base_url=stack.base_url)
+    try:
+        email = f"ui-csrf-{uuid.uuid4().hex[:8]}@example.com"
+        body = {"email": email, "password": PASSWORD}
+        signed_up = ctx.request.post("/api/auth/signup", data=body)
+        assert signed_up.status == 201, signed_up.text()
+        page = ctx.new_page()
+        page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        song = base64.b64encode(media_files["song"].read_bytes()).decode()
+        with page.expect_response(lambda r: r.url.endswith("/api/items")) as answer:
+            page.evaluate(
+                """async ([target, b64]) => {
+                  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                  const form = new FormData();
+                  form.append('title', 'Forged by another page');
+                  form.append('file', new Blob([bytes], { type: 'audio/mpeg' }), 'song.mp3');
+                  await fetch(target, { method: 'POST', mode: 'no-cors', credentials: 'include',
+                                        body: form });
+                }""",
+                [f"{stack.base_url}/api/items", song],
+            )
+        assert answer.value.status == 403
+        mine = ctx.request.get("/api/items?mine=true").json()
+        assert mine["total"] == 0, mine
+    finally:
+        ctx.close()
+        evil.shutdown()

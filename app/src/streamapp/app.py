@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from streamapp import __version__, errors, jsonlog, web
 from streamapp.api import accounts, catalog, ops, uploads
 from streamapp.config import Settings, get_settings
-from streamapp.guards import OpsEndpointsGuard
+from streamapp.guards import CrossSiteGuard, OpsEndpointsGuard
 from streamapp.limits import BodyLimitMiddleware
 from streamapp.metrics import ObserveMiddleware, Registry
 from streamapp.secrets import SecretMissing
@@ -42,6 +42,10 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     app.include_router(catalog.router)
     web.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    # The signed-media origin is the platform's public one (CloudFront serves the app and the
+    # media; locally nginx on the page's origin does), which Host need not show behind them.
+    public_origin = web.media_origin(settings)
+    app.add_middleware(CrossSiteGuard, trusted_origins=frozenset(filter(None, [public_origin])))
     ops_paths = {app.openapi_url, app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url}
     app.add_middleware(
         OpsEndpointsGuard,

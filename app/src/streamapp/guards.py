@@ -1,5 +1,12 @@
 """Request guards in front of every route, as pure ASGI middleware.
 
+``CrossSiteGuard``: a browser attaches the session cookie to requests that other pages make
+(SameSite=Lax still sends it from any page of the same site, e.g. another port or a sibling
+subdomain, and on top-level form posts), so a state-changing request must come from a page of
+the app itself. Browsers say where a request comes from: ``Sec-Fetch-Site`` (every current
+browser) and ``Origin`` (older ones, on every non-GET). A request with neither is not a
+browser's (curl, scripts): its credentials are its own, nothing to forge.
+
 ``OpsEndpointsGuard``: the operations endpoints (metrics, the OpenAPI schema and its docs)
 describe the service to whoever asks; by default only someone on the host itself may. A
 request counts as internal when it comes from a loopback address without any forwarding
@@ -11,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -61,5 +69,49 @@ class OpsEndpointsGuard:
             and not (self.mode == "internal" and is_internal(scope))
         ):
             await send_json(send, 404, {"code": "not_found", "message": "Not Found"})
+            return
+        await self.app(scope, receive, send)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SAME_ORIGIN = frozenset({b"same-origin", b"none"})  # none: typed, bookmarked, the user's own
+
+
+def cross_site(scope: Scope, trusted_origins: frozenset[str]) -> bool:
+    """A browser sent this request from a page that is not the app's (another site, or
+    another origin of the same site)."""
+    headers = dict(scope.get("headers", []))
+    fetch_site = headers.get(b"sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in _SAME_ORIGIN
+    origin = headers.get(b"origin")
+    if origin is None:
+        return False
+    text = origin.decode("latin-1").lower()
+    if text in trusted_origins:
+        return False
+    # The page's own origin as the request names it ("null" from sandboxed or privacy-sensitive
+    # contexts names none and is refused).
+    host = headers.get(b"host", b"").decode("latin-1").lower()
+    return not host or urlsplit(text).netloc != host
+
+
+class CrossSiteGuard:
+    """State-changing requests (any method but GET, HEAD, OPTIONS) from another site or
+    origin answer 403 ``cross_site_request`` before any route runs. ``trusted_origins``: the
+    platform's public origin(s), which the Host header behind a CDN or proxy may not show."""
+
+    def __init__(self, app: ASGIApp, trusted_origins: frozenset[str]) -> None:
+        self.app = app
+        self.trusted = frozenset(o.lower().rstrip("/") for o in trusted_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in _SAFE_METHODS
+            and cross_site(scope, self.trusted)
+        ):
+            message = "Requests from other sites or pages are refused."
+            await send_json(send, 403, {"code": "cross_site_request", "message": message})
             return
         await self.app(scope, receive, send)
