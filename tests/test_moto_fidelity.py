@@ -1459,3 +1459,241 @@ def test_sqs_queue_name_is_reusable_60_seconds_after_delete(aws, aws_timings):
     assert "wait 60 seconds" in message
     time.sleep(60 / 180 + 0.2)
     sqs.create_queue(QueueName=name)
+
+
+# --- Target health from real health checks; Auto Scaling acting on it --------------------------
+
+
+class HealthHost:
+    """A host's health check endpoint on 127.0.0.1: answers ``status`` after ``delay`` s."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        host = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                time.sleep(host.delay)
+                self.send_response(host.status if self.path == "/healthz" else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.status, self.delay = 200, 0.0
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def health_host():
+    host = HealthHost()
+    yield host
+    host.close()
+
+
+def declare_hosts(emulator, hosts: dict[str, Any]) -> dict[str, Any]:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/moto-api/fidelity/hosts",
+        data=json.dumps(hosts).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def checked_target_group(elb, network, **settings: Any) -> str:
+    """A target group checking GET /healthz every 5 s (AWS's shortest interval)."""
+    return elb.create_target_group(
+        Name=unique("tg")[:32],
+        Protocol="HTTP",
+        Port=80,
+        VpcId=network["vpc_id"],
+        HealthCheckPath="/healthz",
+        HealthCheckIntervalSeconds=5,
+        HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2,
+        **settings,
+    )["TargetGroups"][0]["TargetGroupArn"]
+
+
+def target_health(elb, arn: str) -> dict[str, tuple[str, str | None, str | None]]:
+    found = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return {
+        d["Target"]["Id"]: (
+            d["TargetHealth"]["State"],
+            d["TargetHealth"].get("Reason"),
+            d["TargetHealth"].get("Description"),
+        )
+        for d in found
+    }
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.25)
+    return found
+
+
+def test_hosts_endpoint_takes_loopback_addresses_only(emulator):
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        declare_hosts(emulator, {"i-0123456789abcdef0": {"80": "10.1.2.3:80"}})
+    assert refused.value.code == 400
+
+
+def test_target_health_is_the_declared_hosts_real_health_check(aws, emulator, network, health_host):
+    ec2, elb = aws("ec2"), aws("elbv2")
+    checked, unchecked = (
+        i["InstanceId"]
+        for i in ec2.run_instances(
+            ImageId="ami-03cf127a", MinCount=2, MaxCount=2, SubnetId=network["subnets"][0]
+        )["Instances"]
+    )
+    arn = checked_target_group(elb, network)
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": checked}, {"Id": unchecked}])
+    health_host.delay = 1.5  # the first check is still under way when we look
+    declare_hosts(emulator, {checked: {"80": health_host.address}})
+    try:
+        states = target_health(elb, arn)
+        assert states[checked][:2] == ("initial", "Elb.RegistrationInProgress")
+        assert states[unchecked] == ("healthy", None, None)  # no host declared: moto's answer
+        # One passed check makes a new target healthy.
+        wait_until(lambda: target_health(elb, arn)[checked][0] == "healthy", 10, "healthy")
+        health_host.delay, health_host.status = 0.0, 503
+        # UnhealthyThresholdCount (2) failed checks, 5 s apart.
+        state = wait_until(
+            lambda: (s := target_health(elb, arn)[checked])[0] == "unhealthy" and s, 20, "unhealthy"
+        )
+        assert state == (
+            "unhealthy",
+            "Target.ResponseCodeMismatch",
+            "Health checks failed with these codes: [503]",
+        )
+        health_host.status = 200
+        # HealthyThresholdCount (2) passed checks.
+        started = time.monotonic()
+        wait_until(lambda: target_health(elb, arn)[checked][0] == "healthy", 20, "healthy again")
+        assert time.monotonic() - started > 4, "healthy again after one check, not two"
+    finally:
+        declare_hosts(emulator, {checked: None})
+
+
+def test_auto_scaling_replaces_what_its_target_group_finds_unhealthy_after_the_grace_period(
+    aws, emulator, network, launch_template, health_host
+):
+    autoscaling, elb = aws("autoscaling"), aws("elbv2")
+    arn = checked_target_group(elb, network)
+    elb.modify_target_group_attributes(
+        TargetGroupArn=arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "60"}],
+    )
+    name, grace = unique("asg"), 12
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": launch_template["name"], "Version": "$Latest"},
+        MinSize=1,
+        MaxSize=2,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=",".join(network["subnets"]),
+        TargetGroupARNs=[arn],
+        HealthCheckType="ELB",
+        HealthCheckGracePeriod=grace,
+    )
+    autoscaling.suspend_processes(AutoScalingGroupName=name, ScalingProcesses=["ReplaceUnhealthy"])
+    launched = time.monotonic()
+
+    def instances() -> dict[str, str]:
+        (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+            "AutoScalingGroups"
+        ]
+        return {i["InstanceId"]: i["HealthStatus"] for i in group["Instances"]}
+
+    (first,) = instances()
+    health_host.status = 500  # the host never serves
+    declare_hosts(emulator, {first: {"80": health_host.address}})
+    try:
+        wait_until(lambda: target_health(elb, arn)[first][0] == "unhealthy", 20, "unhealthy")
+        if time.monotonic() - launched < grace - 1:
+            assert instances() == {first: "Healthy"}, "marked Unhealthy within the grace period"
+        # After the grace period: marked Unhealthy, but ReplaceUnhealthy is suspended.
+        wait_until(lambda: instances() == {first: "Unhealthy"}, 20, "marked Unhealthy")
+        assert time.monotonic() - launched >= grace - 1
+        time.sleep(1.5)
+        assert instances() == {first: "Unhealthy"}, "replaced while ReplaceUnhealthy is suspended"
+        autoscaling.resume_processes(
+            AutoScalingGroupName=name, ScalingProcesses=["ReplaceUnhealthy"]
+        )
+        replaced = wait_until(lambda: first not in instances() and instances(), 10, "replaced")
+        assert len(replaced) == 1
+        (state,) = aws("ec2").describe_instances(InstanceIds=[first])["Reservations"][0][
+            "Instances"
+        ]
+        assert state["State"]["Name"] in ("shutting-down", "terminated")
+        states = target_health(elb, arn)
+        assert states[first][:2] == ("draining", "Target.DeregistrationInProgress")
+        assert set(states) == {first, *replaced}
+    finally:
+        declare_hosts(emulator, {first: None})
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_auto_scaling_deregisters_the_instances_it_terminates(aws, network, launch_template):
+    autoscaling, elb = aws("autoscaling"), aws("elbv2")
+    arn = elb.create_target_group(
+        Name=unique("tg")[:32], Protocol="HTTP", Port=80, VpcId=network["vpc_id"]
+    )["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(
+        TargetGroupArn=arn,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "60"}],
+    )
+    name = unique("asg")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": launch_template["name"], "Version": "$Latest"},
+        MinSize=1,
+        MaxSize=3,
+        DesiredCapacity=2,
+        VPCZoneIdentifier=",".join(network["subnets"]),
+        TargetGroupARNs=[arn],
+    )
+
+    def members() -> set[str]:
+        (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+            "AutoScalingGroups"
+        ]
+        return {i["InstanceId"] for i in group["Instances"]}
+
+    try:
+        first, second = sorted(members())
+        autoscaling.terminate_instance_in_auto_scaling_group(
+            InstanceId=first, ShouldDecrementDesiredCapacity=False
+        )
+        (replacement,) = members() - {second}
+        draining = ("draining", "Target.DeregistrationInProgress")
+        states = target_health(elb, arn)
+        assert states[first][:2] == draining
+        assert states[second][0] == states[replacement][0] == "healthy"
+        # Scale-in: the instance it removes leaves the target group too.
+        autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
+        (kept,) = members()
+        (removed,) = {second, replacement} - {kept}
+        states = target_health(elb, arn)
+        assert states[removed][:2] == draining and states[kept][0] == "healthy"
+    finally:
+        autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
