@@ -110,6 +110,50 @@ def test_pool_follows_the_target_group(aws, target_group, backends, tmp_path):
     assert not (tmp_path / "lb" / "pid").exists()
 
 
+def test_pool_takes_in_the_servers_that_appear_and_lets_gone_ones_go(
+    aws, target_group, backends, tmp_path
+):
+    """With ``discover`` (what the local platform's hosts are now), haproxy starts with no
+    server, takes in a host that appears (an instance the Auto Scaling group launched) and
+    deletes one that is gone, without a reload."""
+    first, second = target_group["ids"]
+    elb = aws("elbv2")
+    hosts: dict[str, tuple[str, int]] = {}
+    lb = LoadBalancer(
+        name="lbtest",
+        state_dir=tmp_path / "lb",
+        servers={},
+        target_group_arn=target_group["arn"],
+        elbv2=elb,
+        discover=lambda: dict(hosts),
+    )
+    with lb:
+        pid = (tmp_path / "lb" / "pid").read_text()
+        assert lb.server_states() == {}
+        elb.register_targets(
+            TargetGroupArn=target_group["arn"], Targets=[{"Id": first}, {"Id": second}]
+        )
+        hosts[first] = ("127.0.0.1", backends[0])
+        lb.wait_until(lambda s: s.get(first) == {"admin": "ready", "up": "yes"}, timeout=10)
+        hosts[second] = ("127.0.0.1", backends[1])
+        lb.wait_until(lambda s: s.get(second) == {"admin": "ready", "up": "yes"}, timeout=10)
+        with LoadGenerator(lb.url, ("/",), threads=2, rate=50, max_requests=40) as load:
+            lb.wait_until(lambda _s: load.result.sent >= 40, timeout=10)
+        assert load.result.failures == []
+        assert set(load.result.served_by) == {first, second}
+        del hosts[first]
+        lb.wait_until(lambda s: first not in s, timeout=10)
+        assert [state for _t, target, state in lb.events if target == first] == [
+            "added",
+            "ready",
+            "removed",
+        ]
+        with pytest.raises(ValueError, match="loopback"):
+            lb._follow_servers({second: ("192.0.2.1", 80)})
+        assert (tmp_path / "lb" / "pid").read_text() == pid  # the same haproxy throughout
+        assert lb.errors == []
+
+
 def test_load_generator_refuses_other_networks():
     with pytest.raises(ValueError, match="loopback"):
         LoadGenerator("http://192.0.2.1:80")

@@ -5,13 +5,18 @@ the emulator's DescribeTargetHealth for one target group and sets each server's 
 haproxy's runtime API (stats socket), the way the ALB treats its targets:
 
     target state (emulator)      haproxy server state
-    healthy / initial            ready   (haproxy's own health checks still gate traffic)
+    healthy                      ready   (haproxy's own health checks still gate traffic)
     draining                     drain   (no new requests; in-flight ones finish)
-    unused / not registered      maint   (no traffic)
+    initial / unhealthy / unused maint   (no traffic: the ALB routes only to healthy targets)
+    / not registered
 
 So a playbook that deregisters a host (and waits for draining) before restarting its app takes
 it out of this pool exactly as it would take it out of the ALB's. haproxy checks the path the
 target group's health check names (the app's shallow liveness, ``/healthz``, behind nginx).
+With ``discover``, the servers themselves follow the platform: a target that appears (an
+instance the Auto Scaling group launched) is added to the running haproxy, one that is gone is
+taken out and deleted (runtime API ``add server`` / ``del server``: no reload, no dropped
+connection).
 
 ``LoadGenerator`` sends a bounded number of requests (bounded in count and in time, loopback
 only) through it and records every failure.
@@ -34,8 +39,9 @@ from typing import Any
 
 HAPROXY = "/usr/sbin/haproxy"
 BACKEND = "web"
-# Target health state -> haproxy admin state.
-ADMIN_STATE = {"healthy": "ready", "initial": "ready", "draining": "drain"}
+# Target health state -> haproxy admin state; any other state is maint. The ALB routes only to
+# healthy targets ("initial" ones wait for their first passed check).
+ADMIN_STATE = {"healthy": "ready", "draining": "drain"}
 
 
 def free_port() -> int:
@@ -51,7 +57,8 @@ class LoadBalancer:
     ``servers`` maps a target id (EC2 instance id) to the (address, port) its traffic goes to
     (the paired podman host's published nginx port). ``elbv2`` is a boto3 ELBv2 client on the
     emulator. ``health_check_path``: what haproxy checks, by default the target group's own
-    ``HealthCheckPath``.
+    ``HealthCheckPath``. ``discover``: called on every poll, the servers there should be now
+    (same shape as ``servers``); None keeps ``servers`` fixed.
     """
 
     name: str
@@ -62,6 +69,7 @@ class LoadBalancer:
     health_check_path: str | None = None
     poll_interval: float = 0.2
     port: int = 0
+    discover: Callable[[], dict[str, tuple[str, int]]] | None = None
     events: list[tuple[float, str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -119,8 +127,7 @@ class LoadBalancer:
         if not ipaddress.ip_address("127.0.0.1").is_loopback:  # pragma: no cover - sanity
             raise RuntimeError("loopback only")
         for address, _port in self.servers.values():
-            if not ipaddress.ip_address(address).is_loopback:
-                raise ValueError(f"server {address} is not on the loopback network")
+            _loopback(address)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
         if self.health_check_path is None:
@@ -223,7 +230,10 @@ class LoadBalancer:
         }
 
     def sync(self) -> None:
-        """Set every server's admin state from the target group (only what changed)."""
+        """Follow the servers (with ``discover``), then set every server's admin state from the
+        target group (only what changed)."""
+        if self.discover is not None:
+            self._follow_servers(self.discover())
         targets = self.target_states()
         for target_id in self.servers:
             wanted = ADMIN_STATE.get(targets.get(target_id, "unused"), "maint")
@@ -233,6 +243,37 @@ class LoadBalancer:
                     raise RuntimeError(f"haproxy refused {target_id} -> {wanted}: {answer}")
                 self._applied[target_id] = wanted
                 self.events.append((time.monotonic(), target_id, wanted))
+
+    def _follow_servers(self, wanted: dict[str, tuple[str, int]]) -> None:
+        for target_id, (address, port) in wanted.items():
+            if self.servers.get(target_id) == (address, port):
+                continue
+            _loopback(address)
+            if target_id in self.servers:  # the same target served from elsewhere now
+                self._runtime(f"set server {BACKEND}/{target_id} addr {address} port {port}", "")
+            else:
+                self._runtime(
+                    f"add server {BACKEND}/{target_id} {address}:{port} check disabled",
+                    "New server registered.",
+                )
+                self._runtime(f"enable health {BACKEND}/{target_id}", "")
+                self._applied[target_id] = "maint"
+                self.events.append((time.monotonic(), target_id, "added"))
+            self.servers[target_id] = (address, port)
+        for target_id in [t for t in self.servers if t not in wanted]:
+            if self._applied.get(target_id) != "maint":
+                self._runtime(f"set server {BACKEND}/{target_id} state maint", "")
+                self._applied[target_id] = "maint"
+            # Refused while connections are still open: tried again at the next poll.
+            if "Server deleted." in self.command(f"del server {BACKEND}/{target_id}"):
+                del self.servers[target_id]
+                self._applied.pop(target_id, None)
+                self.events.append((time.monotonic(), target_id, "removed"))
+
+    def _runtime(self, line: str, expected: str) -> None:
+        answer = self.command(line).strip()
+        if answer != expected:
+            raise RuntimeError(f"haproxy refused {line!r}: {answer}")
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_interval):
@@ -251,6 +292,11 @@ class LoadBalancer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"load balancer servers never reached the state: {states}")
             time.sleep(0.2)
+
+
+def _loopback(address: str) -> None:
+    if not ipaddress.ip_address(address).is_loopback:
+        raise ValueError(f"server {address} is not on the loopback network")
 
 
 @dataclass
