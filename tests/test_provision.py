@@ -306,6 +306,8 @@ def test_second_run_changes_nothing_after_rds_upgraded_and_grew_itself(
     again = run(PROVISION)
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
+    # This run read the signing key kept by the first one: no task printed it.
+    assert "PRIVATE KEY" not in again.raw + again.stderr
     modifies = [e for e in journal(emulator) if e["action"] == "ModifyDBInstance"]
     assert not [m for m in modifies if {"EngineVersion", "AllocatedStorage"} & m["params"].keys()]
 
