@@ -67,6 +67,7 @@ BAD = [
     ("app", {**APP, "app_api_port": 70000}, "app_api_port a port"),
     ("app", {**APP, "app_admin_emails": {"admin": "a@example.com"}}, "app_admin_emails"),
     ("app", {**APP, "app_user": "root"}, "unprivileged POSIX names"),
+    ("app", {**APP, "app_worker_memory_max": "lots"}, "a size or a percentage"),
     ("app", {**APP, "app_media_bucket": ""}, "app_settings_source=vars needs app_media_bucket"),
     ("app", {**APP, "app_jobs_queue_url": "stream-queue"}, "app_jobs_queue_url as an http(s) URL"),
     ("app", {**APP, "app_database_url": "mysql://x/y"}, "app_database_url as postgresql"),

@@ -97,6 +97,21 @@ def test_units_are_hardened(host, unit):
     assert "/var/lib/streamapp" in props["ReadWritePaths"]
 
 
+@pytest.mark.parametrize("unit, tasks", [("streamapp-api", "512"), ("streamapp-worker", "256")])
+def test_units_are_bounded_by_cgroup_limits(host, unit, tasks):
+    """Hostile media decoded in a unit cannot take the host's memory, CPU or process table."""
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            f"systemctl show {unit} -p MemoryMax -p CPUQuotaPerSecUSec -p TasksMax"
+        ).splitlines()
+    )
+    total = int(host.file("/proc/meminfo").content_string.split()[1]) * 1024  # MemTotal, kB
+    assert props["MemoryMax"] != "infinity" and int(props["MemoryMax"]) < total, props
+    assert props["CPUQuotaPerSecUSec"] != "infinity", props
+    assert props["TasksMax"] == tasks, props
+
+
 def test_code_is_not_writable_by_the_service_user(host):
     assert host.run("runuser -u streamapp -- touch /opt/streamapp/venv/x").rc != 0
 
