@@ -159,6 +159,76 @@ def test_nat_gateways_filter_by_tag_and_tags_say_natgateway(aws, network):
     ]
 
 
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+
+
+def test_security_group_rules_quota_counts_cloudfronts_prefix_list_as_55(aws, network):
+    """CloudFront's origin-facing list weighs 55 of a group's 60 rules: 5 more CIDRs fit, a
+    sixth is refused (RulesPerSecurityGroupLimitExceeded), as AWS documents."""
+    ec2 = aws("ec2")
+    (cloudfront,) = ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [CLOUDFRONT_ORIGIN_FACING]}]
+    )["PrefixLists"]
+    assert cloudfront["OwnerId"] == "AWS"
+    group_id = ec2.create_security_group(
+        GroupName=unique("sg"), Description="fidelity", VpcId=network["vpc_id"]
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group_id,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "PrefixListIds": [{"PrefixListId": cloudfront["PrefixListId"]}],
+            }
+        ],
+    )
+
+    def cidrs(first: int, count: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": f"192.0.2.{n}/32"} for n in range(first, first + count)],
+            }
+        ]
+
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=cidrs(1, 5))
+    with pytest.raises(ClientError) as refused:
+        ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=cidrs(10, 1))
+    assert refused.value.response["Error"]["Code"] == "RulesPerSecurityGroupLimitExceeded"
+
+
+def test_security_group_prefix_list_rules_keep_their_description(aws, network):
+    ec2 = aws("ec2")
+    (cloudfront,) = ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [CLOUDFRONT_ORIGIN_FACING]}]
+    )["PrefixLists"]
+    group_id = ec2.create_security_group(
+        GroupName=unique("sg"), Description="fidelity", VpcId=network["vpc_id"]
+    )["GroupId"]
+
+    def permission(description: str) -> list[dict[str, Any]]:
+        entry = {"PrefixListId": cloudfront["PrefixListId"], "Description": description}
+        return [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [entry]}]
+
+    def described() -> list[dict[str, str]]:
+        (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        (rule,) = group["IpPermissions"]
+        return rule["PrefixListIds"]
+
+    ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=permission("CloudFront"))
+    assert described() == [
+        {"PrefixListId": cloudfront["PrefixListId"], "Description": "CloudFront"}
+    ]
+    ec2.update_security_group_rule_descriptions_ingress(
+        GroupId=group_id, IpPermissions=permission("CloudFront only")
+    )
+    assert described()[0]["Description"] == "CloudFront only"
+
+
 def test_launch_template_version_data_is_what_was_put(aws, launch_template):
     ec2 = aws("ec2")
     (version,) = ec2.describe_launch_template_versions(LaunchTemplateId=launch_template["id"])[

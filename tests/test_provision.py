@@ -25,6 +25,9 @@ PREFIX = f"{NAME}-{ENV}"
 pytestmark = pytest.mark.slow
 
 
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+
+
 @pytest.fixture(scope="module")
 def run(playbook):
     """ansible-playbook for this module's platform (extra vars may override the name)."""
@@ -60,6 +63,10 @@ BAD_INPUTS = {
         "alb_health_check_path",
     ),
     "ssh open to the world": ({"ssh_ingress_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0"),
+    "alb open to the world (around CloudFront)": (
+        {"alb_ingress_cidrs": ["0.0.0.0/0"]},
+        "alb_ingress_prefix_lists",
+    ),
     "unknown nat mode": ({"vpc_nat_gateway_mode": "two"}, "vpc_nat_gateway_mode"),
     "multi-az not a boolean": ({"db_multi_az": "sometimes"}, "db_multi_az"),
     "minor version pinned (RDS retires minors)": (
@@ -593,12 +600,20 @@ def test_database_is_reachable_from_the_app_group_only(security_groups):
     assert db["IpPermissionsEgress"] == []
 
 
-def test_only_the_alb_listens_to_the_world(security_groups):
+def test_nothing_listens_to_the_world_and_the_alb_only_to_cloudfront(aws, security_groups):
+    """The ALB cannot be reached around CloudFront: its one inbound rule is HTTPS from
+    CloudFront's origin-facing addresses (AWS's managed prefix list, found by name)."""
     for name, group in security_groups.items():
         for rule in group["IpPermissions"]:
-            world = any(r["CidrIp"] == "0.0.0.0/0" for r in rule["IpRanges"])
-            if world:
-                assert name == "alb" and rule["FromPort"] == rule["ToPort"] == 443, (name, rule)
+            assert not any(r["CidrIp"] == "0.0.0.0/0" for r in rule["IpRanges"]), (name, rule)
+            assert not any(r["CidrIpv6"] == "::/0" for r in rule.get("Ipv6Ranges", [])), rule
+    (cloudfront,) = aws("ec2").describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [CLOUDFRONT_ORIGIN_FACING]}]
+    )["PrefixLists"]
+    (rule,) = security_groups["alb"]["IpPermissions"]
+    assert (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) == ("tcp", 443, 443)
+    assert [p["PrefixListId"] for p in rule["PrefixListIds"]] == [cloudfront["PrefixListId"]]
+    assert rule["IpRanges"] == [] and rule["UserIdGroupPairs"] == []
 
 
 def test_no_rule_names_a_link_local_address(security_groups):

@@ -64,6 +64,9 @@ def key_file(tmp_path_factory):
     return path
 
 
+CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
+
+
 @pytest.fixture(scope="module")
 def run(playbook, prefix, vpc_id, key_file):
     def run(*, check=False, diff=False, path=PLAYBOOK, **extra):
@@ -258,6 +261,14 @@ def test_create(created, live, key_file):
         (80, "0.0.0.0/0"),
         (443, "0.0.0.0/0"),
     ]
+    (cloudfront,) = live.ec2.describe_managed_prefix_lists(
+        Filters=[{"Name": "prefix-list-name", "Values": [CLOUDFRONT_ORIGIN_FACING]}]
+    )["PrefixLists"]
+    by_port = {p["FromPort"]: p for p in lb["IpPermissions"]}
+    assert [p["PrefixListId"] for p in by_port[443]["PrefixListIds"]] == [
+        cloudfront["PrefixListId"]
+    ]
+    assert by_port[80].get("PrefixListIds", []) == []
     (to_app,) = lb["IpPermissionsEgress"]
     assert (to_app["FromPort"], to_app["UserIdGroupPairs"][0]["GroupId"]) == (8080, app["GroupId"])
     (from_lb,) = app["IpPermissions"]
@@ -394,6 +405,8 @@ def test_bad_input_fails_clearly(created, run, live, aws):
     missing = found["A queue whose dead-letter queue is missing"]["msg"]
     assert f"{live.prefix}-none does not exist" in missing
     assert "no group nowhere" in found["A rule naming no group of the VPC"]["msg"]
+    missing = found["A rule naming no prefix list of the region"]["msg"]
+    assert "no managed prefix list named com.example.nowhere" in missing
     assert all(r.get("failed") for r in found.values()), found
     # Bad input changes nothing, not even the resources the task could have made first.
     names = {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import os
 import threading
@@ -729,6 +730,121 @@ def ec2_images_are_pending_for_a_while() -> None:
         ami = original(self, *args, **kwargs)
         ami.__dict__["fidelity_ready_at"] = _ready_at("ec2.image.pending")
         return ami
+
+
+# --------------------------------------------------------------------------------------------
+# EC2: managed prefix lists in security group rules
+# --------------------------------------------------------------------------------------------
+
+# What a referenced prefix list counts against a security group's rules quota: an AWS-managed
+# list its published weight (VPC User Guide, "AWS-managed prefix lists", weights), a
+# customer-managed one its MaxEntries.
+_AWS_MANAGED_PREFIX_LIST_WEIGHTS = {
+    "com.amazonaws.global.cloudfront.origin-facing": 55,
+    "com.amazonaws.global.ipv6.cloudfront.origin-facing": 55,
+}
+# Inbound or outbound rules per security group (VPC quotas, adjustable; moto uses it too).
+_SECURITY_GROUP_RULES_QUOTA = 60
+
+
+@fix
+def ec2_security_group_rules_quota_counts_prefix_list_weights() -> None:
+    """moto 5.2.5: a prefix list in a security group rule counts as nothing against the quota.
+
+    AWS counts a referenced prefix list as its weight (CloudFront's origin-facing list: 55 of
+    the 60 rules a group may have per direction, "leaving room for only 5 additional rules")
+    and refuses a rule past the quota with RulesPerSecurityGroupLimitExceeded; moto counted
+    CIDRs and groups only, so a group with CloudFront's list and ten CIDRs was accepted.
+    """
+    from moto.ec2.exceptions import RulesPerSecurityGroupLimitExceededError
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    def weight(backend: Any, prefix_list_id: str | None) -> int:
+        if prefix_list_id is None:
+            return 1
+        found = backend.managed_prefix_lists.get(prefix_list_id)
+        if found is None:
+            return 1
+        if found.owner_id == "AWS":
+            return _AWS_MANAGED_PREFIX_LIST_WEIGHTS.get(found.prefix_list_name, 1)
+        return int(found.max_entries or 1)
+
+    def check(direction: str) -> None:
+        @_around(SecurityGroupBackend, f"authorize_security_group_{direction}")
+        def authorize(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+            call = inspect.signature(original).bind(self, *args, **kwargs)
+            params = call.arguments
+            group = self.get_security_group_by_name_or_id(
+                params["group_name_or_id"], params.get("vpc_id")
+            )
+            if group is not None:
+                rules = group.egress_rules if direction == "egress" else group.ingress_rules
+                used = sum(weight(self, rule.prefix_list_id) for rule in rules)
+                ip_ranges = params.get("ip_ranges") or []
+                adding = (
+                    (len(ip_ranges) if isinstance(ip_ranges, list) else 1)
+                    + len(params.get("source_groups") or [])
+                    + sum(
+                        weight(self, item.get("PrefixListId"))
+                        for item in params.get("prefix_list_ids") or []
+                    )
+                )
+                if used + adding > _SECURITY_GROUP_RULES_QUOTA:
+                    raise RulesPerSecurityGroupLimitExceededError()
+            return original(self, *args, **kwargs)
+
+    check("ingress")
+    check("egress")
+
+
+@fix
+def ec2_security_group_prefix_list_rules_keep_their_description() -> None:
+    """moto 5.2.5: a rule naming a prefix list loses its ``Description``.
+
+    AWS returns ``PrefixListIds: [{PrefixListId, Description}]`` as authorized, and
+    UpdateSecurityGroupRuleDescriptionsIngress/Egress change it; moto kept the id only, so a
+    module comparing descriptions updated the rule on every run.
+    """
+    from moto.ec2.models.security_groups import (
+        SecurityGroup,
+        SecurityGroupBackend,
+        SecurityGroupRule,
+    )
+
+    @_around(SecurityGroupRule, "__init__")
+    def init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        given = inspect.signature(original).bind(self, *args, **kwargs).arguments
+        self.fidelity_prefix_list_description = (given.get("prefix_list_id") or {}).get(
+            "Description"
+        )
+
+    @_around(SecurityGroupBackend, "_sg_update_description")
+    def update(original: Callable[..., None], self: Any, wanted: Any, rule: Any) -> None:
+        original(self, wanted, rule)
+        described = getattr(wanted, "fidelity_prefix_list_description", None)
+        if wanted.prefix_list_id and wanted.prefix_list_id == rule.prefix_list_id and described:
+            rule.fidelity_prefix_list_description = described
+
+    @_around(SecurityGroup, "_flattened_rules")
+    def flattened(original: Callable[..., list[Any]], self: Any, rules: list[Any]) -> list[Any]:
+        views = original(self, rules)
+        described = {
+            (
+                r.ip_protocol,
+                r.from_port,
+                r.to_port,
+                r.prefix_list_id,
+            ): r.fidelity_prefix_list_description
+            for r in rules
+            if r.prefix_list_id and getattr(r, "fidelity_prefix_list_description", None)
+        }
+        for view in views:
+            for entry in view.prefix_list_ids:
+                key = (view.ip_protocol, view.from_port, view.to_port, entry["PrefixListId"])
+                if key in described:
+                    entry["Description"] = described[key]
+        return views
 
 
 # --------------------------------------------------------------------------------------------

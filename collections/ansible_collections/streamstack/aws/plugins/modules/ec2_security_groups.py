@@ -15,6 +15,8 @@ description:
   - A rule may name another group of the same VPC by O(security_groups[].rules[].group_name),
     so a chain such as load balancer -> app hosts -> database is declared in one task; the
     groups are created first, then the rules are set.
+  - A rule may name a managed prefix list by id or by name
+    (O(security_groups[].rules[].prefix_list_name)); names are looked up once per task.
   - Idempotent - reads the groups (C(DescribeSecurityGroups)) and changes only what differs.
     Rules are compared one permission at a time (protocol, port range, source or
     destination); a rule whose description alone differs gets the new description, without
@@ -75,6 +77,18 @@ options:
           group_name:
             description: Name of a group of the same VPC, one of this task's or an existing one.
             type: str
+          prefix_list_id:
+            description: Id of a managed prefix list (C(pl-...)).
+            type: str
+          prefix_list_name:
+            description:
+              - Name of a managed prefix list, found with C(DescribeManagedPrefixLists), for
+                example the AWS-managed V(com.amazonaws.global.cloudfront.origin-facing)
+                (CloudFront's origin-facing addresses, kept current by AWS; its id differs by
+                region).
+              - AWS counts a prefix list against the rules quota of the group (60 by default)
+                with its weight, not as one rule - the CloudFront list weighs 55.
+            type: str
           rule_desc:
             description: Description of the rule.
             type: str
@@ -115,7 +129,11 @@ EXAMPLES = r"""
     security_groups:
       - name: stream-production-alb
         description: load balancer
-        rules: [{proto: tcp, ports: [80, 443], cidr_ip: [0.0.0.0/0], rule_desc: listeners}]
+        rules:
+          - proto: tcp
+            ports: [443]
+            prefix_list_name: com.amazonaws.global.cloudfront.origin-facing
+            rule_desc: HTTPS from CloudFront only
         rules_egress: [{proto: tcp, ports: [8000], cidr_ip: [10.0.10.0/24, 10.0.11.0/24]}]
         tags: {Name: stream-production-alb}
       - name: stream-production-app
@@ -144,7 +162,9 @@ security_groups:
       type: str
       sample: sg-0123456789abcdef0
     ingress:
-      description: Inbound permissions, one per protocol, port range and source, sorted.
+      description:
+        - Inbound permissions, one per protocol, port range and source, sorted; groups and
+          prefix lists are shown by name (C(sg:<name>), C(pl:<name>)) where known.
       type: list
       elements: str
       sample: ["tcp 5432-5432 from sg:stream-production-app (from the app hosts)"]
@@ -190,8 +210,8 @@ DIRECTIONS = (
 )
 
 
-# A permission is a tuple (protocol, from port, to port, kind, peer): kind "cidr", "cidr6" or
-# "sg" (peer: a group id); each maps to the description of its rule.
+# A permission is a tuple (protocol, from port, to port, kind, peer): kind "cidr", "cidr6", "sg"
+# (peer: a group id) or "pl" (peer: a prefix list id); each maps to the description of its rule.
 
 
 def port_range(value, proto):
@@ -206,8 +226,9 @@ def port_range(value, proto):
     return low, high
 
 
-def wanted_permissions(rules, ids):
-    """{permission: description} for the given rules; ids maps group names to ids."""
+def wanted_permissions(rules, ids, prefix_lists=None):
+    """{permission: description} for the given rules; ids maps group names to ids and
+    prefix_lists prefix list names to ids (an unknown name stays pl:<name>)."""
     wanted = {}
     for rule in rules:
         proto = PROTOCOLS.get(str(rule["proto"]).lower(), str(rule["proto"]).lower())
@@ -225,8 +246,16 @@ def wanted_permissions(rules, ids):
             peers.append(("sg", rule["group_id"]))
         if rule["group_name"]:
             peers.append(("sg", ids.get(rule["group_name"], "sg:" + rule["group_name"])))
+        if rule["prefix_list_id"]:
+            peers.append(("pl", rule["prefix_list_id"]))
+        if rule["prefix_list_name"]:
+            name = rule["prefix_list_name"]
+            peers.append(("pl", (prefix_lists or {}).get(name, "pl:" + name)))
         if not peers:
-            raise ValueError("a rule needs cidr_ip, cidr_ipv6, group_id or group_name")
+            raise ValueError(
+                "a rule needs cidr_ip, cidr_ipv6, group_id, group_name, prefix_list_id"
+                " or prefix_list_name"
+            )
         for low, high in ranges:
             for kind, peer in peers:
                 wanted[(proto, low, high, kind, peer)] = rule["rule_desc"] or None
@@ -273,13 +302,15 @@ def to_ip_permissions(permissions):
     return request
 
 
-def show(permissions, names):
-    """Readable, sorted permissions (group ids shown as sg:<name> where known)."""
+def show(permissions, names, list_names=None):
+    """Readable, sorted permissions (group and prefix list ids shown by name where known)."""
     shown = []
     for (proto, low, high, kind, peer), description in permissions.items():
         ports = "all" if low is None else f"{low}-{high}"
         if kind == "sg" and peer in names:
             peer = f"sg:{names[peer]}"  # a new group in check mode is sg:<name> already
+        elif kind == "pl" and peer in (list_names or {}):
+            peer = f"pl:{list_names[peer]}"
         text = f"{proto} {ports} {peer}"
         shown.append(f"{text} ({description})" if description else text)
     return sorted(shown)
@@ -296,6 +327,33 @@ def describe(module, client, vpc_id, names=None):
     except AWS_ERRORS as e:
         module.fail_json_aws(e, msg="Failed to describe the security groups")
     return {group["GroupName"]: group for group in groups}
+
+
+def prefix_list_ids(module, client, specs):
+    """{name: id} of the managed prefix lists the rules name; fails naming a missing one."""
+    names = sorted(
+        {
+            rule["prefix_list_name"]
+            for spec in specs
+            for option in ("rules", "rules_egress")
+            for rule in spec[option] or []
+            if rule["prefix_list_name"]
+        }
+    )
+    if not names:
+        return {}
+    try:
+        paginator = client.get_paginator("describe_managed_prefix_lists")
+        found = paginator.paginate(
+            Filters=[{"Name": "prefix-list-name", "Values": names}]
+        ).build_full_result()["PrefixLists"]
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg="Failed to describe the managed prefix lists")
+    ids = {pl["PrefixListName"]: pl["PrefixListId"] for pl in found}
+    missing = [name for name in names if name not in ids]
+    if missing:
+        module.fail_json(msg=f"no managed prefix list named {', '.join(missing)} in this region")
+    return ids
 
 
 def apply_rules(client, group_id, direction, wanted, live, check):
@@ -329,6 +387,8 @@ RULE_OPTIONS = dict(
     cidr_ipv6=dict(type="list", elements="str", default=[]),
     group_id=dict(type="str"),
     group_name=dict(type="str"),
+    prefix_list_id=dict(type="str"),
+    prefix_list_name=dict(type="str"),
     rule_desc=dict(type="str"),
 )
 
@@ -416,6 +476,8 @@ def main():
                     msg=f"security group {spec['name']}, {option}: no group {', '.join(unknown)}"
                     f" in {vpc_id} or in this task"
                 )
+    lists = prefix_list_ids(module, client, specs)
+    list_names = {list_id: name for name, list_id in lists.items()}
     created, updated = [], []
     try:
         # 1. Create the missing groups, so rules can refer to them.
@@ -461,13 +523,15 @@ def main():
             for option, direction, key in DIRECTIONS:
                 live_perms = live_permissions(group.get(key, []))
                 if name not in created or check:
-                    view_before[direction] = show(live_perms, names_by_id) if group else []
+                    view_before[direction] = (
+                        show(live_perms, names_by_id, list_names) if group else []
+                    )
                 if spec[option] is None:
-                    view_after[direction] = show(live_perms, names_by_id)
+                    view_after[direction] = show(live_perms, names_by_id, list_names)
                     continue
                 # Validated above; in check mode a new group is shown as sg:<name>.
-                wanted = wanted_permissions(spec[option], ids)
-                view_after[direction] = show(wanted, names_by_id)
+                wanted = wanted_permissions(spec[option], ids, lists)
+                view_after[direction] = show(wanted, names_by_id, list_names)
                 if group_id is None:
                     continue  # check mode, a new group: created above
                 if apply_rules(client, group_id, direction, wanted, live_perms, check):
