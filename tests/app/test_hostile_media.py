@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from streamapp import ladder
+from streamapp import ladder, transcode
 from streamapp.config import Settings
 from streamapp.probe import MediaInfo
 
@@ -109,3 +109,19 @@ def test_every_ffmpeg_input_of_the_ladder_is_guarded(settings: Settings, tmp_pat
         settings.accepted_formats,
     ]
     assert "hls" not in settings.accepted_formats.split(",")
+
+
+def test_a_ladder_that_outgrows_memory_is_killed_before_the_worker(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ladder's ffmpeg shares the worker unit's MemoryMax: the OOM killer must take it, not
+    the worker (which then fails the job with a clear error instead of dying mid-job)."""
+    seen = tmp_path / "oom_score_adj"
+    # Stands in for ffmpeg: records what the kernel would read, then dies as the OOM killer does.
+    stand_in = ["sh", "-c", f'cat /proc/self/oom_score_adj > {seen}; kill -9 "$$"']
+    monkeypatch.setattr(transcode, "command", lambda *_args: stand_in)
+    info = MediaInfo(kind="audio", duration=10, width=0, height=0, fps=0, has_audio=True)
+    with pytest.raises(transcode.TranscodeError, match="out of memory"):
+        transcode.run_ladder(settings, info, tmp_path / "source", tmp_path, [], lambda _: None)
+    assert seen.read_text().strip() == "1000"
+    assert Path("/proc/self/oom_score_adj").read_text().strip() != "1000"

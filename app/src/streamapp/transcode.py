@@ -18,6 +18,13 @@ class TranscodeError(RuntimeError):
     pass
 
 
+def _first_to_go_out_of_memory(argv: list[str]) -> list[str]:
+    """``argv`` as the OOM killer's first choice: a hostile file that makes ffmpeg outgrow the
+    worker unit's MemoryMax gets ffmpeg killed, never the worker that reports the failure
+    (raising one's own score needs no privilege; choom: util-linux, always on Debian)."""
+    return ["choom", "-n", "1000", "--", *argv]
+
+
 def run_ladder(
     settings: Settings,
     info: MediaInfo,
@@ -29,12 +36,15 @@ def run_ladder(
     """Transcode; return the wall time. ``on_progress`` gets 0..1 as ffmpeg advances."""
     for name in [r.name for r in rungs] + ([AUDIO_RENDITION] if info.kind == "video" else []):
         (out_dir / name).mkdir(parents=True, exist_ok=True)
-    cmd = command(settings, info, str(source), out_dir, rungs)
+    cmd = _first_to_go_out_of_memory(command(settings, info, str(source), out_dir, rungs))
     duration_us = max(info.duration, 0.001) * 1_000_000
     start = time.monotonic()
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
         )
         # A watchdog, because a wedged ffmpeg prints nothing and readline would wait forever.
         watchdog = threading.Timer(settings.transcode_timeout_seconds, proc.kill)
@@ -59,6 +69,8 @@ def run_ladder(
                 raise TranscodeError(
                     f"ffmpeg timed out after {settings.transcode_timeout_seconds}s"
                 )
+            if code == -9:
+                raise TranscodeError("ffmpeg was killed: out of memory")
             reason = tail[-1] if tail else f"exit status {code}"
             raise TranscodeError(f"ffmpeg failed: {reason}")
     if not (out_dir / "master.m3u8").is_file():

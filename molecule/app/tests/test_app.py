@@ -103,13 +103,14 @@ def test_units_are_bounded_by_cgroup_limits(host, unit, tasks):
     props = dict(
         line.split("=", 1)
         for line in host.check_output(
-            f"systemctl show {unit} -p MemoryMax -p CPUQuotaPerSecUSec -p TasksMax"
+            f"systemctl show {unit} -p MemoryMax -p CPUQuotaPerSecUSec -p TasksMax -p OOMPolicy"
         ).splitlines()
     )
     total = int(host.file("/proc/meminfo").content_string.split()[1]) * 1024  # MemTotal, kB
     assert props["MemoryMax"] != "infinity" and int(props["MemoryMax"]) < total, props
     assert props["CPUQuotaPerSecUSec"] != "infinity", props
     assert props["TasksMax"] == tasks, props
+    assert props["OOMPolicy"] == "continue", props  # an OOM-killed ffmpeg leaves the unit up
 
 
 def test_code_is_not_writable_by_the_service_user(host):
