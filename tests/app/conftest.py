@@ -19,15 +19,37 @@ from streamapp import db
 from streamapp.app import create_app
 from streamapp.aws import reset_clients
 from streamapp.config import Settings
-from streamapp.migrate import upgrade
+from streamapp.migrate import AdminCredentials, upgrade
 from streamapp.worker import Worker
 
 from tests.harness.emulator import Emulator
-from tests.harness.postgres import Postgres
+from tests.harness.postgres import DB_NAME, DB_PASSWORD, DB_USER, Postgres
 
 SIGNING_SECRET = "test-secure-link-secret"
 MAX_ATTEMPTS = 2
 TEST_PASSWORD = "correct horse 42"
+# The app logs in as its own DML-only user, as on a host (streamapp.dbroles); the harness's
+# master user keeps the roles and migrates, as the migration step does on a host.
+APP_DB_USER = "streamapp_app_user"
+APP_DB_PASSWORD = "streamapp-app-test-password"
+MASTER = AdminCredentials(DB_USER, DB_PASSWORD)
+
+
+def database_settings(postgres: Postgres, database: str = DB_NAME) -> dict[str, Any]:
+    """The app's database settings, as a host's: its own user, TLS verified against the
+    cluster's CA (the stand-in for the RDS CA bundle)."""
+    return {
+        "database_url": postgres.url(database=database, user=APP_DB_USER, password=None),
+        "database_password": APP_DB_PASSWORD,
+        "database_sslmode": "verify-full",
+        "database_sslrootcert": str(postgres.ca_file),
+    }
+
+
+def migrate(settings: Settings) -> list[str]:
+    """The host's migration step: roles and privileges kept by the master user, the schema
+    migrated as the owner role."""
+    return upgrade(settings, admin=MASTER)
 
 
 @dataclass(frozen=True)
@@ -109,7 +131,7 @@ def make_settings(
     emulator: Emulator, postgres: Postgres, res: AppResources, **overrides: Any
 ) -> Settings:
     values: dict[str, Any] = {
-        "database_url": postgres.url(),
+        **database_settings(postgres),
         "aws_endpoint_url": emulator.endpoint,
         "aws_region": emulator.region,
         "media_bucket": res.bucket,
@@ -138,7 +160,7 @@ def make_settings(
 def settings(emulator: Emulator, postgres: Postgres, app_resources: AppResources) -> Settings:
     reset_clients()
     s = make_settings(emulator, postgres, app_resources)
-    upgrade(s)
+    migrate(s)
     return s
 
 

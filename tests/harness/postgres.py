@@ -6,13 +6,23 @@
 
 Data lives under ``.cache/postgres/`` (or ``PG_STATE_DIR``). PostgreSQL refuses to run as root,
 so when we are root the cluster belongs to the ``postgres`` system user (``runuser``). It listens
-on 127.0.0.1 only, on a free port; the database ``streamapp`` belongs to role ``streamapp``,
-which logs in with a password (scram) like it would on RDS.
+on 127.0.0.1 only, on a free port, and plays an RDS instance:
+
+- the database ``streamapp`` belongs to role ``streamapp``, which logs in with a password (scram)
+  and has what RDS gives its master user: CREATEROLE, CREATEDB, membership of ``rds_superuser``
+  (here a NOLOGIN stand-in of that name, holding nothing), but no superuser;
+- TCP connections must use TLS (``hostssl`` only, like RDS for PostgreSQL 15+ with its default
+  ``rds.force_ssl=1``). The server certificate comes from a CA of the cluster's own, the
+  STAND-IN for the RDS CA bundle (``tls/ca.crt``), and names ``localhost``, ``127.0.0.1`` and
+  whatever ``tls_names`` adds (``make up``: the RDS endpoint name its hosts connect to), so
+  clients can use ``sslmode=verify-full`` as they do against RDS.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import ipaddress
 import os
 import pwd
 import re
@@ -29,6 +39,18 @@ STATE_DIR = Path(os.environ.get("PG_STATE_DIR", ROOT / ".cache" / "postgres"))
 DB_NAME = "streamapp"
 DB_USER = "streamapp"
 DB_PASSWORD = "streamapp-test-password"
+# What RDS names its master user's group role; here a stand-in with nothing granted.
+RDS_SUPERUSER = "rds_superuser"
+TLS_NAMES = ("localhost", "127.0.0.1")
+# Local connections (the harness's own psql) by socket; TCP only with TLS, as on RDS.
+PG_HBA = """\
+# Written by tests/harness/postgres.py: TLS on every TCP connection, as RDS forces it.
+local     all  all                 trust
+hostssl   all  all  127.0.0.1/32   scram-sha-256
+hostssl   all  all  ::1/128        scram-sha-256
+hostnossl all  all  0.0.0.0/0      reject
+hostnossl all  all  ::/0           reject
+"""
 
 
 def bin_dir() -> Path:
@@ -60,12 +82,23 @@ class Postgres:
         except (FileNotFoundError, ValueError):
             return None
 
-    def url(self, driver: str = "postgresql+psycopg", database: str = DB_NAME) -> str:
-        return f"{driver}://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{self.port}/{database}"
+    def url(
+        self,
+        driver: str = "postgresql+psycopg",
+        database: str = DB_NAME,
+        *,
+        user: str = DB_USER,
+        password: str | None = DB_PASSWORD,
+    ) -> str:
+        """The URL of ``database`` for ``user`` (the master user by default; ``password=None``
+        leaves the password out, for an app that reads it elsewhere)."""
+        login = f"{user}:{password}" if password else user
+        return f"{driver}://{login}@127.0.0.1:{self.port}/{database}"
 
     def database(self, name: str) -> str:
-        """URL of a database of its own in this cluster (created when missing, owned by the app's
-        role), so that suites sharing the cluster do not see each other's rows."""
+        """URL of a database of its own in this cluster (created when missing, owned by the
+        master user as RDS's database is), so that suites sharing the cluster do not see each
+        other's rows."""
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
             raise ValueError(f"not a plain database name: {name!r}")
         sock_dir, port = self.state_dir / "sock", self.port
@@ -76,12 +109,118 @@ class Postgres:
     def env(self) -> dict[str, str]:
         return {
             "STREAMAPP_DATABASE_URL": self.url(),
+            "STREAMAPP_DATABASE_SSLMODE": "verify-full",
+            "STREAMAPP_DATABASE_SSLROOTCERT": str(self.ca_file),
             "PGHOST": "127.0.0.1",
             "PGPORT": str(self.port),
             "PGUSER": DB_USER,
             "PGPASSWORD": DB_PASSWORD,
             "PGDATABASE": DB_NAME,
+            "PGSSLMODE": "verify-full",
+            "PGSSLROOTCERT": str(self.ca_file),
         }
+
+    # -- TLS: a CA of the cluster's own plays the RDS CA ------------------------------------
+    @property
+    def tls_dir(self) -> Path:
+        return self.state_dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        """The stand-in for the RDS CA bundle: what clients verify the server against."""
+        return self.tls_dir / "ca.crt"
+
+    def tls_names(self, *names: str) -> list[str]:
+        """Make the server certificate name ``names`` too (besides localhost, 127.0.0.1 and
+        the names added before); a running server reloads it. Returns every name it carries."""
+        names_file = self.tls_dir / "names"
+        have = names_file.read_text().split() if names_file.exists() else []
+        wanted = sorted(set(TLS_NAMES) | set(have) | set(names))
+        if have != wanted or not (self.tls_dir / "server.crt").exists():
+            self._issue_server_certificate(wanted)
+            names_file.write_text("\n".join(wanted) + "\n")
+            if self.running():
+                self._run([str(self.bin / "pg_ctl"), "reload", "-D", str(self.data_dir)])
+        return wanted
+
+    def _issue_server_certificate(self, names: list[str]) -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.tls_dir.mkdir(parents=True, exist_ok=True)
+        now = datetime.datetime.now(datetime.UTC)
+        pem = serialization.Encoding.PEM
+        plain = serialization.NoEncryption()
+        pkcs8 = serialization.PrivateFormat.PKCS8
+        ca_key_file = self.tls_dir / "ca.key"
+        if ca_key_file.exists() and self.ca_file.exists():
+            ca_key = serialization.load_pem_private_key(ca_key_file.read_bytes(), None)
+            ca_cert = x509.load_pem_x509_certificate(self.ca_file.read_bytes())
+        else:
+            ca_key = ec.generate_private_key(ec.SECP256R1())
+            ca_name = x509.Name(
+                [x509.NameAttribute(NameOID.COMMON_NAME, "StreamStack local RDS CA (stand-in)")]
+            )
+            ca_cert = (
+                x509.CertificateBuilder()
+                .subject_name(ca_name)
+                .issuer_name(ca_name)
+                .public_key(ca_key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(
+                    x509.KeyUsage(
+                        digital_signature=False,
+                        content_commitment=False,
+                        key_encipherment=False,
+                        data_encipherment=False,
+                        key_agreement=False,
+                        key_cert_sign=True,
+                        crl_sign=True,
+                        encipher_only=False,
+                        decipher_only=False,
+                    ),
+                    critical=True,
+                )
+                .sign(ca_key, hashes.SHA256())
+            )
+            ca_key_file.write_bytes(ca_key.private_bytes(pem, pkcs8, plain))
+            ca_key_file.chmod(0o600)
+            self.ca_file.write_bytes(ca_cert.public_bytes(pem))
+            self.ca_file.chmod(0o644)
+        key = ec.generate_private_key(ec.SECP256R1())
+        alt_names: list[x509.GeneralName] = []
+        for name in names:
+            try:
+                alt_names.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                alt_names.append(x509.DNSName(name))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=825))
+            .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        # PostgreSQL refuses a key file others can read; it belongs to the cluster's owner.
+        key_file, cert_file = self.tls_dir / "server.key", self.tls_dir / "server.crt"
+        key_file.write_bytes(key.private_bytes(pem, pkcs8, plain))
+        key_file.chmod(0o600)
+        cert_file.write_bytes(cert.public_bytes(pem) + ca_cert.public_bytes(pem))
+        for path in (self.tls_dir, key_file, cert_file):
+            self._chown(path)
 
     # -- running as the cluster's owner ----------------------------------------------------
     def _owner(self) -> str | None:
@@ -148,9 +287,15 @@ class Postgres:
         sock_dir = self.state_dir / "sock"
         sock_dir.mkdir(exist_ok=True)
         self._chown(sock_dir)
+        self.tls_names()
+        hba = self.data_dir / "pg_hba.conf"
+        if hba.read_text() != PG_HBA:
+            hba.write_text(PG_HBA)
         options = (
             f"-p {port} -k {sock_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100 "
+            f"-c ssl=on -c ssl_cert_file={self.tls_dir / 'server.crt'} "
+            f"-c ssl_key_file={self.tls_dir / 'server.key'}"
         )
         self._run(
             [
@@ -193,8 +338,17 @@ class Postgres:
 
     def _ensure_database(self, sock_dir: Path, port: int) -> None:
         # Constant identifiers of our own, no user input: plain SQL text is safe here.
+        exists = "SELECT 1 FROM pg_roles WHERE rolname = '{}'"
+        if not self._psql(sock_dir, port, exists.format(RDS_SUPERUSER)):
+            self._psql(sock_dir, port, f"CREATE ROLE {RDS_SUPERUSER} NOLOGIN")
         if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_roles WHERE rolname='{DB_USER}'"):  # noqa: S608
             self._psql(sock_dir, port, f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'")
+        # RDS's master user: may create roles and databases, is in rds_superuser, no superuser.
+        self._psql(sock_dir, port, f"ALTER ROLE {DB_USER} CREATEROLE CREATEDB")
+        if not self._psql(
+            sock_dir, port, f"SELECT 1 WHERE pg_has_role('{DB_USER}', '{RDS_SUPERUSER}', 'MEMBER')"
+        ):
+            self._psql(sock_dir, port, f"GRANT {RDS_SUPERUSER} TO {DB_USER}")
         if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_database WHERE datname='{DB_NAME}'"):  # noqa: S608
             self._psql(sock_dir, port, f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 

@@ -20,10 +20,15 @@ from typing import Any
 
 import pytest
 from streamapp.config import Settings
-from streamapp.migrate import upgrade
 
 from tests.app import nginx as nginx_harness
-from tests.app.conftest import SIGNING_SECRET, app_resources, make_settings  # noqa: F401
+from tests.app.conftest import (  # noqa: F401 - app_resources is a fixture
+    SIGNING_SECRET,
+    app_resources,
+    database_settings,
+    make_settings,
+    migrate,
+)
 from tests.harness.ansible import ROOT
 from tests.harness.emulator import Emulator
 from tests.harness.postgres import Postgres
@@ -101,12 +106,13 @@ def stack(
         SIGNING_SECRET,
         app_upstream=f"http://127.0.0.1:{app_port}",
     )
+    postgres.database("streamapp_ui")
     settings = make_settings(
         emulator,
         postgres,
         res,
         # A database of its own: the pages list the whole catalog, not the app suite's items.
-        database_url=postgres.database("streamapp_ui"),
+        **database_settings(postgres, "streamapp_ui"),
         public_media_base_url=server.base_url,  # the page's own origin: nginx serves both
         url_ttl_seconds=URL_TTL,
         default_role="uploader",  # sign-up in the browser can upload straight away
@@ -118,7 +124,7 @@ def stack(
         work_dir=str(work / "jobs"),
     )
     (work / "jobs").mkdir()
-    upgrade(settings)
+    migrate(settings)
     env = _env(settings)
     bindir = Path(sys.executable).parent
     stack = Stack(server.base_url, settings, work)

@@ -34,19 +34,47 @@ def api(argv: list[str] | None = None) -> None:
 
 
 def migrate(argv: list[str] | None = None) -> None:
-    """Upgrade the database schema to the newest revision (idempotent)."""
-    from streamapp.migrate import upgrade
+    """Upgrade the database schema to the newest revision (idempotent); with the master user's
+    credentials on stdin, keep the database's roles and privileges and migrate as the owner
+    role (streamapp.dbroles)."""
+    import json
 
+    from streamapp.dbroles import Roles
+    from streamapp.migrate import AdminCredentials, upgrade
+
+    defaults = Roles()
     parser = argparse.ArgumentParser(prog="streamapp-migrate")
     parser.add_argument("revision", nargs="?", default="head")
+    parser.add_argument(
+        "--admin-credentials-stdin",
+        action="store_true",
+        help='read the master user\'s {"username": ..., "password": ...} (JSON) from stdin',
+    )
+    parser.add_argument("--owner-role", default=defaults.owner)
+    parser.add_argument("--app-role", default=defaults.app)
+    parser.add_argument("--schema", default=defaults.schema)
     args = parser.parse_args(argv)
     settings = get_settings()
     jsonlog.setup(settings.log_level, settings.log_file)
+    log = logging.getLogger("streamapp.migrate")
+    admin = None
+    if args.admin_credentials_stdin:
+        try:
+            document = json.loads(sys.stdin.read())
+            admin = AdminCredentials(str(document["username"]), str(document["password"]))
+        except (ValueError, KeyError, TypeError):
+            log.error("stdin holds no JSON object with username and password")
+            sys.exit(2)
     try:
-        upgrade(settings, args.revision)
+        changes = upgrade(
+            settings,
+            args.revision,
+            admin=admin,
+            roles=Roles(owner=args.owner_role, app=args.app_role, schema=args.schema),
+        )
     except Exception:
-        logging.getLogger("streamapp.migrate").exception("migration failed")
+        log.exception("migration failed")
         sys.exit(1)
-    logging.getLogger("streamapp.migrate").info(
-        "schema up to date", extra={"revision": args.revision}
-    )
+    for statement in changes:
+        log.info("database privileges changed", extra={"statement": statement})
+    log.info("schema up to date", extra={"revision": args.revision})

@@ -38,12 +38,21 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STREAMAPP_", extra="ignore")
 
     # Database: the URL may omit the password, which then comes from a secret (RDS-managed
-    # secrets hold JSON with a "password" key; that is understood too).
+    # secrets hold JSON with a "password" key; that is understood too, and the JSON's
+    # "username", when present, is the user: Secrets Manager's alternating-users rotation
+    # switches between two users). A connection refused for its credentials reads the secret
+    # again (a rotation changed them) and retries once.
     database_url: str = "postgresql+psycopg://streamapp@127.0.0.1:5432/streamapp"
     database_password: str | None = None
     database_password_secret_arn: str | None = None
     database_password_parameter: str | None = None
     database_connect_timeout: int = 3
+    # TLS to the database (libpq's sslmode and root certificates): on AWS verify-full with the
+    # RDS CA bundle, so the server must prove it is the endpoint named in the URL.
+    database_sslmode: Literal[
+        "disable", "allow", "prefer", "require", "verify-ca", "verify-full"
+    ] = "prefer"
+    database_sslrootcert: str | None = None
 
     # AWS: empty endpoint on real AWS; the emulator's URL locally.
     aws_region: str = Field(
@@ -130,7 +139,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=1)
 
     @field_validator(
-        "aws_endpoint_url", "jobs_dlq_url", "log_file", "work_dir", "upload_tmp_dir", "aws_call_log"
+        "aws_endpoint_url",
+        "jobs_dlq_url",
+        "log_file",
+        "work_dir",
+        "upload_tmp_dir",
+        "aws_call_log",
+        "database_sslrootcert",
     )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:

@@ -18,18 +18,33 @@ class SecretMissing(RuntimeError):
 
 def resolve(settings: Settings, name: str, *, json_key: str | None = None) -> str | None:
     """Value of secret ``name``: inline, else ``<name>_secret_arn``, else ``<name>_parameter``."""
+    value = fetch(settings, name)
+    return None if value is None else _pick(value, json_key)
+
+
+def fetch(settings: Settings, name: str) -> str | None:
+    """The whole value of secret ``name`` as stored (a JSON document stays one), or None."""
     inline = getattr(settings, name)
     if inline:
-        return inline
+        return str(inline)
     arn = getattr(settings, f"{name}_secret_arn", None)
     if arn:
-        value = client(settings, "secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-        return _pick(value, json_key)
+        return str(
+            client(settings, "secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+        )
     parameter = getattr(settings, f"{name}_parameter", None)
     if parameter:
         resp = client(settings, "ssm").get_parameter(Name=parameter, WithDecryption=True)
-        return _pick(resp["Parameter"]["Value"], json_key)
+        return str(resp["Parameter"]["Value"])
     return None
+
+
+def refreshable(settings: Settings, name: str) -> bool:
+    """True when secret ``name`` comes from a store that may change it (not inline)."""
+    return not getattr(settings, name) and bool(
+        getattr(settings, f"{name}_secret_arn", None)
+        or getattr(settings, f"{name}_parameter", None)
+    )
 
 
 def require(settings: Settings, name: str, *, json_key: str | None = None) -> str:
