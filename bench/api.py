@@ -569,10 +569,15 @@ async def signup(port: int) -> str:
         raw = await asyncio.wait_for(reader.read(), 30)
     finally:
         writer.close()
-    head, _, payload = raw.partition(b"\r\n\r\n")
-    if b" 201 " not in head.split(b"\r\n")[0]:
+    head, _, _ = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if " 201 " not in lines[0]:
         raise RuntimeError(f"signup failed: {raw[:300]!r}")
-    return str(json.loads(payload)["token"])
+    # The token is only in the session cookie.
+    for name, _, value in (line.partition(": ") for line in lines):
+        if name.lower() == "set-cookie" and value.startswith("streamapp_session="):
+            return value.split(";", 1)[0].split("=", 1)[1]
+    raise RuntimeError(f"signup set no session cookie: {raw[:300]!r}")
 
 
 if __name__ == "__main__":

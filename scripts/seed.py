@@ -96,14 +96,16 @@ class Client(httpx.Client):
 
 
 def session(client: httpx.Client, email: str, password: str, name: str) -> dict:
-    """Sign up, or log in when the account exists. Returns the session (token, user)."""
+    """Sign up, or log in when the account exists. Returns the session: its token (from the
+    session cookie, the only place the app puts it) and the user."""
     resp = client.post(
         "/api/auth/signup", json={"email": email, "password": password, "display_name": name}
     )
     if resp.status_code == 409:
         resp = client.post("/api/auth/login", json={"email": email, "password": password})
     resp.raise_for_status()
-    return resp.json()
+    client.cookies.clear()  # each account's requests carry its own token (Bearer)
+    return {"token": resp.cookies["streamapp_session"], "user": resp.json()["user"]}
 
 
 def make_media(kind: str, folder: Path) -> Path:

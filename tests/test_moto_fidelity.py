@@ -1101,7 +1101,7 @@ def host_role(aws, network) -> dict[str, Any]:
         "Statement": [
             {
                 "Effect": "Allow",
-                "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+                "Action": ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"],
                 "Resource": f"arn:aws:dynamodb:eu-west-1:123456789012:table/{tables[0]}",
             },
             {
@@ -1209,6 +1209,24 @@ def test_instance_role_calls_are_decided_by_its_policy(host_session, host_role):
     with pytest.raises(ClientError) as err:
         s3.put_object(Bucket=bucket, Key="sources/1/a.mp4", Body=b"x")
     assert err.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_dynamodb_batch_get_item_is_authorized_on_each_table(host_session, host_role):
+    """BatchGetItem names no TableName: AWS checks dynamodb:BatchGetItem on every table of
+    RequestItems (moto and our evaluator before this: on "table/None", refused for all)."""
+    ddb = host_session("dynamodb")
+    sessions, other = host_role["tables"]
+    ddb.put_item(TableName=sessions, Item={"pk": {"S": "b"}})
+    keys = {"Keys": [{"pk": {"S": "b"}}, {"pk": {"S": "missing"}}], "ConsistentRead": True}
+    found = ddb.batch_get_item(RequestItems={sessions: keys})["Responses"][sessions]
+    assert [item["pk"]["S"] for item in found] == ["b"]
+    with pytest.raises(ClientError) as err:
+        ddb.batch_get_item(RequestItems={sessions: keys, other: keys})
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert (
+        f"dynamodb:BatchGetItem on resource: arn:aws:dynamodb:eu-west-1:123456789012:table/{other}"
+        in (err.value.response["Error"]["Message"])
+    )
 
 
 def test_s3_list_and_head_bucket_are_list_bucket_with_its_prefix(host_session, host_role):

@@ -238,13 +238,20 @@ def run_worker(settings: Settings) -> Callable[..., int]:
 
 
 # -- accounts ------------------------------------------------------------------------------
+def bearer(resp) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Auth headers with the session a signup/login response set in its cookie (the only
+    place it is: never in the body)."""
+    token = resp.cookies.get("streamapp_session")
+    assert token, resp.text
+    return {"Authorization": f"Bearer {token}"}
+
+
 def signup(client: TestClient, email: str | None = None, password: str = TEST_PASSWORD):  # type: ignore[no-untyped-def]
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
     resp = client.post("/api/auth/signup", json={"email": email, "password": password})
     assert resp.status_code == 201, resp.text
-    body = resp.json()
     client.cookies.clear()  # callers pass the token explicitly: several users per test
-    return {"Authorization": f"Bearer {body['token']}"}, body["user"]
+    return bearer(resp), resp.json()["user"]
 
 
 @pytest.fixture(scope="session")
@@ -268,7 +275,7 @@ def admin_auth(client: TestClient) -> dict[str, str]:
         assert user["role"] == "admin"
         return headers
     client.cookies.clear()
-    return {"Authorization": f"Bearer {resp.json()['token']}"}
+    return bearer(resp)
 
 
 # -- media -----------------------------------------------------------------------------------

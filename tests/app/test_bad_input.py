@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.app.conftest import Media, State, admin_auth, signup, upload
+from tests.app.conftest import Media, State, admin_auth, bearer, signup, upload
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_unknown_ids(client: TestClient, uploader: dict[str, str], unchanged: No
     admin = client.post(
         "/api/auth/login", json={"email": "admin@example.com", "password": "admin password 1"}
     )
-    headers = {"Authorization": f"Bearer {admin.json()['token']}"}
+    headers = bearer(admin)
     _error(
         client.put(f"/api/admin/users/{missing}/role", json={"role": "viewer"}, headers=headers),
         404,

@@ -154,7 +154,7 @@ def test_browse_search_history_and_preferences(client: TestClient, ready_items: 
 
 
 def test_login_logout_cycle(client: TestClient) -> None:
-    from tests.app.conftest import signup
+    from tests.app.conftest import bearer, signup
 
     headers, user = signup(client, password="a long passphrase")
     assert user["role"] == "viewer"
@@ -162,7 +162,7 @@ def test_login_logout_cycle(client: TestClient) -> None:
         "/api/auth/login", json={"email": user["email"], "password": "a long passphrase"}
     )
     assert login.status_code == 200
-    token = {"Authorization": f"Bearer {login.json()['token']}"}
+    token = bearer(login)
     client.cookies.clear()
     assert client.get("/api/me", headers=token).json()["email"] == user["email"]
     assert client.post("/api/auth/logout", headers=token).status_code == 204

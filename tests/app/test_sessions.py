@@ -42,7 +42,11 @@ def test_concurrent_lookups_share_one_dynamodb_call(
     assert len(results) == 20 and all(r is not None for r in results)
     assert len(calls) == 1
     # Unknown tokens are never cached: each lookup asks again.
-    assert sessions.lookup(settings, "no-such-token") is None
+    unknown = f"{uuid.uuid4()}.{'x' * 43}"
+    assert sessions.lookup(settings, unknown) is None
+    assert sessions.lookup(settings, unknown) is None
+    assert len(calls) == 3
+    # A token that is not of the form <user id>.<secret> costs no DynamoDB call at all.
     assert sessions.lookup(settings, "no-such-token") is None
     assert len(calls) == 3
 

@@ -2115,7 +2115,10 @@ def _iam_request(response: Any, service: str, operation: str, resource: str) -> 
     action = f"{_IAM_PREFIX.get(service, service)}:{operation}"
     body = _json_body(response)
     if service == "dynamodb":
-        return action, f"arn:aws:dynamodb:{region}:{account}:table/{body.get('TableName')}", context
+        # Batch operations name their tables in RequestItems: AWS checks the action on each.
+        tables = list(body.get("RequestItems") or {}) or [body.get("TableName")]
+        arns = [f"arn:aws:dynamodb:{region}:{account}:table/{table}" for table in tables]
+        return action, arns if len(arns) > 1 else arns[0], context
     if service == "sqs":
         url = body.get("QueueUrl") or (response.querystring.get("QueueUrl") or [""])[0]
         queue_account, name = url.rstrip("/").split("/")[-2:]
@@ -2209,31 +2212,37 @@ def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
     elif not modelled[1]:
         return  # decided elsewhere (DeleteObjects: each key)
     else:
-        action_name, resource_arn, context = modelled
+        action_name, resources, context = modelled
         context = {"aws:SecureTransport": True, "aws:RequestedRegion": region, **context}
-        resource_policies = []
-        if service == "s3" and resource_arn.startswith("arn:aws:s3:::"):
-            policy = _s3_bucket_policy(resource_arn.removeprefix("arn:aws:s3:::").split("/")[0])
-            resource_policies = [policy] if policy else []
-        allowed = evaluate(
-            documents,
-            action_name,
-            resource_arn,
-            context,
-            resource_policies=resource_policies,
-            principal=Principal(arn=principal_arn, account=account),
-        ).allowed
+        for resource_arn in resources if isinstance(resources, list) else [resources]:
+            resource_policies = []
+            if service == "s3" and resource_arn.startswith("arn:aws:s3:::"):
+                bucket = resource_arn.removeprefix("arn:aws:s3:::").split("/")[0]
+                policy = _s3_bucket_policy(bucket)
+                resource_policies = [policy] if policy else []
+            allowed = evaluate(
+                documents,
+                action_name,
+                resource_arn,
+                context,
+                resource_policies=resource_policies,
+                principal=Principal(arn=principal_arn, account=account),
+            ).allowed
+            _iam_decided(response, service, principal_arn, action_name, resource_arn, allowed)
+        return
+    _iam_decided(response, service, principal_arn, action_name, resource_arn, allowed)
+
+
+def _iam_decided(
+    response: Any, service: str, principal: str, action: str, resource: str, allowed: bool
+) -> None:
+    """Journal a decision (GET /moto-api/fidelity/iam); a refusal is the service's error."""
     _IAM_DECISIONS.append(
-        {
-            "principal": principal_arn,
-            "action": action_name,
-            "resource": resource_arn,
-            "allowed": allowed,
-        }
+        {"principal": principal, "action": action, "resource": resource, "allowed": allowed}
     )
     del _IAM_DECISIONS[:-_JOURNAL_LIMIT]
     if not allowed:
-        raise _iam_denied(response, service, principal_arn, action_name, resource_arn)
+        raise _iam_denied(response, service, principal, action, resource)
 
 
 def _iam_may_grant(documents: list[dict[str, Any]], action: str) -> bool:
@@ -2270,7 +2279,8 @@ def iam_is_enforced_for_assumed_role_sessions() -> None:
     Here every request signed by an assumed-role session (the hosts' instance-role credentials,
     from the IMDS below, or a deploy role) is decided by our evaluator (tests/harness/iam_policy.py)
     on the role's inline and attached policies, with the IAM action, resource ARN and request
-    context AWS uses (and the bucket policy for S3); a refusal is the service's AccessDenied.
+    context AWS uses (and the bucket policy for S3; DynamoDB's batch operations on each table of
+    RequestItems); a refusal is the service's AccessDenied.
     The account's own keys (the operator: playbooks, tests) are not checked, as an account's
     root would not be. ``GET /moto-api/fidelity/iam`` lists the decisions.
     """

@@ -444,3 +444,54 @@ def test_a_page_of_another_origin_cannot_upload_for_the_user(
     finally:
         ctx.close()
         evil.shutdown()
+
+
+def _log_in(browser: Any, stack: Stack, email: str, password: str) -> Any:
+    ctx = browser.new_context(base_url=stack.base_url)
+    page = ctx.new_page()
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{stack.base_url}/")
+    return page
+
+
+def test_password_change_and_sign_out_everywhere(browser: Any, stack: Stack):
+    """Changing the password (it asks for the current one) signs the other devices out and
+    keeps this one in; "Sign out everywhere" ends every session."""
+    import json
+    import urllib.request
+
+    email = f"ui-pw-{uuid.uuid4().hex[:8]}@example.com"
+    signup = urllib.request.Request(
+        f"{stack.base_url}/api/auth/signup",
+        data=json.dumps({"email": email, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(signup, timeout=30).close()
+    phone, laptop = (_log_in(browser, stack, email, PASSWORD) for _ in range(2))
+
+    laptop.goto("/preferences")
+    laptop.get_by_label("Current password").fill("not my password")
+    laptop.get_by_label("New password").fill("a new and longer password")
+    laptop.get_by_role("button", name="Change password").click()
+    assert laptop.get_by_role("alert").inner_text() == "The current password is wrong."
+    laptop.get_by_label("Current password").fill(PASSWORD)
+    laptop.get_by_role("button", name="Change password").click()
+    laptop.get_by_text("Password changed. Your other devices are signed out.").wait_for()
+
+    phone.goto("/history")
+    phone.wait_for_url("**/login?next=*")  # signed out
+    laptop.goto("/history")
+    assert laptop.url == f"{stack.base_url}/history"  # still signed in, with a new session
+
+    phone = _log_in(browser, stack, email, "a new and longer password")
+    laptop.goto("/preferences")
+    laptop.get_by_role("button", name="Sign out everywhere").click()
+    laptop.wait_for_url(f"{stack.base_url}/")
+    laptop.get_by_role("link", name="Log in").wait_for()
+    phone.goto("/history")
+    phone.wait_for_url("**/login?next=*")
+    for page in (phone, laptop):
+        page.context.close()

@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     cloudfront_private_key_parameter: str | None = None
 
     # Accounts.
-    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    session_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)  # from sign-in, at most
+    session_idle_seconds: int = Field(default=24 * 3600, ge=60)  # unused this long: ended
     session_cache_seconds: float = Field(default=5.0, ge=0, le=60)  # in-process lookup cache
     session_cookie_name: str = "streamapp_session"
     session_cookie_secure: bool = False

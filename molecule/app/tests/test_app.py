@@ -146,8 +146,12 @@ def played(host):
         "-pix_fmt yuv420p /tmp/molecule-clip.mp4"
     )
     body = json.dumps({"email": ADMIN, "password": PASSWORD})
+    # The session token is only in the cookie: curl keeps it in a jar.
+    jar = "/root/molecule-session-cookies"
     auth = _curl(
         host,
+        "-c",
+        jar,
         "-X",
         "POST",
         "-H",
@@ -156,9 +160,11 @@ def played(host):
         body,
         f"{BASE}/api/auth/signup",
     )
-    if "token" not in auth:  # a second verify run: the account exists
+    if "user" not in auth:  # a second verify run: the account exists
         auth = _curl(
             host,
+            "-c",
+            jar,
             "-X",
             "POST",
             "-H",
@@ -167,13 +173,13 @@ def played(host):
             body,
             f"{BASE}/api/auth/login",
         )
-    bearer = f"Authorization: Bearer {auth['token']}"
+    assert "token" not in auth, auth
     item = _curl(
         host,
+        "-b",
+        jar,
         "-X",
         "POST",
-        "-H",
-        bearer,
         "-F",
         "file=@/tmp/molecule-clip.mp4",
         "-F",
@@ -184,12 +190,12 @@ def played(host):
     )
     assert item.get("status") == "queued", item
     for _ in range(90):  # bounded: 90 s
-        item = _curl(host, "-H", bearer, f"{BASE}/api/items/{item['id']}")
+        item = _curl(host, "-b", jar, f"{BASE}/api/items/{item['id']}")
         if item["status"] in ("ready", "failed"):
             break
         time.sleep(1)
     assert item["status"] == "ready", item
-    return _curl(host, "-H", bearer, f"{BASE}/api/items/{item['id']}/playback")
+    return _curl(host, "-b", jar, f"{BASE}/api/items/{item['id']}/playback")
 
 
 def test_signed_playlist_through_nginx(get, played):

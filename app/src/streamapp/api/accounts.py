@@ -1,4 +1,5 @@
-"""Accounts: sign up, log in/out, the current user, preferences, watch history, roles."""
+"""Accounts: sign up, log in/out (also everywhere), password change, the current user,
+preferences, watch history, roles."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from streamapp.api.schemas import (
     ErrorOut,
     HistoryOut,
     LoginIn,
+    PasswordChangeIn,
     PreferencesIn,
     PreferencesOut,
     RoleIn,
@@ -43,7 +45,18 @@ def _start_session(settings: Settings, response: Response, user: User) -> Sessio
         samesite="lax",
         path="/",
     )
-    return SessionOut(token=token, expires_at=expires_at, user=UserOut.model_validate(user))
+    return SessionOut(expires_at=expires_at, user=UserOut.model_validate(user))
+
+
+def _end_session_cookie(settings: Settings, response: Response) -> None:
+    response.delete_cookie(
+        settings.session_cookie_name,
+        path="/",
+        httponly=True,
+        secure=settings.session_cookie_secure,
+        samesite="lax",
+    )
+    response.status_code = 204
 
 
 @router.post(
@@ -84,9 +97,43 @@ def login(body: LoginIn, settings: SettingsDep, database: DbDep, response: Respo
 def logout(settings: SettingsDep, token: TokenDep, response: Response) -> Response:
     if token:
         sessions.delete(settings, token)
-    response.delete_cookie(settings.session_cookie_name, path="/")
-    response.status_code = 204
+    _end_session_cookie(settings, response)
     return response
+
+
+@router.post("/auth/logout-everywhere", status_code=204, responses=ERRORS)
+def logout_everywhere(
+    settings: SettingsDep, user: UserDep, token: TokenDep, response: Response
+) -> Response:
+    """Ends every session of the user, on every device, this one included."""
+    sessions.revoke_all(settings, str(user.id))
+    if token:
+        sessions.delete(settings, token)
+    _end_session_cookie(settings, response)
+    return response
+
+
+@router.post("/me/password", response_model=SessionOut, responses=ERRORS)
+def change_password(
+    body: PasswordChangeIn,
+    settings: SettingsDep,
+    database: DbDep,
+    user: UserDep,
+    token: TokenDep,
+    response: Response,
+) -> SessionOut:
+    """Needs the current password; ends every other session and starts a new one here."""
+    if not verify_password(user.password_hash, body.current_password):
+        raise ApiError(403, "wrong_password", "The current password is wrong.")
+    # Sessions first: should the database then fail, the old password still works and nobody
+    # stays signed in with it unnoticed; the other way round, a stolen session would outlive
+    # the password change.
+    sessions.revoke_all(settings, str(user.id))
+    user.password_hash = hash_password(body.new_password)
+    database.commit()
+    if token:
+        sessions.delete(settings, token)
+    return _start_session(settings, response, user)
 
 
 @router.get("/me", response_model=UserOut, responses=ERRORS)

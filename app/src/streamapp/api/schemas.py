@@ -56,9 +56,16 @@ class UserOut(BaseModel):
 
 
 class SessionOut(BaseModel):
-    token: str
-    expires_at: int
+    """The session itself is only in the HttpOnly cookie (never readable by page scripts)."""
+
+    expires_at: int = Field(description="When the session ends at the latest (unix time)")
     user: UserOut
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: Text = Field(min_length=1, max_length=256)
+    new_password: Text = Field(min_length=10, max_length=256)
 
 
 class RoleIn(BaseModel):

@@ -417,7 +417,66 @@ async function preferencesPage() {
       showError(box, err);
     }
   });
-  main.append(form);
+  main.append(form, passwordForm(), sessionsCard());
+}
+
+function passwordForm() {
+  const box = alertBox();
+  const current = el('input', { name: 'current_password', type: 'password', autocomplete: 'current-password', required: true });
+  const fresh = el('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', required: true, minlength: 10 });
+  const done = el('p', { role: 'status', 'aria-live': 'polite', class: 'ok' });
+  const form = el('form', { class: 'card narrow', novalidate: true, 'aria-labelledby': 'password-h' },
+    el('h2', { id: 'password-h' }, 'Change password'), box,
+    field('Current password', current),
+    field('New password', fresh, 'At least 10 characters. Your other devices are signed out.'),
+    el('button', { type: 'submit' }, 'Change password'), done);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    box.hidden = true;
+    done.textContent = '';
+    if (!current.value) {
+      showError(box, 'Enter your current password.');
+      current.focus();
+      return;
+    }
+    if (fresh.value.length < 10) {
+      showError(box, 'The new password must be at least 10 characters long.');
+      fresh.focus();
+      return;
+    }
+    try {
+      // The answer sets a new session cookie for this browser; every other session ends.
+      await api('POST', '/api/me/password', { current_password: current.value, new_password: fresh.value });
+      current.value = '';
+      fresh.value = '';
+      done.textContent = 'Password changed. Your other devices are signed out.';
+    } catch (err) {
+      showError(box, err);
+    }
+  });
+  return form;
+}
+
+function sessionsCard() {
+  const box = alertBox();
+  const everywhere = el('button', { type: 'button', id: 'logout-everywhere' }, 'Sign out everywhere');
+  everywhere.addEventListener('click', async () => {
+    everywhere.disabled = true;
+    box.hidden = true;
+    loggingOut = true;
+    try {
+      await api('POST', '/api/auth/logout-everywhere');
+      location.assign('/');
+    } catch (err) {
+      // Not done: say so (the other sessions may still be alive).
+      loggingOut = false;
+      everywhere.disabled = false;
+      showError(box, err);
+    }
+  });
+  return el('section', { class: 'card narrow', 'aria-labelledby': 'sessions-h' },
+    el('h2', { id: 'sessions-h' }, 'Sessions'), box,
+    el('p', {}, 'Ends your session on every device and browser, this one included.'), everywhere);
 }
 
 const PAGES = {
