@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     session_cookie_name: str = "streamapp_session"
     session_cookie_secure: bool = False
     default_role: Literal["viewer", "uploader"] = "viewer"
+    # Sign-in attempts per e-mail address (streamapp.lockout): this many at once, then each
+    # waits 1, 2, 4 ... seconds, at most the maximum; a count idle this long starts over.
+    login_free_attempts: int = Field(default=5, ge=1)
+    login_backoff_max_seconds: int = Field(default=900, ge=1)
+    login_window_seconds: int = Field(default=3600, ge=60)
     admin_emails: str = ""  # comma-separated: these accounts become admin at sign-up
 
     # Upload and media.

@@ -1,4 +1,4 @@
-"""Database tables: users, media items, watch history, preferences."""
+"""Database tables: users, media items, watch history, preferences, sign-in attempts."""
 
 from __future__ import annotations
 
@@ -130,3 +130,14 @@ class Preferences(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class LoginAttempt(Base):
+    """Sign-in attempts on one e-mail address since its last success (streamapp.lockout)."""
+
+    __tablename__ = "login_attempts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the address
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from streamapp import sessions
+from streamapp import lockout, sessions
 from streamapp.api.deps import AdminDep, DbDep, SettingsDep, SignerDep, TokenDep, UserDep
 from streamapp.api.schemas import (
     ErrorOut,
@@ -85,10 +86,36 @@ def signup(
     return _start_session(settings, response, user)
 
 
-@router.post("/auth/login", response_model=SessionOut, responses=ERRORS)
+def _check_password(
+    settings: Settings, database: Session, email: str, user: User | None, password: str
+) -> bool:
+    """The password of the account ``email`` (None: no such account), throttled per address
+    (streamapp.lockout): 429 while the address is locked, whether or not the account exists."""
+    wait = lockout.attempt(database, settings, email)
+    if wait:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"Too many failed sign-ins for this account; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+            retry_after_seconds=wait,
+        )
+    # An unknown address is checked against a dummy hash: the same work, the same answer.
+    if verify_password(user.password_hash if user else None, password) and user is not None:
+        lockout.succeeded(database, email)
+        return True
+    return False
+
+
+@router.post(
+    "/auth/login",
+    response_model=SessionOut,
+    responses={**ERRORS, 429: {"model": ErrorOut}},
+)
 def login(body: LoginIn, settings: SettingsDep, database: DbDep, response: Response) -> SessionOut:
-    user = database.scalar(select(User).where(User.email == body.email.strip().lower()))
-    if not verify_password(user.password_hash if user else None, body.password) or user is None:
+    email = body.email.strip().lower()
+    user = database.scalar(select(User).where(User.email == email))
+    if not _check_password(settings, database, email, user, body.password) or user is None:
         raise ApiError(401, "invalid_credentials", "Wrong email or password.")
     return _start_session(settings, response, user)
 
@@ -113,7 +140,11 @@ def logout_everywhere(
     return response
 
 
-@router.post("/me/password", response_model=SessionOut, responses=ERRORS)
+@router.post(
+    "/me/password",
+    response_model=SessionOut,
+    responses={**ERRORS, 429: {"model": ErrorOut}},
+)
 def change_password(
     body: PasswordChangeIn,
     settings: SettingsDep,
@@ -123,7 +154,8 @@ def change_password(
     response: Response,
 ) -> SessionOut:
     """Needs the current password; ends every other session and starts a new one here."""
-    if not verify_password(user.password_hash, body.current_password):
+    # Guessing it with a stolen session is throttled like signing in.
+    if not _check_password(settings, database, user.email, user, body.current_password):
         raise ApiError(403, "wrong_password", "The current password is wrong.")
     # Sessions first: should the database then fail, the old password still works and nobody
     # stays signed in with it unnoticed; the other way round, a stolen session would outlive
