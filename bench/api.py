@@ -473,6 +473,8 @@ def main() -> int:
             "STREAMAPP_SIGNING_SECRET": uuid.uuid4().hex,
             "STREAMAPP_PUBLIC_MEDIA_BASE_URL": "http://127.0.0.1",
             "STREAMAPP_LOG_LEVEL": "INFO",  # production level: one JSON access line a request
+            # The load generator is one client: no per-client search budget (ratelimit.py).
+            "STREAMAPP_SEARCH_RATE_PER_MINUTE": "1000000",
         }
         env.pop("STREAMAPP_ENV_FILE", None)
         env.update(create_aws_resources(endpoint, emulator.region))

@@ -16,6 +16,7 @@ from streamapp.config import Settings, get_settings
 from streamapp.guards import CrossSiteGuard, OpsEndpointsGuard
 from streamapp.limits import BodyLimitMiddleware
 from streamapp.metrics import ObserveMiddleware, Registry
+from streamapp.ratelimit import Buckets
 from streamapp.secrets import SecretMissing
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     app.state.settings = settings
     app.state.signer = None
     app.state.metrics = Registry()
+    app.state.search_budget = Buckets(settings.search_rate_per_minute)
     errors.install(app)
     _install_dependency_errors(app)
     app.include_router(ops.router)

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=3600, ge=60)
     admin_emails: str = ""  # comma-separated: these accounts become admin at sign-up
 
+    # Catalog searches one client may make per minute and API process (streamapp.ratelimit).
+    search_rate_per_minute: int = Field(default=30, ge=1)
+
     # Upload and media.
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
     upload_tmp_dir: str | None = None

@@ -72,7 +72,19 @@ class User(Base):
 
 class MediaItem(Base):
     __tablename__ = "media_items"
-    __table_args__ = (Index("ix_media_items_browse", "status", "visibility", "created_at"),)
+    __table_args__ = (
+        Index("ix_media_items_browse", "status", "visibility", "created_at"),
+        # Search: ILIKE '%q%' (migration 0003).
+        *(
+            Index(
+                f"ix_media_items_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            )
+            for column in ("title", "description")
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     owner_id: Mapped[uuid.UUID] = mapped_column(

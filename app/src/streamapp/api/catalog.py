@@ -6,7 +6,7 @@ import uuid
 from functools import lru_cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, TypeAdapter
 from sqlalchemy import Integer, Select, String, Uuid, bindparam, func, or_, select
 
@@ -39,6 +39,10 @@ from streamapp.signing import Signer
 
 router = APIRouter(prefix="/api/items", tags=["catalog"])
 ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut}}
+# Deeper pages cost the database the rows before them on every request; nobody reads them.
+MAX_OFFSET = 1000
+# A search shorter than a trigram could not use the trigram indexes (migration 0003).
+MIN_SEARCH_CHARS = 3
 
 
 # The hot read paths (browse, playback URL) select the columns they show with SQLAlchemy Core
@@ -165,26 +169,53 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-@router.get("", response_model=ItemPage)
+@router.get(
+    "",
+    response_model=ItemPage,
+    responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}},
+)
 def browse(
+    request: Request,
     settings: SettingsDep,
     signer: SignerDep,
     token: TokenDep,
     q: Annotated[
         str | None,
-        Query(max_length=200, description="Search title/description"),
+        Query(
+            max_length=200,
+            description=f"Search title/description (at least {MIN_SEARCH_CHARS} characters; "
+            "rate-limited per client)",
+        ),
         AfterValidator(lambda v: v if v is None else clean_text(v)),
     ] = None,
     kind: Kind | None = None,
     mine: Annotated[bool, Query(description="Only my uploads, any status")] = False,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
+    text = (q or "").strip()
+    search = bool(text)
+    if search:
+        if len(text) < MIN_SEARCH_CHARS:
+            raise ApiError(
+                422,
+                "query_too_short",
+                f"Search for at least {MIN_SEARCH_CHARS} characters.",
+            )
+        client = request.client.host if request.client else "unknown"
+        wait = request.app.state.search_budget.take(client)
+        if wait:
+            raise ApiError(
+                429,
+                "too_many_searches",
+                f"Too many searches; try again in {wait} s.",
+                headers={"Retry-After": str(wait)},
+                retry_after_seconds=wait,
+            )
     user_id = session_user_id(settings, token)
     params: dict[str, Any] = {"uid": user_id, "limit": limit, "offset": offset}
-    search = bool(q and q.strip())
     if search:
-        params["pattern"] = _like((q or "").strip())
+        params["pattern"] = _like(text)
     if kind is not None:
         params["kind"] = kind
     with db.read_connection(settings) as conn:
