@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from streamapp import db
 from streamapp.app import create_app
 from streamapp.config import Settings
-from streamapp.migrate import upgrade
 
+from tests.app.conftest import database_settings, migrate
 from tests.harness.postgres import Postgres
 
 
@@ -35,10 +36,14 @@ ROWS = 50_000
 def big_catalog(settings: Settings, postgres: Postgres) -> Settings:
     """A database of its own with 50,000 public items (descriptions of random hex, a handful of
     titles with a rare word), analyzed: what the planner decides on a catalog of some size."""
-    big = settings.model_copy(update={"database_url": postgres.database("streamapp_search")})
-    upgrade(big)
-    with db.engine(big).begin() as conn:
-        conn.execute(text("TRUNCATE media_items, users CASCADE"))
+    postgres.database("streamapp_search")
+    big = settings.model_copy(update=database_settings(postgres, "streamapp_search"))
+    migrate(big)
+    # As the master user (a member of the schema's owner role): ANALYZE is the owner's.
+    master = create_engine(postgres.url(database="streamapp_search"), poolclass=NullPool)
+    with master.begin() as conn:
+        conn.execute(text("DELETE FROM media_items"))
+        conn.execute(text("DELETE FROM users"))
         owner = conn.execute(
             text(
                 "INSERT INTO users (id, email, display_name, password_hash, role, created_at)"
@@ -62,6 +67,7 @@ def big_catalog(settings: Settings, postgres: Postgres) -> Settings:
             {"owner": owner, "rows": ROWS},
         )
         conn.execute(text("ANALYZE media_items"))
+    master.dispose()
     return big
 
 
