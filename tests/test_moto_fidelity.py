@@ -432,14 +432,14 @@ def test_instance_refresh_cancel(aws, refreshed_group, emulator):
             AutoScalingGroupName=name, Preferences={"MinHealthyPercentage": 101}
         )
     assert err.value.response["Error"]["Code"] == "ValidationError"
-    set_timing_scale(emulator, 1 / 10)  # Pending for 3 s
+    emulator.timing(1 / 10)  # Pending for 3 s
     try:
         refresh_id = autoscaling.start_instance_refresh(AutoScalingGroupName=name)[
             "InstanceRefreshId"
         ]
         cancelled = autoscaling.cancel_instance_refresh(AutoScalingGroupName=name)
     finally:
-        set_timing_scale(emulator, 0)
+        emulator.timing(0)
     assert cancelled["InstanceRefreshId"] == refresh_id
     (refresh,) = refreshes(aws, name)
     assert refresh["Status"] == "Cancelled"
@@ -758,26 +758,12 @@ def test_rds_refuses_a_downgrade_a_silent_major_upgrade_and_a_shrink(aws):
     assert db["EngineVersion"] == "17.6"
 
 
-def set_timing_scale(emulator, value: float) -> dict:
-    """AWS_DURATIONS x ``value`` from now on (0: moto's instant resources); the table."""
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{emulator.endpoint}/moto-api/fidelity/timing",
-        data=json.dumps({"scale": value}).encode(),
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
 @pytest.fixture
 def aws_timings(emulator):
     """AWS's durations at 1/180 (RDS creating 4 s, a NAT gateway pending 0.5 s, DynamoDB backups
     unavailable 0.33 s) for one test; moto's instant resources again afterwards."""
-    table = set_timing_scale(emulator, 1 / 180)
-    yield table
-    set_timing_scale(emulator, 0)
+    yield emulator.timing(1 / 180)
+    emulator.timing(0)
 
 
 def test_timings_are_one_table_with_their_sources(aws_timings):

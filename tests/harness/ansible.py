@@ -55,8 +55,18 @@ class PlaybookResult:
         return [f"{host}: {name}" for name, host, res in self.task_results() if res.get("changed")]
 
     def failed_tasks(self) -> list[str]:
+        """Each failed task with its message and, for a loop, those of its failed items."""
         return [
-            f"{host}: {name}: {res.get('msg', '')}"
+            f"{host}: {name}: "
+            + " | ".join(
+                [res.get("msg", "")]
+                # ansible-core 2.20 marks a failed item by its exception, not always "failed".
+                + [
+                    item.get("msg", "")
+                    for item in res.get("results", [])
+                    if item.get("failed") or "exception" in item
+                ]
+            )
             for name, host, res in self.task_results()
             if res.get("failed") and not res.get("ignore_errors")
         ]

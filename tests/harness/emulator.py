@@ -131,6 +131,25 @@ class Emulator:
         req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(req, timeout=10).close()
 
+    def timing(self, scale: float) -> dict:
+        """Set the scale of AWS's durations (the fidelity layer's AWS_DURATIONS: 0 is moto's
+        instant resources, 1/36 a 12-minute RDS create in 20 s); returns the timing table."""
+        req = urllib.request.Request(
+            f"{self.endpoint}/moto-api/fidelity/timing",
+            data=json.dumps({"scale": scale}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def journal(self, *, clear: bool = False) -> list[dict]:
+        """What clients sent (the fidelity layer's request journal), oldest first; ``clear``
+        empties it instead."""
+        url = f"{self.endpoint}/moto-api/fidelity/journal"
+        req = urllib.request.Request(url, method="POST" if clear else "GET")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
     def _write_env_files(self, endpoint: str) -> None:
         exports = "".join(
             f"export {key}={value}\n" for key, value in aws_env(endpoint, self.region).items()

@@ -114,6 +114,14 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  wait_timeout:
+    description:
+      - With O(state=absent), seconds to retry deleting groups AWS still counts as in use
+        (C(DependencyViolation)) - the network interfaces of a load balancer, instance or database
+        just deleted stay for a while. The task then fails naming the interfaces left (none when
+        a group outside the task refers to the group in its rules).
+    type: int
+    default: 300
 notes:
   - Supports C(check_mode) and C(diff) (rules and tags of each group, keyed by name).
 extends_documentation_fragment:
@@ -192,6 +200,8 @@ deleted:
   elements: str
 """
 
+import time
+
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -200,6 +210,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     boto3_tag_specifications,
     compare_aws_tags,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.ec2_in_use import (
+    retry_while_in_use,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
 
@@ -409,9 +422,20 @@ def delete_groups(module, client, vpc_id, names):
                         getattr(client, f"revoke_security_group_{direction}")(
                             aws_retry=True, GroupId=group["GroupId"], IpPermissions=group[key]
                         )
+            deadline = time.monotonic() + module.params["wait_timeout"]
             for name in deleted:
+                group_id = live[name]["GroupId"]
                 try:
-                    client.delete_security_group(aws_retry=True, GroupId=live[name]["GroupId"])
+                    retry_while_in_use(
+                        module,
+                        client,
+                        lambda group_id=group_id: client.delete_security_group(
+                            aws_retry=True, GroupId=group_id
+                        ),
+                        what=f"Security group {name} ({group_id})",
+                        filters=[{"Name": "group-id", "Values": [group_id]}],
+                        deadline=deadline,
+                    )
                 except is_boto3_error_code("InvalidGroup.NotFound"):
                     pass
         except AWS_ERRORS as e:  # pylint: disable=duplicate-except
@@ -444,6 +468,7 @@ def main():
             ),
             purge_tags=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
+            wait_timeout=dict(type="int", default=300),
         ),
         supports_check_mode=True,
     )

@@ -52,7 +52,11 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait.
+    description:
+      - Seconds to wait for new subnets, or with O(state=absent), to retry deleting subnets AWS
+        still counts as in use (C(DependencyViolation)) - the network interfaces of a load
+        balancer or NAT gateway just deleted stay for minutes. The task then fails naming the
+        interfaces left.
     type: int
     default: 300
   state:
@@ -132,6 +136,8 @@ deleted:
   elements: str
 """
 
+import time
+
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -139,6 +145,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.ec2_in_use import (
+    retry_while_in_use,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
     AWS_ERRORS,
@@ -251,9 +260,20 @@ def wait_available(module, client, subnet_ids):
 
 def ensure_absent(module, client, vpc_id, specs, live):
     deleted = [spec["cidr"] for spec in specs if spec["cidr"] in live]
+    deadline = time.monotonic() + module.params["wait_timeout"]
     for cidr in deleted if not module.check_mode else []:
+        subnet_id = live[cidr]["SubnetId"]
         try:
-            client.delete_subnet(aws_retry=True, SubnetId=live[cidr]["SubnetId"])
+            retry_while_in_use(
+                module,
+                client,
+                lambda subnet_id=subnet_id: client.delete_subnet(
+                    aws_retry=True, SubnetId=subnet_id
+                ),
+                what=f"Subnet {cidr} ({subnet_id}) of {vpc_id}",
+                filters=[{"Name": "subnet-id", "Values": [subnet_id]}],
+                deadline=deadline,
+            )
         except AWS_ERRORS as e:
             module.fail_json_aws(e, msg=f"Failed to delete subnet {cidr} of {vpc_id}")
     exit_set(

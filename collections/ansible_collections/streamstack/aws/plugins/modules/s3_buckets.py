@@ -150,11 +150,29 @@ options:
             default: ""
   state:
     description:
-      - V(present) creates or updates the buckets, V(absent) deletes them (only empty buckets;
-        a bucket with objects fails the task and is kept).
+      - V(present) creates or updates the buckets, V(absent) deletes them (without O(force), only
+        empty buckets; a bucket with objects fails the task and is kept).
     type: str
     choices: [present, absent]
     default: present
+  force:
+    description:
+      - With O(state=absent), empty each bucket before deleting it - every object version and
+        delete marker, page by page (version V(null) included, which a key alone would only
+        hide behind a new delete marker in a versioned bucket) - after turning the bucket's own
+        access logging off, so that emptying it writes no more logs into another bucket.
+      - S3 delivers server access logs best effort, for up to hours after the requests, even
+        after logging was turned off (other services' log deliveries too); when C(DeleteBucket)
+        answers C(BucketNotEmpty) because such objects arrived meanwhile, the bucket is emptied
+        again and the deletion retried, for up to O(force_timeout) seconds.
+    type: bool
+    default: false
+  force_timeout:
+    description:
+      - Seconds to keep emptying a bucket that objects keep arriving in (with O(force)); the task
+        fails naming the bucket after that, and keeps it.
+    type: int
+    default: 600
 notes:
   - Supports C(check_mode) and C(diff) (each given setting of each bucket, keyed by name).
   - AWS applies a new bucket's settings within seconds; the module does not wait for every
@@ -196,6 +214,14 @@ EXAMPLES = r"""
         logging:
           target_bucket: stream-production-logs-123456789012
           target_prefix: s3/stream-production-media-123456789012/
+
+- name: Empty and delete them, the log bucket last (it receives the other's access logs)
+  streamstack.aws.s3_buckets:
+    buckets:
+      - name: stream-production-media-123456789012
+      - name: stream-production-logs-123456789012
+    state: absent
+    force: true
 
 - name: Only the policy of a bucket (every other setting is left alone)
   streamstack.aws.s3_buckets:
@@ -242,6 +268,7 @@ deleted:
 """
 
 import json
+import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -516,15 +543,61 @@ def create_bucket(client, name, region):
     client.get_waiter("bucket_exists").wait(Bucket=name)
 
 
+# Seconds between two attempts to empty and delete a bucket that objects keep arriving in.
+FORCE_RETRY_DELAY = 5
+
+
+def stop_access_logging(client, name):
+    if client.get_bucket_logging(aws_retry=True, Bucket=name).get("LoggingEnabled"):
+        client.put_bucket_logging(aws_retry=True, Bucket=name, BucketLoggingStatus={})
+
+
+def empty_bucket(module, client, name):
+    """Deletes every object version and delete marker, a page (up to 1000) at a time."""
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=name):
+        objects = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if not objects:
+            continue
+        errors = client.delete_objects(
+            aws_retry=True, Bucket=name, Delete={"Objects": objects, "Quiet": True}
+        ).get("Errors")
+        if errors:
+            module.fail_json(
+                msg=f"Bucket {name}: {len(errors)} object versions could not be deleted (kept),"
+                f" e.g. {errors[0].get('Key')}: {errors[0].get('Code')} {errors[0].get('Message')}",
+                errors=errors,
+            )
+
+
 def delete_bucket(module, client, name):
-    try:
-        client.delete_bucket(aws_retry=True, Bucket=name)
-    except is_boto3_error_code("BucketNotEmpty"):
-        module.fail_json(
-            msg=f"Bucket {name} is not empty: delete its objects and versions first (kept)"
-        )
-    except is_boto3_error_code(["404", "NoSuchBucket"]):  # pylint: disable=duplicate-except
-        pass
+    force, timeout = module.params["force"], module.params["force_timeout"]
+    deadline = time.monotonic() + timeout
+    if force:
+        stop_access_logging(client, name)
+    while True:
+        if force:
+            empty_bucket(module, client, name)
+        try:
+            client.delete_bucket(aws_retry=True, Bucket=name)
+            return
+        except is_boto3_error_code("BucketNotEmpty"):
+            if not force:
+                module.fail_json(
+                    msg=f"Bucket {name} is not empty: delete its objects and versions first, or"
+                    " set force (kept)"
+                )
+            if time.monotonic() >= deadline:
+                module.fail_json(
+                    msg=f"Bucket {name} is still not empty after {timeout} s of emptying it:"
+                    " objects keep arriving (access logs still delivered into it?); kept. Run"
+                    " again later or raise force_timeout."
+                )
+            time.sleep(FORCE_RETRY_DELAY)
+        except is_boto3_error_code(["404", "NoSuchBucket"]):  # pylint: disable=duplicate-except
+            return
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -590,10 +663,16 @@ ARGUMENT_SPEC = dict(
         ),
     ),
     state=dict(type="str", choices=["present", "absent"], default="present"),
+    force=dict(type="bool", default=False),
+    force_timeout=dict(type="int", default=600),
 )
 
 
 def validate(module, specs):
+    if module.params["force_timeout"] < 0:
+        module.fail_json(
+            msg=f"force_timeout must be 0 or more (got {module.params['force_timeout']})"
+        )
     names = [spec["name"] for spec in specs]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:

@@ -80,6 +80,9 @@ options:
     default: present
 notes:
   - Supports C(check_mode) and C(diff) (attributes and tags of each queue, keyed by name).
+  - SQS refuses to create a queue under the name of one deleted less than 60 seconds before
+    (C(QueueDeletedRecently)), e.g. right after a teardown; the module retries C(CreateQueue)
+    for up to 120 seconds meanwhile.
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -153,6 +156,7 @@ deleted:
 """
 
 import json
+import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
@@ -170,6 +174,23 @@ ATTRIBUTES = {
     "kms_data_key_reuse_period_seconds": "KmsDataKeyReusePeriodSeconds",
 }
 NON_EXISTENT = "AWS.SimpleQueueService.NonExistentQueue"
+# CreateQueue within 60 s of deleting a queue of that name (the code botocore reports from SQS's
+# query-compatible error header, and the JSON protocol's own).
+DELETED_RECENTLY = ["AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"]
+NAME_REUSE_TIMEOUT = 120
+NAME_REUSE_DELAY = 3
+
+
+def create_queue(client, request):
+    """CreateQueue, retried while SQS still refuses the name of a queue deleted moments ago."""
+    deadline = time.monotonic() + NAME_REUSE_TIMEOUT
+    while True:
+        try:
+            return client.create_queue(aws_retry=True, **request)["QueueUrl"]
+        except is_boto3_error_code(DELETED_RECENTLY):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(NAME_REUSE_DELAY)
 
 
 def describe(module, client, name):
@@ -307,7 +328,7 @@ def main():
                     request = {"QueueName": name, "Attributes": to_request(wanted)}
                     if wanted_tags:
                         request["tags"] = wanted_tags
-                    url = client.create_queue(aws_retry=True, **request)["QueueUrl"]
+                    url = create_queue(client, request)
                     arn = client.get_queue_attributes(
                         aws_retry=True, QueueUrl=url, AttributeNames=["QueueArn"]
                     )["Attributes"]["QueueArn"]
