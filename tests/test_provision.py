@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 import uuid
 
 import pytest
@@ -21,6 +20,7 @@ TEARDOWN = ROOT / "playbooks" / "teardown.yml"
 # A platform name of its own keeps this environment apart from other tests' resources.
 NAME, ENV = "provtest", "local"
 PREFIX = f"{NAME}-{ENV}"
+TAGS = {"Project": NAME, "Environment": ENV}
 
 pytestmark = pytest.mark.slow
 
@@ -201,23 +201,14 @@ def test_origin_certificate_is_checked_in_preflight_and_creates_nothing(case, ru
 TIMING_SCALE = 20 / 720
 
 
-def timing(emulator, scale: float) -> None:
-    request = urllib.request.Request(
-        f"{emulator.endpoint}/moto-api/fidelity/timing",
-        data=json.dumps({"scale": scale}).encode(),
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=10).close()
-
-
 @pytest.fixture(scope="module")
 def provisioned(run, emulator):
     started = time.monotonic()
-    timing(emulator, TIMING_SCALE)
+    emulator.timing(TIMING_SCALE)
     try:
         result = run(PROVISION)
     finally:
-        timing(emulator, 0)
+        emulator.timing(0)
     assert result.ok, result.messages()
     return {"result": result, "seconds": time.monotonic() - started}
 
@@ -286,14 +277,6 @@ def test_the_database_creation_holds_no_other_lane(provisioned):
     assert waited_from < served_at
 
 
-def journal(emulator, *, clear: bool = False) -> list[dict]:
-    """What clients sent the emulator (the fidelity layer's request journal)."""
-    url = f"{emulator.endpoint}/moto-api/fidelity/journal"
-    request = urllib.request.Request(url, method="POST" if clear else "GET")
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
 def test_second_run_changes_nothing_after_rds_upgraded_and_grew_itself(
     provisioned, run, aws, emulator
 ):
@@ -309,13 +292,13 @@ def test_second_run_changes_nothing_after_rds_upgraded_and_grew_itself(
         AllocatedStorage=24,
         ApplyImmediately=True,
     )
-    journal(emulator, clear=True)
+    emulator.journal(clear=True)
     again = run(PROVISION)
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
     # This run read the signing key kept by the first one: no task printed it.
     assert "PRIVATE KEY" not in again.raw + again.stderr
-    modifies = [e for e in journal(emulator) if e["action"] == "ModifyDBInstance"]
+    modifies = [e for e in emulator.journal() if e["action"] == "ModifyDBInstance"]
     assert not [m for m in modifies if {"EngineVersion", "AllocatedStorage"} & m["params"].keys()]
 
 
@@ -752,9 +735,30 @@ def test_teardown_refuses_without_confirmation(provisioned, run, aws):
     assert find_platform_resources(aws, NAME, ENV)
 
 
-def test_teardown_leaves_nothing_of_the_environment(provisioned, run, aws):
-    result = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
-    assert result.ok, result.messages()
+def test_teardown_leaves_nothing_of_the_environment(provisioned, run, aws, emulator):
+    """At AWS's timings (scaled as for the first run): the NAT gateway stays deleting with its
+    interface and Elastic IP, the ALB's interfaces outlive it (its subnets and groups, and the
+    gateway's detachment, refused meanwhile), access logs of the media bucket's last requests
+    land in the log bucket after it was emptied."""
+    ec2, tagged = aws("ec2"), [{"Name": f"tag:{k}", "Values": [v]} for k, v in TAGS.items()]
+    (vpc,) = ec2.describe_vpcs(Filters=tagged)["Vpcs"]
+    nat_addresses = [
+        address["AllocationId"]
+        for gateway in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
+        for address in gateway["NatGatewayAddresses"]
+    ]
+    assert nat_addresses
+    emulator.timing(TIMING_SCALE)
+    try:
+        # Served media: the access logs of these requests are still on their way.
+        media = f"{PREFIX}-media-123456789012"
+        for i in range(3):
+            aws("s3").put_object(Bucket=media, Key=f"hls/teardown-{i}.ts", Body=b"x")
+        result = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
+        assert result.ok, result.messages()
+        again = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
+    finally:
+        emulator.timing(0)
     # The database was protected: the teardown turned that off first, explicitly.
     turned_off = [
         name
@@ -764,6 +768,9 @@ def test_teardown_leaves_nothing_of_the_environment(provisioned, run, aws):
     ]
     assert turned_off, result.changed_tasks()
     assert find_platform_resources(aws, NAME, ENV) == {}
-    again = run(TEARDOWN, extra_vars={"teardown_confirm": PREFIX})
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc["VpcId"]]}]
+    assert ec2.describe_network_interfaces(Filters=in_vpc)["NetworkInterfaces"] == []
+    released = [{"Name": "allocation-id", "Values": nat_addresses}]
+    assert ec2.describe_addresses(Filters=released)["Addresses"] == []
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
