@@ -16,6 +16,13 @@ STACK = ROOT / "tests" / "playbooks" / "cloudfront_stack.yml"
 EDGE_CASES = ROOT / "tests" / "playbooks" / "cloudfront_edge_cases.yml"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 SEGMENTS = ["*.ts", "*.m4s", "*.aac"]
+ALL_TASKS = (
+    "Origin access control",
+    "Upload the signing",
+    "Key group",
+    "Response headers policy",
+    "Distribution",
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +73,12 @@ class State:
             None,
         )
 
+    def headers_policy(self):
+        items = self.cf.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]
+        policies = [i["ResponseHeadersPolicy"] for i in items.get("Items") or []]
+        name = f"{self.prefix}-security-headers"
+        return next((p for p in policies if p["ResponseHeadersPolicyConfig"]["Name"] == name), None)
+
     def distribution(self):
         """(distribution, config) found by caller reference, or (None, None)."""
         items = self.cf.list_distributions()["DistributionList"].get("Items") or []
@@ -94,7 +107,7 @@ def created(stack):
 
 def test_create_reports_changes(created):
     changed = created.changed_tasks()
-    for task in ("Origin access control", "Upload the signing", "Key group", "Distribution"):
+    for task in ALL_TASKS:
         assert any(task in name for name in changed), changed
 
 
@@ -125,6 +138,18 @@ def test_distribution_is_shaped_for_hls(created, state):
 
     default = config["DefaultCacheBehavior"]
     assert default["TargetOriginId"] == "api"
+    policy = state.headers_policy()
+    assert default["ResponseHeadersPolicyId"] == policy["Id"]
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert headers == {
+        "StrictTransportSecurity": {
+            "Override": True,
+            "IncludeSubdomains": True,
+            "Preload": False,
+            "AccessControlMaxAgeSec": 31536000,
+        },
+        "ContentTypeOptions": {"Override": True},
+    }
     assert default["CachePolicyId"] == CACHING_DISABLED
     assert default["ViewerProtocolPolicy"] == "redirect-to-https"
     assert default["AllowedMethods"]["Quantity"] == 7
@@ -168,8 +193,13 @@ def test_check_mode_reports_the_update_but_changes_nothing(created, stack, state
     checked = stack(cf_revision=2, check=True, diff=True)
     assert checked.ok, checked.messages()
     changed = checked.changed_tasks()
-    for task in ("Origin access control", "Upload the signing", "Key group", "Distribution"):
+    for task in ALL_TASKS:
         assert any(task in name for name in changed), changed
+    headers_diff = next(
+        res["diff"] for name, _, res in checked.task_results() if name.startswith("Response")
+    )
+    hsts = headers_diff["after"]["SecurityHeadersConfig"]["StrictTransportSecurity"]
+    assert hsts["AccessControlMaxAgeSec"] == 63072000
     diff = next(
         res["diff"] for name, _, res in checked.task_results() if name.startswith("Distribution")
     )
@@ -183,18 +213,23 @@ def test_check_mode_reports_the_update_but_changes_nothing(created, stack, state
     _, config = state.distribution()
     assert config["PriceClass"] == "PriceClass_100"
     assert state.behaviors()["*.m3u8"]["MaxTTL"] == 5
+    live = state.headers_policy()["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert live["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 31536000
 
 
 def test_update(created, stack, state):
     key_id = state.public_key()["Id"]
     updated = stack(cf_revision=2)
     assert updated.ok, updated.messages()
-    assert updated.changed == 4, updated.changed_tasks()
+    assert updated.changed == 5, updated.changed_tasks()
 
     assert state.oac()["Description"] == "CloudFront reads the media bucket (v2)"
     key = state.public_key()
     assert (key["Id"], key["Comment"]) == (key_id, "Signs HLS URLs (rotated yearly)")
     assert state.key_group()["KeyGroupConfig"]["Comment"] == "API signers, v2"
+    headers = state.headers_policy()["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] == 63072000
+    assert headers["ReferrerPolicy"] == {"Override": True, "ReferrerPolicy": "same-origin"}
     summary, config = state.distribution()
     assert config["PriceClass"] == "PriceClass_200"
     playlist = state.behaviors()["*.m3u8"]
@@ -244,12 +279,19 @@ def test_clear_errors_on_bad_input(edge_cases, state):
     exclusive = edge_cases["Refuse a cache policy together with legacy TTLs"]
     assert exclusive["failed"] and "mutually exclusive" in exclusive["msg"]
 
+    in_use = edge_cases["Refuse to delete a response headers policy a distribution names"]
+    assert in_use["failed"] and "still named by a distribution" in in_use["msg"]
+    assert state.headers_policy() is not None
+    preload = edge_cases["Refuse a preload without includeSubDomains"]
+    assert preload["failed"] and "preload needs include_subdomains" in preload["msg"]
+
 
 def test_delete(edge_cases, stack, state):
     deleted = stack(cf_state="absent")
     assert deleted.ok, deleted.messages()
-    assert deleted.changed == 4, deleted.changed_tasks()
+    assert deleted.changed == 5, deleted.changed_tasks()
     assert state.distribution() == (None, None)
+    assert state.headers_policy() is None
     assert state.key_group() is None
     assert state.public_key() is None
     assert state.oac() is None

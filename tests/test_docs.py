@@ -20,6 +20,7 @@ DIAGRAM_TERMS = {
     "s3_bucket_policy": ["readable only by the distribution", "TLS-only"],
     "cloudfront_signing": ["Key group", "public key", "Origin access control"],
     "cloudfront_distribution": ["CloudFront distribution"],
+    "cloudfront_response_headers_policy": ["HSTS", "response headers policy"],
     "dynamodb": ["DynamoDB", "TTL"],
     "sqs": ["SQS", "dead-letter"],
     "secretsmanager": ["Secrets Manager"],

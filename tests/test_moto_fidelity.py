@@ -611,6 +611,124 @@ def test_cloudfront_distribution_config_is_what_was_put(aws, key_group):
     assert got["Comment"] == "fidelity"
 
 
+def minimal_distribution(**default_behaviour: Any) -> dict[str, Any]:
+    return {
+        "CallerReference": unique("dist"),
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "web",
+                    "DomainName": "origin.example.com",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                    },
+                }
+            ],
+        },
+        "DefaultCacheBehavior": behaviour("web", **default_behaviour),
+        "Comment": "fidelity",
+        "Enabled": True,
+    }
+
+
+def test_cloudfront_response_headers_policies_are_managed_and_checked(aws):
+    cloudfront = aws("cloudfront")
+    name = unique("headers")
+    hsts = {
+        "Override": True,
+        "IncludeSubdomains": True,
+        "Preload": False,
+        "AccessControlMaxAgeSec": 63072000,
+    }
+    config = {
+        "Name": name,
+        "Comment": "HSTS",
+        "SecurityHeadersConfig": {"StrictTransportSecurity": hsts},
+    }
+    created = cloudfront.create_response_headers_policy(ResponseHeadersPolicyConfig=config)
+    policy_id, etag = created["ResponseHeadersPolicy"]["Id"], created["ETag"]
+    assert created["Location"].endswith(f"/response-headers-policy/{policy_id}")
+    got = cloudfront.get_response_headers_policy(Id=policy_id)
+    assert got["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"] == config
+    assert got["ETag"] == etag
+    assert (
+        cloudfront.get_response_headers_policy_config(Id=policy_id)["ResponseHeadersPolicyConfig"]
+        == config
+    )
+
+    def listed(kind: str) -> dict[str, str]:
+        items = cloudfront.list_response_headers_policies(Type=kind)["ResponseHeadersPolicyList"]
+        return {
+            i["ResponseHeadersPolicy"]["Id"]: i["ResponseHeadersPolicy"][
+                "ResponseHeadersPolicyConfig"
+            ]["Name"]
+            for i in items.get("Items", [])
+        }
+
+    assert listed("custom")[policy_id] == name and SECURITY_HEADERS not in listed("custom")
+    assert listed("managed")[SECURITY_HEADERS] == "Managed-SecurityHeadersPolicy"
+
+    def refused(call, **kwargs) -> str:
+        with pytest.raises(ClientError) as err:
+            call(**kwargs)
+        return err.value.response["Error"]["Code"]
+
+    assert refused(
+        cloudfront.create_response_headers_policy, ResponseHeadersPolicyConfig=config
+    ) == ("ResponseHeadersPolicyAlreadyExists")
+    changed = dict(config, Comment="HSTS, two years")
+    assert (
+        refused(
+            cloudfront.update_response_headers_policy,
+            Id=policy_id,
+            IfMatch="STALE",
+            ResponseHeadersPolicyConfig=changed,
+        )
+        == "PreconditionFailed"
+    )
+    etag = cloudfront.update_response_headers_policy(
+        Id=policy_id, IfMatch=etag, ResponseHeadersPolicyConfig=changed
+    )["ETag"]
+    assert refused(cloudfront.get_response_headers_policy, Id="nope") == (
+        "NoSuchResponseHeadersPolicy"
+    )
+    # A distribution may name only a policy that exists; one it names is not deleted.
+    assert (
+        refused(
+            cloudfront.create_distribution,
+            DistributionConfig=minimal_distribution(ResponseHeadersPolicyId=str(uuid.uuid4())),
+        )
+        == "NoSuchResponseHeadersPolicy"
+    )
+    dist = cloudfront.create_distribution(
+        DistributionConfig=minimal_distribution(ResponseHeadersPolicyId=policy_id)
+    )
+    assert refused(cloudfront.delete_response_headers_policy, Id=policy_id, IfMatch=etag) == (
+        "ResponseHeadersPolicyInUse"
+    )
+    assert (
+        refused(
+            cloudfront.delete_response_headers_policy,
+            Id=SECURITY_HEADERS,
+            IfMatch=cloudfront.get_response_headers_policy(Id=SECURITY_HEADERS)["ETag"],
+        )
+        == "IllegalDelete"
+    )
+    dist_id = dist["Distribution"]["Id"]
+    dist_config = cloudfront.get_distribution_config(Id=dist_id)
+    dist_config["DistributionConfig"]["DefaultCacheBehavior"].pop("ResponseHeadersPolicyId")
+    cloudfront.update_distribution(
+        Id=dist_id,
+        IfMatch=dist_config["ETag"],
+        DistributionConfig=dist_config["DistributionConfig"],
+    )
+    cloudfront.delete_response_headers_policy(Id=policy_id, IfMatch=etag)
+    assert policy_id not in listed("custom")
+
+
 def test_cloudfront_origin_access_identities_are_listed_and_managed(aws):
     cloudfront = aws("cloudfront")
     listed = cloudfront.list_cloud_front_origin_access_identities()

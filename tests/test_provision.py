@@ -248,6 +248,7 @@ def test_first_run_creates_every_resource(provisioned, aws):
         "origin_access_control": 1,
         "public_key": 1,
         "key_group": 1,
+        "response_headers_policy": 1,
         "delivery_source": 1,
         "delivery_destination": 1,
         "delivery": 1,
@@ -494,6 +495,25 @@ def test_distribution_uses_oac_https_and_signed_media(provisioned, aws, distribu
     for behaviour in media_behaviours:
         assert behaviour["TrustedKeyGroups"]["Enabled"] is True
         assert behaviour["TrustedKeyGroups"]["Quantity"] == 1
+
+
+def test_every_response_gets_hsts_from_cloudfront(provisioned, aws, distribution):
+    """Strict-Transport-Security on pages, API and media alike: every cache behaviour names the
+    environment's response headers policy, which overrides whatever an origin sends."""
+    cloudfront = aws("cloudfront")
+    config = cloudfront.get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
+    behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]["Items"]]
+    (policy_id,) = {b.get("ResponseHeadersPolicyId") for b in behaviours}
+    policy = cloudfront.get_response_headers_policy(Id=policy_id)["ResponseHeadersPolicy"]
+    headers = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    assert headers["StrictTransportSecurity"] == {
+        "Override": True,
+        "IncludeSubdomains": True,
+        "Preload": False,
+        "AccessControlMaxAgeSec": 63072000,
+    }
+    assert headers["ContentTypeOptions"] == {"Override": True}
+    assert policy["ResponseHeadersPolicyConfig"]["Name"] == f"{PREFIX}-security-headers"
 
 
 ORIGIN = f"{PREFIX}-origin.streamstack.test"  # inventories/local: origin_hosted_zone

@@ -143,6 +143,13 @@ def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[
         for k in cloudfront.list_public_keys()["PublicKeyList"].get("Items", [])
         if k["Name"].startswith(prefix)
     ]
+    found["response_headers_policy"] = [
+        p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]
+        for p in cloudfront.list_response_headers_policies(Type="custom")[
+            "ResponseHeadersPolicyList"
+        ].get("Items", [])
+        if p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"].startswith(prefix)
+    ]
     found["key_group"] = [
         g["KeyGroup"]["KeyGroupConfig"]["Name"]
         for g in cloudfront.list_key_groups()["KeyGroupList"].get("Items", [])

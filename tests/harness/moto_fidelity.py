@@ -1130,6 +1130,227 @@ def cloudfront_origin_access_identities_exist() -> None:
     urls.url_paths[base + "/(?P<oai_id>[^/]+)/config$"] = CloudFrontResponse.dispatch
 
 
+# AWS's managed response headers policies a test or a user may name (CloudFront Developer
+# Guide, "Use managed response headers policies"): id -> configuration.
+_CLOUDFRONT_MANAGED_RESPONSE_HEADERS_POLICIES = {
+    "67f7725c-6f97-4210-82d7-5512b31e9d03": {
+        "Name": "Managed-SecurityHeadersPolicy",
+        "Comment": "Adds a set of security headers to every response",
+        "SecurityHeadersConfig": {
+            "XSSProtection": {"Override": False, "Protection": True, "ModeBlock": True},
+            "FrameOptions": {"Override": False, "FrameOption": "SAMEORIGIN"},
+            "ReferrerPolicy": {
+                "Override": False,
+                "ReferrerPolicy": "strict-origin-when-cross-origin",
+            },
+            "ContentTypeOptions": {"Override": True},
+            "StrictTransportSecurity": {
+                "Override": False,
+                "IncludeSubdomains": False,
+                "Preload": False,
+                "AccessControlMaxAgeSec": 31536000,
+            },
+        },
+    },
+}
+
+
+@fix
+def cloudfront_response_headers_policies_exist() -> None:
+    """moto 5.2.5: no CloudFront response headers policy API (every call is a 404), and a
+    distribution may name any ResponseHeadersPolicyId.
+
+    AWS: Create/Get/GetConfig/Update/Delete/ListResponseHeadersPolicies (custom and managed,
+    ``Type`` filter), names unique among custom policies (ResponseHeadersPolicyAlreadyExists),
+    ETags with IfMatch (PreconditionFailed), managed policies neither updated nor deleted
+    (IllegalUpdate, IllegalDelete), a policy a distribution names is not deleted
+    (ResponseHeadersPolicyInUse), and CreateDistribution/UpdateDistribution refuse a behaviour
+    naming a policy that does not exist (NoSuchResponseHeadersPolicy).
+    """
+    import copy
+    import datetime
+
+    from moto.cloudfront import urls
+    from moto.cloudfront.models import CloudFrontBackend
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.moto_api._internal import mock_random
+
+    PATH = "2020-05-31/response-headers-policy"
+
+    def store(backend: CloudFrontBackend) -> dict[str, dict[str, Any]]:
+        policies = backend.__dict__.get("fidelity_response_headers_policies")
+        if policies is None:
+            policies = backend.__dict__["fidelity_response_headers_policies"] = {
+                policy_id: {
+                    "Id": policy_id,
+                    "Type": "managed",
+                    "Config": copy.deepcopy(config),
+                    "ETag": mock_random.get_random_string(length=14).upper(),
+                    "LastModifiedTime": datetime.datetime(2021, 11, 3, tzinfo=datetime.UTC),
+                }
+                for policy_id, config in _CLOUDFRONT_MANAGED_RESPONSE_HEADERS_POLICIES.items()
+            }
+        return policies
+
+    def not_found() -> Exception:
+        return _cloudfront_error(
+            "NoSuchResponseHeadersPolicy", "The response headers policy does not exist."
+        )
+
+    def find(self: CloudFrontResponse) -> dict[str, Any]:
+        policy = store(self.backend).get(self._get_param("Id"))
+        if policy is None:
+            raise not_found()
+        return policy
+
+    def shape(policy: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Id": policy["Id"],
+            "LastModifiedTime": policy["LastModifiedTime"],
+            "ResponseHeadersPolicyConfig": policy["Config"],
+        }
+
+    def check_if_match(self: CloudFrontResponse, policy: dict[str, Any]) -> None:
+        if not self._get_param("IfMatch"):
+            raise _cloudfront_error("InvalidIfMatchVersion", "The If-Match version is missing.")
+        if self._get_param("IfMatch") != policy["ETag"]:
+            raise _cloudfront_error(
+                "PreconditionFailed", "The If-Match version is missing or not valid."
+            )
+
+    def name_taken(self: CloudFrontResponse, name: str, but: str | None = None) -> None:
+        for policy in store(self.backend).values():
+            if (
+                policy["Type"] == "custom"
+                and policy["Config"]["Name"] == name
+                and policy["Id"] != but
+            ):
+                raise _cloudfront_error(
+                    "ResponseHeadersPolicyAlreadyExists",
+                    "A response headers policy with this name already exists.",
+                )
+
+    def create(self: CloudFrontResponse) -> ActionResult:
+        config = self._get_param("ResponseHeadersPolicyConfig")
+        name_taken(self, config["Name"])
+        policy = {
+            "Id": str(mock_random.uuid4()),
+            "Type": "custom",
+            "Config": config,
+            "ETag": mock_random.get_random_string(length=14).upper(),
+            "LastModifiedTime": datetime.datetime.now(datetime.UTC),
+        }
+        store(self.backend)[policy["Id"]] = policy
+        return ActionResult(
+            {
+                "ResponseHeadersPolicy": shape(policy),
+                "Location": f"https://cloudfront.amazonaws.com/{PATH}/{policy['Id']}",
+                "ETag": policy["ETag"],
+            }
+        )
+
+    def get(self: CloudFrontResponse) -> ActionResult:
+        policy = find(self)
+        return ActionResult({"ResponseHeadersPolicy": shape(policy), "ETag": policy["ETag"]})
+
+    def get_config(self: CloudFrontResponse) -> ActionResult:
+        policy = find(self)
+        return ActionResult(
+            {"ResponseHeadersPolicyConfig": policy["Config"], "ETag": policy["ETag"]}
+        )
+
+    def update(self: CloudFrontResponse) -> ActionResult:
+        policy = find(self)
+        if policy["Type"] == "managed":
+            raise _cloudfront_error("IllegalUpdate", "A managed policy cannot be updated.")
+        check_if_match(self, policy)
+        config = self._get_param("ResponseHeadersPolicyConfig")
+        name_taken(self, config["Name"], but=policy["Id"])
+        policy.update(
+            Config=config,
+            ETag=mock_random.get_random_string(length=14).upper(),
+            LastModifiedTime=datetime.datetime.now(datetime.UTC),
+        )
+        return ActionResult({"ResponseHeadersPolicy": shape(policy), "ETag": policy["ETag"]})
+
+    def in_use(backend: CloudFrontBackend, policy_id: str) -> bool:
+        for dist in backend.distributions.values():
+            config = dist.distribution_config
+            behaviours = [config.DefaultCacheBehavior, *(config.CacheBehaviors.get("Items") or [])]
+            if any(getattr(b, "response_headers_policy_id", None) == policy_id for b in behaviours):
+                return True
+        return False
+
+    def delete(self: CloudFrontResponse) -> EmptyResult:
+        policy = find(self)
+        if policy["Type"] == "managed":
+            raise _cloudfront_error("IllegalDelete", "A managed policy cannot be deleted.")
+        check_if_match(self, policy)
+        if in_use(self.backend, policy["Id"]):
+            raise _cloudfront_error(
+                "ResponseHeadersPolicyInUse",
+                "Cannot delete the response headers policy because it is attached to one or"
+                " more cache behaviors.",
+            )
+        del store(self.backend)[policy["Id"]]
+        return EmptyResult()
+
+    def list_all(self: CloudFrontResponse) -> ActionResult:
+        wanted = self._get_param("Type")
+        items = [
+            {"Type": policy["Type"], "ResponseHeadersPolicy": shape(policy)}
+            for policy in store(self.backend).values()
+            if wanted in (None, policy["Type"])
+        ]
+        result: dict[str, Any] = {"MaxItems": self._get_int_param("MaxItems") or 100}
+        result["Quantity"] = len(items)
+        if items:
+            result["Items"] = items
+        return ActionResult({"ResponseHeadersPolicyList": result})
+
+    for name, handler in {
+        "create_response_headers_policy": create,
+        "get_response_headers_policy": get,
+        "get_response_headers_policy_config": get_config,
+        "update_response_headers_policy": update,
+        "delete_response_headers_policy": delete,
+        "list_response_headers_policies": list_all,
+    }.items():
+        setattr(CloudFrontResponse, name, handler)
+    base = "{0}/" + PATH
+    urls.url_paths[base + "$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<policy_id>[^/]+)$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<policy_id>[^/]+)/config$"] = CloudFrontResponse.dispatch
+
+    def named_policies_exist(backend: CloudFrontBackend, config: dict[str, Any]) -> None:
+        behaviours = [
+            config.get("DefaultCacheBehavior") or {},
+            *((config.get("CacheBehaviors") or {}).get("Items") or []),
+        ]
+        policies = store(backend)
+        for behaviour in behaviours:
+            policy_id = (
+                behaviour.get("ResponseHeadersPolicyId") if isinstance(behaviour, dict) else None
+            )
+            if policy_id and policy_id not in policies:
+                raise not_found()
+
+    @_around(CloudFrontBackend, "create_distribution_with_tags")
+    def create_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, distribution_config: Any, tags: Any
+    ) -> Any:
+        named_policies_exist(self, distribution_config)
+        return original(self, distribution_config, tags)
+
+    @_around(CloudFrontBackend, "update_distribution")
+    def update_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, dist_config: Any, **kwargs: Any
+    ) -> Any:
+        named_policies_exist(self, dist_config or {})
+        return original(self, dist_config=dist_config, **kwargs)
+
+
 @fix
 def cloudfront_distribution_config_omits_unset_fields() -> None:
     """moto 5.2.5: GetDistributionConfig invents empty fields AWS leaves out.

@@ -26,14 +26,15 @@ def cloudfront_client(module):
     return module.client("cloudfront", retry_decorator=RETRY_DECORATOR)
 
 
-def list_all(client, operation, list_key, item_key=None):
-    """Every item of a Marker-paginated CloudFront list (most have no boto3 paginator)."""
+def list_all(client, operation, list_key, item_key=None, **filters):
+    """Every item of a Marker-paginated CloudFront list (most have no boto3 paginator);
+    ``filters`` are the operation's own parameters (e.g. ``Type="custom"``)."""
     items = []
     marker = None
     method = getattr(client, operation)
     while True:
         params = {"Marker": marker} if marker else {}
-        page = method(aws_retry=True, **params).get(list_key) or {}
+        page = method(aws_retry=True, **filters, **params).get(list_key) or {}
         items.extend(page.get("Items") or [])
         marker = page.get("NextMarker")
         if not marker:
