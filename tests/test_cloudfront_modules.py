@@ -6,6 +6,7 @@ of an update, the update, edge cases (key replacement, bad input), delete.
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -109,6 +110,14 @@ def test_create_reports_changes(created):
     changed = created.changed_tasks()
     for task in ALL_TASKS:
         assert any(task in name for name in changed), changed
+
+
+def test_origin_header_values_never_show(created, stack):
+    """A custom origin header is the origin's shared secret: no output shows its value, not even
+    the diff of a check run."""
+    checked = stack(cf_revision=2, check=True, diff=True)
+    for result in (created, checked):
+        assert "not-a-real-secret" not in json.dumps(result.plays) + result.stderr
 
 
 def test_origin_access_control_and_keys(created, state):

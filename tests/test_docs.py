@@ -28,7 +28,7 @@ DIAGRAM_TERMS = {
     "ec2_security_group": ["sg: alb", "sg: app", "sg: db"],
     "rds": ["RDS PostgreSQL"],
     "ec2_launch_template": ["launch template", "IMDSv2"],
-    "elb": ["ALB", "target group", "HTTPS only"],
+    "elb": ["ALB", "target group", "HTTPS only", "403 without"],
     "route53": ["Route 53 alias record"],
     "autoscaling": ["Web ASG", "Worker ASG", "target tracking"],
     "cloudwatch_logs": ["log groups"],

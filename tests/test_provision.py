@@ -63,6 +63,10 @@ BAD_INPUTS = {
         "alb_health_check_path",
     ),
     "ssh open to the world": ({"ssh_ingress_cidrs": ["0.0.0.0/0"]}, "0.0.0.0/0"),
+    "unknown rotation step of the origin secret": (
+        {"origin_verify_rotation": "now"},
+        "origin_verify_rotation",
+    ),
     "alb open to the world (around CloudFront)": (
         {"alb_ingress_cidrs": ["0.0.0.0/0"]},
         "alb_ingress_prefix_lists",
@@ -255,7 +259,11 @@ def test_first_run_creates_every_resource(provisioned, aws):
         "origin_record": 1,
     }
     assert {kind: len(found.get(kind, [])) for kind in expected} == expected
-    assert set(found["secret"]) == {f"{PREFIX}/db-master", f"{PREFIX}/cloudfront-signing-key"}
+    assert set(found["secret"]) == {
+        f"{PREFIX}/db-master",
+        f"{PREFIX}/cloudfront-signing-key",
+        f"{PREFIX}/origin-verify",
+    }
 
 
 def test_the_database_creation_holds_no_other_lane(provisioned):
@@ -570,6 +578,94 @@ def test_cloudfront_reaches_the_alb_by_a_name_its_certificate_covers(aws, alb, d
         CertificateArn=listener["Certificates"][0]["CertificateArn"]
     )["Certificate"]["SubjectAlternativeNames"]
     assert ORIGIN in names or f"*.{ORIGIN.split('.', 1)[1]}" in names
+
+
+def origin_secret(aws) -> dict[str, str]:
+    value = aws("secretsmanager").get_secret_value(SecretId=f"{PREFIX}/origin-verify")
+    return json.loads(value["SecretString"])
+
+
+def listener_answer(aws, alb, headers: dict[str, str]) -> str:
+    """What the ALB's HTTPS listener does with a request carrying these headers, by its rules
+    as AWS evaluates them (priority order, every condition of a rule, any of its values)."""
+    elbv2 = aws("elbv2")
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]
+    rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    lowered = {name.lower(): value for name, value in headers.items()}
+
+    def matches(condition):
+        assert condition["Field"] == "http-header", condition
+        config = condition["HttpHeaderConfig"]
+        return lowered.get(config["HttpHeaderName"].lower()) in config["Values"]
+
+    def answer(actions):
+        (action,) = actions
+        if action["Type"] == "forward":
+            (group,) = elbv2.describe_target_groups(TargetGroupArns=[action["TargetGroupArn"]])[
+                "TargetGroups"
+            ]
+            return f"forward {group['TargetGroupName']}"
+        return f"{action['Type']} {action['FixedResponseConfig']['StatusCode']}"
+
+    for rule in sorted(
+        rules, key=lambda r: (r["IsDefault"], 0 if r["IsDefault"] else int(r["Priority"]))
+    ):
+        if rule["IsDefault"] or all(matches(c) for c in rule["Conditions"]):
+            return answer(rule["Actions"])
+    raise AssertionError("no default rule")
+
+
+def cloudfront_origin_headers(aws, distribution) -> dict[str, str]:
+    config = aws("cloudfront").get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
+    web = next(o for o in config["Origins"]["Items"] if o["Id"] == "web")
+    return {h["HeaderName"]: h["HeaderValue"] for h in web["CustomHeaders"].get("Items", [])}
+
+
+def test_alb_answers_only_cloudfronts_requests(provisioned, aws, alb, distribution):
+    """Any AWS account's distribution comes from CloudFront's addresses: only requests with the
+    origin's shared secret, which our distribution adds, reach the web tier; the rest get 403."""
+    secret = origin_secret(aws)
+    assert len(secret["current"]) >= 32 and secret["previous"] == ""
+    sent = cloudfront_origin_headers(aws, distribution)
+    assert sent == {"X-Origin-Verify": secret["current"]}
+    assert listener_answer(aws, alb, sent) == f"forward {PREFIX}-web"
+    assert listener_answer(aws, alb, {}) == "fixed-response 403"
+    assert listener_answer(aws, alb, {"X-Origin-Verify": "guess"}) == "fixed-response 403"
+    # The secret appears in no output of the run (ansible-playbook's JSON results, -v included).
+    assert secret["current"] not in json.dumps(provisioned["result"].plays)
+    assert secret["current"] not in provisioned["result"].stderr
+
+
+def test_origin_secret_rotates_without_refusing_cloudfront(
+    provisioned, run, aws, alb, distribution
+):
+    """start: a new value, the listener accepts the old and the new while CloudFront switches
+    (start again changes nothing); finish: once deployed, the new one only."""
+    old = origin_secret(aws)["current"]
+    started = run(PROVISION, extra_vars={"origin_verify_rotation": "start"})
+    assert started.ok, started.messages()
+    secret = origin_secret(aws)
+    new = secret["current"]
+    assert new != old and secret["previous"] == old
+    assert cloudfront_origin_headers(aws, distribution) == {"X-Origin-Verify": new}
+    for value in (old, new):
+        assert listener_answer(aws, alb, {"X-Origin-Verify": value}) == f"forward {PREFIX}-web"
+    again = run(PROVISION, extra_vars={"origin_verify_rotation": "start"})
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
+    finished = run(PROVISION, extra_vars={"origin_verify_rotation": "finish"})
+    assert finished.ok, finished.messages()
+    assert origin_secret(aws) == {"current": new, "previous": ""}
+    assert listener_answer(aws, alb, {"X-Origin-Verify": old}) == "fixed-response 403"
+    assert listener_answer(aws, alb, {"X-Origin-Verify": new}) == f"forward {PREFIX}-web"
+    for result in (started, finished):
+        leaks = [
+            name
+            for name, _host, res in result.task_results()
+            if old in json.dumps(res) or new in json.dumps(res)
+        ]
+        assert not leaks, leaks
+        assert old not in result.stderr and new not in result.stderr
 
 
 def test_database_is_private_encrypted_and_backed_up(provisioned, aws, security_groups):

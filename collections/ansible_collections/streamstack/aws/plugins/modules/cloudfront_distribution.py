@@ -203,7 +203,8 @@ options:
       custom_headers:
         description:
           - Headers CloudFront adds to requests to the origin, for example a secret header the
-            load balancer requires so that only CloudFront reaches it. Values are not logged.
+            load balancer requires so that only CloudFront reaches it. Values never appear in
+            the output (return values and diff show a C(sha256:) fingerprint instead).
         type: list
         elements: dict
         default: []
@@ -443,6 +444,7 @@ tags:
   sample: {Project: stream, ManagedBy: ansible}
 """
 
+import hashlib
 import math
 import re
 
@@ -907,8 +909,28 @@ class Distributions:
             self.module.fail_json_aws(e, msg=f"Failed to tag {arn}")
 
 
+def masked(value):
+    """``value`` with every origin custom header's value replaced by a fingerprint: such a
+    header is usually a shared secret, and a live value that this run does not pass (the one
+    a rotation replaces) is no no_log value Ansible would mask."""
+    if isinstance(value, dict):
+        out = {key: masked(item) for key, item in value.items()}
+        if "HeaderName" in out and isinstance(out.get("HeaderValue"), str):
+            digest = hashlib.sha256(out["HeaderValue"].encode()).hexdigest()[:12]
+            out["HeaderValue"] = f"sha256:{digest}"
+        return out
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
+
+
+def shown_diff(module, before, after):
+    return diff_result(module, masked(before), masked(after))
+
+
 def describe(distribution, tags=None):
-    result = {"distribution": camel_dict_to_snake_dict(normalize_boto3_result(distribution or {}))}
+    shown = masked(normalize_boto3_result(distribution or {}))
+    result = {"distribution": camel_dict_to_snake_dict(shown)}
     if tags is not None:
         result["tags"] = tags
     return result
@@ -925,15 +947,15 @@ def ensure_present(module, dists, found):
         if module.check_mode:
             module.exit_json(
                 changed=True,
-                distribution={"distribution_config": camel_dict_to_snake_dict(desired)},
-                **diff_result(module, {}, after),
+                distribution={"distribution_config": camel_dict_to_snake_dict(masked(desired))},
+                **shown_diff(module, {}, after),
             )
         created = dists.create(desired, tags)
         if module.params["wait"]:
             dists.wait_deployed(created["Id"])
             created = dists.get(created["Id"])
         module.exit_json(
-            changed=True, **describe(created, tags or {}), **diff_result(module, {}, after)
+            changed=True, **describe(created, tags or {}), **shown_diff(module, {}, after)
         )
 
     summary, live, etag = found
@@ -957,7 +979,7 @@ def ensure_present(module, dists, found):
         module.exit_json(
             changed=changed,
             **describe(result, after["Tags"]),
-            **(diff_result(module, before, after) if changed else {}),
+            **(shown_diff(module, before, after) if changed else {}),
         )
 
     if config_changed:
@@ -968,7 +990,7 @@ def ensure_present(module, dists, found):
     module.exit_json(
         changed=True,
         **describe(dists.get(dist_id), dists.tags(arn)),
-        **diff_result(module, before, after),
+        **shown_diff(module, before, after),
     )
 
 
@@ -979,7 +1001,7 @@ def ensure_absent(module, dists, found):
     dist_id = summary["Id"]
     before = canonical(live)
     if module.check_mode:
-        module.exit_json(changed=True, distribution={}, **diff_result(module, before, {}))
+        module.exit_json(changed=True, distribution={}, **shown_diff(module, before, {}))
 
     if live.get("Enabled"):
         # CloudFront deletes only disabled distributions whose change is deployed.
@@ -990,7 +1012,7 @@ def ensure_absent(module, dists, found):
                 msg=f"Distribution {dist_id} is disabled; run again with state=absent once"
                 " CloudFront has deployed the change (or use wait=true) to delete it",
                 **describe(dists.get(dist_id)),
-                **diff_result(module, before, dict(before, Enabled=False)),
+                **shown_diff(module, before, dict(before, Enabled=False)),
             )
     current = dists.get(dist_id)
     if current.get("Status") != "Deployed":
@@ -1004,7 +1026,7 @@ def ensure_absent(module, dists, found):
         dists.wait_deployed(dist_id)
         current = dists.get(dist_id)
     dists.delete(dist_id, current["ETag"])
-    module.exit_json(changed=True, distribution={}, **diff_result(module, before, {}))
+    module.exit_json(changed=True, distribution={}, **shown_diff(module, before, {}))
 
 
 def main():
