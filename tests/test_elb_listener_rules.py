@@ -4,6 +4,7 @@ secret header; the header values never appear in the output.
 
 One module-scoped sequence: a listener that does not exist yet, bad input, --check of the
 create, create, run again, a rotation (two values, then one), a path rule added and purged.
+Then streamstack.aws.elb_load_balancer_attributes on the same load balancer.
 """
 
 from __future__ import annotations
@@ -186,3 +187,38 @@ def test_rules_not_listed_are_purged_unless_told(created, run, aws, balancer):
     purged = run([guard(balancer["name"], NEW)])
     assert purged.ok and result(purged)["deleted"] == [10]
     assert sorted(rules(aws, balancer)) == [1]
+
+
+# --- streamstack.aws.elb_load_balancer_attributes on the same load balancer -----------------
+
+ATTRIBUTES = ROOT / "tests" / "playbooks" / "elb_load_balancer_attributes.yml"
+
+
+def attributes(aws, balancer) -> dict[str, str]:
+    (lb,) = aws("elbv2").describe_load_balancers(Names=[balancer["name"]])["LoadBalancers"]
+    found = aws("elbv2").describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])
+    return {a["Key"]: a["Value"] for a in found["Attributes"]}
+
+
+def test_attributes_are_set_by_key_and_compared(playbook, aws, balancer):
+    def run(wanted, *, check=False, name=balancer["name"]):
+        return playbook(
+            ATTRIBUTES, extra_vars={"la_lb": name, "la_attributes": wanted}, check=check, diff=True
+        )
+
+    preserve = {"routing.http.xff_header_processing.mode": "preserve"}
+    assert attributes(aws, balancer)["routing.http.xff_header_processing.mode"] == "append"
+    check = run(preserve, check=True)
+    assert check.ok and check.changed == 1
+    assert attributes(aws, balancer)["routing.http.xff_header_processing.mode"] == "append"
+    first = run(preserve)
+    assert first.ok and first.changed == 1
+    assert result(first)["diff"] == {
+        "before": {"routing.http.xff_header_processing.mode": "append"},
+        "after": preserve,
+    }
+    assert attributes(aws, balancer)["routing.http.xff_header_processing.mode"] == "preserve"
+    again = run({**preserve, "idle_timeout.timeout_seconds": 60})
+    assert again.ok and again.changed == 0, again.changed_tasks()
+    missing = run(preserve, name="no-such-alb")
+    assert not missing.ok and "No load balancer named no-such-alb" in result(missing)["msg"]

@@ -562,6 +562,18 @@ def test_alb_listens_on_https_only_with_a_certificate_of_the_origin(aws, alb):
     assert "*.streamstack.test" in described["Certificate"]["SubjectAlternativeNames"]
 
 
+def test_targets_get_the_x_forwarded_for_cloudfront_sent(aws, alb):
+    """nginx keys its rate limits on the rightmost X-Forwarded-For address it does not trust
+    (tests/roles/test_nginx_real_ip.py): the viewer's, which CloudFront appended, only when the
+    ALB passes the header on as it came instead of appending the edge's address."""
+    attributes = aws("elbv2").describe_load_balancer_attributes(
+        LoadBalancerArn=alb["LoadBalancerArn"]
+    )["Attributes"]
+    assert {a["Key"]: a["Value"] for a in attributes}[
+        "routing.http.xff_header_processing.mode"
+    ] == "preserve"
+
+
 def test_cloudfront_reaches_the_alb_by_a_name_its_certificate_covers(aws, alb, distribution):
     """The TLS name check CloudFront makes on its origin (else viewers get 502): the web origin
     is the alias record's name, HTTPS only, and the ALB's certificate covers it."""

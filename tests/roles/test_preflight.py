@@ -50,6 +50,8 @@ BAD = [
     ("nginx", {"nginx_http_port": "eighty"}, "nginx_http_port"),
     ("nginx", {"nginx_error_log_level": "verbose"}, "nginx_error_log_level must be one of"),
     ("nginx", {"nginx_auth_rate_limit": "fast"}, "nginx_auth_rate_limit like 5r/s"),
+    ("nginx", {"nginx_real_ip_from": ["0.0.0.0/0"]}, "nginx_real_ip_from must list"),
+    ("nginx", {"nginx_real_ip_from": ["the-alb"]}, "nginx_real_ip_from must list"),
     (
         "nginx",
         {**SIGNED, "nginx_media_secure_link_secret": ""},
