@@ -1,7 +1,9 @@
 """The local "ALB" of `make up`, as a background process: tests/harness/loadbalancer.py's
 haproxy on 127.0.0.1 in front of the web hosts' published nginx ports, whose pool follows the
 emulator's target group (register/deregister/draining, as the ALB's does), with the target
-group's health check (its path: the app's liveness, /healthz).
+group's health check (its path: the app's liveness, /healthz). Its servers follow the fleet
+state (FLEET_JSON, re-read on every poll): a host the Auto Scaling group launched joins the
+pool once its target is healthy, one that is gone leaves it.
 
     python scripts/alb.py start --state DIR --port P --fleet FLEET_JSON   # detached; waits
     python scripts/alb.py stop --state DIR                                # idempotent
@@ -15,10 +17,10 @@ DIR: alb.pid (this controller), lb/ (haproxy's config, pid, admin socket, log), 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -29,80 +31,66 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.harness import daemon  # noqa: E402
 from tests.harness.loadbalancer import LoadBalancer  # noqa: E402
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
-    except OSError:
-        return []
-
-
-def _pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def _ours(state: Path) -> int | None:
     """The controller's pid if it runs (a `serve` of this script for this state folder)."""
-    pid = _pid(state / "alb.pid")
-    args = _cmdline(pid) if pid else []
-    if pid and "serve" in args and str(state) in args and any(a.endswith("alb.py") for a in args):
-        return pid
-    return None
+    return daemon.ours(state / "alb.pid", Path(__file__), state)
 
 
 def _haproxy(state: Path) -> int | None:
     """The controller's haproxy if it still runs (after a controller crash)."""
-    pid = _pid(state / "lb" / "pid")
-    args = _cmdline(pid) if pid else []
+    pid = daemon.read_pid(state / "lb" / "pid")
+    args = daemon.cmdline(pid) if pid else []
     ours = bool(args) and args[0].endswith("haproxy") and str(state) in " ".join(args)
     return pid if ours else None
 
 
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-            if state == "Z":
-                return True
-        except (OSError, IndexError):
-            return True
-        time.sleep(0.1)
-    return not Path(f"/proc/{pid}").exists()
+def _web_hosts(fleet_json: Path) -> dict[str, tuple[str, int]]:
+    """The fleet's web hosts now: {instance id: (127.0.0.1, published nginx port)}."""
+    fleet = json.loads(fleet_json.read_text())
+    return {
+        v["instance_id"]: ("127.0.0.1", int(v["port"]))
+        for v in fleet.get("hosts", {}).values()
+        if v["role"] == "web" and v.get("port") and v.get("instance_id")
+    }
 
 
 def serve(state: Path, port: int, fleet_json: Path) -> int:
     import boto3
 
     fleet = json.loads(fleet_json.read_text())
-    servers = {
-        v["instance_id"]: ("127.0.0.1", int(v["port"]))
-        for v in fleet["hosts"].values()
-        if v["role"] == "web" and v.get("port") and v.get("instance_id")
-    }
-    if not servers or not fleet.get("target_group_arn"):
-        print("alb: no paired web hosts or no target group in the fleet state", file=sys.stderr)
+    if not fleet.get("target_group_arn"):
+        print("alb: no target group in the fleet state", file=sys.stderr)
         return 1
+    last: dict[str, tuple[str, int]] = {}
+
+    def discover() -> dict[str, tuple[str, int]]:
+        # The fleet state follows the instances (tests/harness/ec2_hosts.py); a file caught
+        # half-written keeps the last answer.
+        nonlocal last
+        with contextlib.suppress(OSError, ValueError):
+            last = _web_hosts(fleet_json)
+        return last
+
     lb = LoadBalancer(
         name="alb",
         state_dir=state / "lb",
-        servers=servers,
+        servers={},
         target_group_arn=fleet["target_group_arn"],
         elbv2=boto3.client("elbv2"),
         poll_interval=1.0,
         port=port,
+        discover=discover,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     lb.start()
     (state / "alb.pid").write_text(str(os.getpid()))
-    print(f"alb: {lb.url} -> {servers}", flush=True)
+    print(f"alb: {lb.url} -> the web hosts of {fleet_json}", flush=True)
     reported = 0
     while not done.wait(5):
         for error in lb.errors[reported:]:
@@ -116,13 +104,11 @@ def serve(state: Path, port: int, fleet_json: Path) -> int:
 def start(state: Path, port: int, fleet_json: Path, timeout: float) -> int:
     state.mkdir(parents=True, exist_ok=True)
     stop(state)
-    log = open(state / "alb.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "serve", "--state", str(state),
-         "--port", str(port), "--fleet", str(fleet_json)],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        start_new_session=True, cwd=ROOT,
-    )  # fmt: skip
+    proc = daemon.spawn(
+        Path(__file__).resolve(),
+        ["serve", "--state", str(state), "--port", str(port), "--fleet", str(fleet_json)],
+        state / "alb.log",
+    )
     url = f"http://127.0.0.1:{port}/readyz"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -144,15 +130,10 @@ def start(state: Path, port: int, fleet_json: Path, timeout: float) -> int:
 def stop(state: Path) -> None:
     pid = _ours(state)
     if pid:
-        os.kill(pid, signal.SIGTERM)
-        if not _wait_gone(pid, 15):
-            os.kill(pid, signal.SIGKILL)
-            _wait_gone(pid, 5)
+        daemon.stop(pid)
     haproxy = _haproxy(state)
     if haproxy:
-        os.kill(haproxy, signal.SIGTERM)
-        if not _wait_gone(haproxy, 10):
-            os.kill(haproxy, signal.SIGKILL)
+        daemon.stop(haproxy, timeout=10)
     (state / "alb.pid").unlink(missing_ok=True)
 
 

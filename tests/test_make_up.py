@@ -1,10 +1,13 @@
-"""`make up` for real: the emulator, PostgreSQL, provisioning, web and worker podman hosts
-configured by playbooks/configure.yml, the load balancer and the seeded samples; then a user in
-Debian's Chromium logs in through the load balancer, watches the video and hears the song
-(signed playback URLs checked by nginx on the web hosts). The first run bakes its configured
-hosts into images; after a `make down`, `make up` again starts its hosts from them, and
-configure.yml run once more on that fleet changes nothing. Then `make down` leaves nothing:
-no container with the fleet's label, no emulator, PostgreSQL or haproxy process, ports closed.
+"""`make up` for real: the emulator, PostgreSQL, provisioning, a podman host for each instance
+the Auto Scaling groups launch (the local EC2), configured by playbooks/configure.yml, the load
+balancer and the seeded samples; then a user in Debian's Chromium logs in through the load
+balancer, watches the video and hears the song (signed playback URLs checked by nginx on the web
+hosts). The first run bakes its configured hosts into images; the web group, scaled out through
+the API, gets a host from that image that serves through the load balancer with no one running
+configure.yml, and an instance terminated in the group gets a replacement that does too. After a
+`make down`, `make up` again starts its hosts from the baked images, and configure.yml run once
+more on that fleet changes nothing. Then `make down` leaves nothing: no container with the
+fleet's label, no emulator, PostgreSQL, local EC2 or haproxy process, ports closed.
 
 It runs scripts/up and scripts/down (what `make up`/`make down` run after `make deps`) with a
 fleet name, state folders and a load balancer port of its own, so a developer's own `make up`
@@ -27,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import hostbake, hostimage
+from tests.harness import ec2_hosts, hostbake, hostimage
 from tests.harness.ansible import ROOT, run_playbook
 from tests.harness.emulator import aws_env
 from tests.harness.fleet import LABEL
@@ -155,6 +158,30 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+GROUPS = ["stream-local-web", "stream-local-worker"]
+
+
+def _aws(service: str):
+    """A boto3 client on the suite's emulator, as the operator (the account's own keys)."""
+    import boto3
+
+    endpoint = (STATE / "emulator" / "endpoint").read_text().strip()
+    env = aws_env(endpoint)
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=env["AWS_DEFAULT_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _live_hosts() -> dict[str, dict[str, Any]]:
+    """The hosts now, by instance id (the local EC2's fleet state)."""
+    state = json.loads((STATE / "up" / "fleet" / "fleet.json").read_text())
+    return {v["instance_id"]: v for v in state["hosts"].values()}
+
+
 def _up(info: dict[str, Any], run: str) -> None:
     """scripts/up, and what the tests read about the platform it brought up, into `info`."""
     started = time.monotonic()
@@ -167,8 +194,10 @@ def _up(info: dict[str, Any], run: str) -> None:
             f"--- stderr (tail) ---\n{result.stderr[-4000:]}\n{_worker_journal()}",
             pytrace=False,
         )
-    # Shown with -s; also kept (the state folder goes with scripts/down, this file stays).
+    # Shown with -s; also kept (the state folder goes with scripts/down, these files stay):
+    # the duration, and the output with each step's start time (where the time went).
     print(f"\nscripts/up ({run}) took {seconds:.0f} s")
+    (STATE / f"up-{run}.out").write_text(result.stdout)
     with (STATE / "up-seconds.log").open("a") as handle:
         handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {run} {seconds:.0f}\n")
     running = re.search(r"StreamStack is running:\s+(http://127\.0\.0\.1:\d+)", result.stdout)
@@ -181,6 +210,7 @@ def _up(info: dict[str, Any], run: str) -> None:
         "emulator": _pid_alive(STATE / "emulator" / "pid"),
         "postgres": _pid_alive(STATE / "postgres" / "data" / "postmaster.pid"),
         "load balancer": _pid_alive(STATE / "up" / "alb.pid"),
+        "local EC2": _pid_alive(STATE / "up" / "ec2.pid"),
         "haproxy": _pid_alive(STATE / "up" / "lb" / "pid"),
     }
     info["ports"] = {
@@ -227,7 +257,12 @@ def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
     assert f"Password:                {login['password']}" in out
     hosts = up["fleet"]["hosts"]
     assert sorted(v["role"] for v in hosts.values()) == ["web", "worker"]
-    assert all(v["instance_id"].startswith("i-") for v in hosts.values())
+    # The hosts are the Auto Scaling groups' instances, and the groups check their health again.
+    groups = _aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=GROUPS)
+    assert {v["instance_id"] for v in hosts.values()} == {
+        i["InstanceId"] for g in groups["AutoScalingGroups"] for i in g["Instances"]
+    }
+    assert [g["SuspendedProcesses"] for g in groups["AutoScalingGroups"]] == [[], []]
     assert set(_containers()) == {v["container"] for v in hosts.values()}
     assert all(up["pids"].values()), up["pids"]
     # No baked host to start from: every host came from the test-host image, then got baked.
@@ -311,6 +346,68 @@ def test_hosts_call_aws_as_their_instance_roles_and_only_as_the_call_table_says(
     assert [d for d in decisions if not d["allowed"]] == []
 
 
+def test_the_web_group_scales_out_and_replaces_with_no_configure_run(up):
+    """Through the Auto Scaling API only: one more web instance gets a host from the web role's
+    baked image whose boot unit reads the settings from SSM as the instance's role and that
+    serves through the load balancer; an instance terminated in the group (capacity kept) gets
+    a replacement that serves, and its host goes. Nobody runs configure.yml."""
+    group = "stream-local-web"
+    autoscaling, aws = _aws("autoscaling"), _aws
+    before = ec2_hosts.group_instances(aws, group)
+    state_file = STATE / "up" / "fleet" / "fleet.json"
+    started = time.monotonic()
+    autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=len(before) + 1)
+    (added,) = set(ec2_hosts.group_instances(aws, group)) - set(before)
+    scale_out = ec2_hosts.launch_to_serving(aws, state_file, up["url"], added, started)
+    host = _live_hosts()[added]
+    assert host["image"] == hostbake.image("web", ENV["UP_BAKE_REPO"])
+    # Ready, not only alive: this run's database, bucket and tables (the bake's settings are
+    # this run's, the boot unit's outputs from SSM).
+    with urllib.request.urlopen(f"http://127.0.0.1:{host['port']}/readyz", timeout=10) as resp:
+        assert resp.status == 200
+    boot = hostimage.podman(
+        "exec", host["container"], "journalctl", "-u", "streamapp-boot", "--no-pager", "-o", "cat",
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert "read /stream/local/outputs" in boot, boot
+    endpoint = (STATE / "emulator" / "endpoint").read_text().strip()
+    with urllib.request.urlopen(f"{endpoint}/moto-api/fidelity/iam", timeout=10) as resp:
+        decisions = json.loads(resp.read())
+    assert {
+        (d["action"], d["allowed"]) for d in decisions if d["principal"].endswith(f"/{added}")
+    } >= {("ssm:GetParameter", True)}, "the boot unit did not read SSM as the instance's role"
+
+    victim = before[0]
+    victim_container = _live_hosts()[victim]["container"]
+    started = time.monotonic()
+    autoscaling.terminate_instance_in_auto_scaling_group(
+        InstanceId=victim, ShouldDecrementDesiredCapacity=False
+    )
+    (replacement,) = set(ec2_hosts.group_instances(aws, group)) - {*before, added}
+    replace = ec2_hosts.launch_to_serving(aws, state_file, up["url"], replacement, started)
+    deadline = time.monotonic() + 60
+    while victim_container in _containers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert victim_container not in _containers()
+    (target,) = _aws("elbv2").describe_target_health(
+        TargetGroupArn=json.loads(state_file.read_text())["target_group_arn"],
+        Targets=[{"Id": victim}],
+    )["TargetHealthDescriptions"]
+    assert target["TargetHealth"]["State"] in ("draining", "unused")
+    (found,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
+        "AutoScalingGroups"
+    ]
+    assert found["DesiredCapacity"] == len(before) + 1
+    assert _live_hosts()[replacement]["image"] == hostbake.image("web", ENV["UP_BAKE_REPO"])
+    line = " ".join(
+        f"{what}: " + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items())
+        for what, phases in (("scale-out", scale_out), ("replacement", replace))
+    )
+    print(f"\nlaunch to serving: {line}")
+    with (STATE / "asg-seconds.log").open("a") as handle:
+        handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {line}\n")
+
+
 def test_up_again_starts_from_the_baked_hosts(up):
     """`make down`, then `make up` again: the hosts start from the images the first run baked
     (made for the current sources), configure.yml converges them to this run's settings, the
@@ -325,7 +422,9 @@ def test_up_again_starts_from_the_baked_hosts(up):
     _up(up, "again")
     hosts = up["fleet"]["hosts"]
     assert {v["role"]: v["image"] for v in hosts.values()} == baked
-    assert "web: up to date" in up["result"].stdout
+    # The same sources, this run's settings (a new emulator, PostgreSQL and load balancer):
+    # baked again, for the hosts the groups launch during this run.
+    assert re.search(r"web: baked .* in \d+ s", up["result"].stdout)
     assert set(up["seed"]["items"]) == {"video", "song"}
     with urllib.request.urlopen(f"{up['url']}/readyz", timeout=10) as resp:
         assert resp.status == 200

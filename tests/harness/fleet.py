@@ -130,7 +130,10 @@ class Fleet:
     def _save(self, **changes: Any) -> None:
         state = self._state() | changes
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        self.state_file.write_text(json.dumps(state, indent=2, sort_keys=True))
+        # Atomic: the load balancer and the waiters read it while the local EC2 writes it.
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+        tmp.replace(self.state_file)
 
     # -- containers ----------------------------------------------------------------------
     def containers(self) -> dict[str, str]:
@@ -141,10 +144,6 @@ class Fleet:
     def start(self, timeout: float = 120) -> None:
         """Create the missing containers, start stopped ones, and wait until systemd runs in
         each (state running or degraded). Containers of the label not in `hosts` are removed."""
-        for path in self.volumes:
-            source = Path(path.split(":", 1)[0])
-            if not source.exists():
-                source.mkdir(parents=True, exist_ok=True)
         existing = self.containers()
         wanted = {self.container(h) for h in self.hosts}
         for stale in set(existing) - wanted:
@@ -155,22 +154,7 @@ class Fleet:
                 if existing[name] != "running":
                     podman("start", name)
                 continue
-            args = [
-                "run", "-d", "--name", name, "--hostname", name,
-                "--label", f"{LABEL}={self.name}",
-                "--label", f"{LABEL}.role={role}",
-                "--network", NETWORK,
-                "--systemd", "always",
-                "--stop-signal", "SIGRTMIN+3",
-            ]  # fmt: skip
-            apt_cache = HOST_APT_CACHE / name
-            (apt_cache / "partial").mkdir(parents=True, exist_ok=True)
-            args += ["-v", f"{apt_cache}:/var/cache/apt/archives:rw"]
-            for volume in self.volumes:
-                args += ["-v", volume]
-            if role == "web":
-                args += ["-p", "127.0.0.1::80"]
-            podman(*args, self.images.get(role, self.image), "/sbin/init")
+            self.run(host, role)
         self._wait_systemd(timeout)
         self._save(
             name=self.name,
@@ -185,14 +169,50 @@ class Fleet:
             },
         )
 
+    def run(
+        self,
+        host: str,
+        role: str,
+        image: str | None = None,
+        volumes: Iterable[str] = (),
+        labels: dict[str, str] | None = None,
+    ) -> str:
+        """Create and start one host's container (systemd as PID 1, not waited for): the
+        fleet's volumes and labels, an apt cache of its own, nginx's port published on web
+        hosts. Returns the container's name."""
+        name = self.container(host)
+        for volume in [*self.volumes, *volumes]:
+            source = Path(volume.split(":", 1)[0])
+            if not source.exists():
+                source.mkdir(parents=True)
+        args = [
+            "run", "-d", "--name", name, "--hostname", name,
+            "--label", f"{LABEL}={self.name}",
+            "--label", f"{LABEL}.role={role}",
+            "--network", NETWORK,
+            "--systemd", "always",
+            "--stop-signal", "SIGRTMIN+3",
+        ]  # fmt: skip
+        for key, value in (labels or {}).items():
+            args += ["--label", f"{key}={value}"]
+        apt_cache = HOST_APT_CACHE / name
+        (apt_cache / "partial").mkdir(parents=True, exist_ok=True)
+        args += ["-v", f"{apt_cache}:/var/cache/apt/archives:rw"]
+        for volume in [*self.volumes, *volumes]:
+            args += ["-v", volume]
+        if role == "web":
+            args += ["-p", "127.0.0.1::80"]
+        podman(*args, image or self.images.get(role, self.image), "/sbin/init")
+        return name
+
     def image_of(self, host: str) -> str:
         """The image a host's container was created from."""
         out = podman("inspect", "--format", "{{.ImageName}}", self.container(host))
         return out.stdout.strip()
 
-    def _wait_systemd(self, timeout: float) -> None:
+    def _wait_systemd(self, timeout: float, hosts: Iterable[str] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = [self.container(h) for h in self.hosts]
+        pending = [self.container(h) for h in (self.hosts if hosts is None else hosts)]
         while pending:
             for name in list(pending):
                 state = podman(

@@ -3,7 +3,7 @@
 
     python -m tests.harness.hostbake key                 # the key of the current sources
     python -m tests.harness.hostbake images              # {role: image} baked for that key
-    python -m tests.harness.hostbake save --fleet NAME   # bake one host per role of a fleet
+    python -m tests.harness.hostbake save --fleet NAME [--settings F]  # bake one host per role
     python -m tests.harness.hostbake remove              # remove every baked image
 
 A baked image is a cache, never a source of truth: configure.yml still runs in full on hosts
@@ -20,6 +20,11 @@ repository name, so tests keep theirs apart from a developer's).
 
 Baked images hold the generated settings of the run they were baked from (local emulator
 credentials only); ``make down`` keeps them like the other caches, ``remove`` deletes them.
+With ``--settings`` (the run's settings file: emulator and PostgreSQL ports, the page origin,
+the signing secret) a bake of the same key made with other settings is baked again, on top of
+itself: the hosts the Auto Scaling groups launch during this run start from it with no
+configure.yml, so it must hold this run's nginx and app settings. That bake adds only what
+configure.yml changed (a small layer); every SQUASH_AFTER layers the image is squashed.
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ from tests.harness.fleet import LABEL as FLEET_LABEL
 ROOT = Path(__file__).resolve().parents[2]
 KEY_LABEL = "org.streamstack.bake.key"
 ROLE_LABEL = "org.streamstack.bake.role"
+SETTINGS_LABEL = "org.streamstack.bake.settings"
+# Layers a bake may stack on the test-host image before the next one squashes them into one.
+SQUASH_AFTER = 8
 # The test suites' bakes: tests/test_make_up.py makes them, tests/test_patch.py starts from them.
 TEST_REPO = "localhost/streamstack-baked-test"
 SOURCES = (
@@ -140,9 +148,11 @@ def _fleet_hosts(fleet: str) -> dict[str, str]:
     return chosen
 
 
-def _bake(role: str, container: str, for_key: str) -> str:
+def _bake(role: str, container: str, for_key: str, settings: str | None = None) -> str:
     started = time.monotonic()
     old = _inspect(image(role), "{{.Id}}")
+    layers = int(_inspect(container_image(container), "{{len .RootFS.Layers}}") or 0)
+    squash = ["--squash"] if layers > SQUASH_AFTER else []
     # The journal is the run's, not the image's; volumes (apt and pip caches, the stand-in
     # package repository) are never part of a commit.
     hostimage.podman(
@@ -153,24 +163,42 @@ def _bake(role: str, container: str, for_key: str) -> str:
         "commit", "--quiet",
         "--change", f"LABEL {KEY_LABEL}={for_key}",
         "--change", f"LABEL {ROLE_LABEL}={role}",
-        container, image(role),
+        "--change", f"LABEL {SETTINGS_LABEL}={settings or ''}",
+        *squash, container, image(role),
         capture_output=True, timeout=900,
     )  # fmt: skip
     if old:  # the bake it replaces; if a container still uses it, `remove` takes it later
         hostimage.podman("rmi", old, check=False, capture_output=True)
-    return f"baked {image(role)} from {container} in {time.monotonic() - started:.0f} s"
+    what = "baked" + (" (squashed)" if squash else "")
+    return f"{what} {image(role)} from {container} in {time.monotonic() - started:.0f} s"
 
 
-def save(fleet: str, for_key: str | None = None) -> dict[str, str]:
+def container_image(container: str) -> str:
+    out = hostimage.podman(
+        "inspect", "--format", "{{.Image}}", container, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+def settings_digest(path: Path) -> str:
+    """sha256 (first 24 hex digits) of a run's settings file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:24]
+
+
+def save(fleet: str, for_key: str | None = None, settings: str | None = None) -> dict[str, str]:
     """Bake one running host per role of `fleet` (in parallel) unless an image for `for_key`
-    exists. Returns {role: 'baked ... in N s' | 'up to date'}."""
+    (and, given, these `settings`) exists. Returns {role: 'baked ... in N s' | 'up to date'}."""
     for_key = for_key or key()
-    current = images(for_key)
+    current = {
+        role: ref
+        for role, ref in images(for_key).items()
+        if settings is None or (_labels(ref) or {}).get(SETTINGS_LABEL) == settings
+    }
     hosts = _fleet_hosts(fleet)
     report = {role: "up to date" for role in hosts if role in current}
     todo = {role: c for role, c in hosts.items() if role not in current}
     with ThreadPoolExecutor(max_workers=max(1, len(todo))) as pool:
-        futures = {role: pool.submit(_bake, role, c, for_key) for role, c in todo.items()}
+        futures = {role: pool.submit(_bake, role, c, for_key, settings) for role, c in todo.items()}
         report |= {role: future.result() for role, future in futures.items()}
     return report
 
@@ -202,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("images", help="baked images usable with the current sources (JSON)")
     s = sub.add_parser("save", help="bake one running host per role of a fleet")
     s.add_argument("--fleet", required=True)
+    s.add_argument("--settings", type=Path, help="the run's settings file (bake again when new)")
     sub.add_parser("remove", help="remove every baked image")
     args = parser.parse_args(argv)
     if args.action == "key":
@@ -209,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.action == "images":
         print(json.dumps(images(), indent=2))
     elif args.action == "save":
-        for role, what in sorted(save(args.fleet).items()):
+        settings = settings_digest(args.settings) if args.settings else None
+        for role, what in sorted(save(args.fleet, settings=settings).items()):
             print(f"{role}: {what}")
     else:
         for image_id in remove():

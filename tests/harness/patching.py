@@ -250,6 +250,12 @@ class PatchFleet:
             extra_vars={
                 "platform_name": self.platform_name,
                 "aws_endpoint_url": self.emulator_endpoint,
+                # The hosts are paired by hand (Fleet.pair): the groups launch nothing.
+                **{
+                    f"{role}_asg_{size}": 0
+                    for role in ("web", "worker")
+                    for size in ("min", "desired")
+                },
             },
         )
         if not result.ok:
@@ -297,8 +303,9 @@ class PatchFleet:
             },
         )
         env_extra = {
-            # The instance role's credentials from the emulated instance's metadata, as in
-            # inventories/local (extra vars replace the inventory's app_env_extra as a whole).
+            # The instance role's credentials from the emulated instance's metadata. Hosts
+            # paired by hand get its address through the app's settings (make up's local EC2
+            # gives it to each host instead: tests/harness/ec2_hosts.py).
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": (
                 f"{self.emulator_endpoint.replace('127.0.0.1', controller)}"
                 "/moto-api/fidelity/imds/{{ instance_id }}"

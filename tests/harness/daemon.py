@@ -1,0 +1,83 @@
+"""What the background processes of `make up` (scripts/alb.py, scripts/ec2.py) share: started
+detached with a pid file in their state folder, found again by that file and their command
+line (never by name), stopped with SIGTERM (then SIGKILL), idempotently.
+
+    proc = daemon.spawn(script, ["serve", "--state", str(state), ...], state / "x.log")
+    daemon.ours(state / "x.pid", script, state)   # its pid if that `serve` still runs
+    daemon.stop(pid)                              # SIGTERM, SIGKILL after `timeout`
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def ours(pid_file: Path, script: Path, state: Path) -> int | None:
+    """The pid in ``pid_file`` if it is a ``serve`` of ``script`` for this state folder."""
+    pid = read_pid(pid_file)
+    args = cmdline(pid) if pid else []
+    if (
+        pid
+        and "serve" in args
+        and str(state) in args
+        and any(a.endswith(script.name) for a in args)
+    ):
+        return pid
+    return None
+
+
+def wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except (OSError, IndexError):
+            return True
+        time.sleep(0.1)
+    return not Path(f"/proc/{pid}").exists()
+
+
+def stop(pid: int, timeout: float = 15) -> None:
+    """SIGTERM, and SIGKILL when it is still there after ``timeout`` seconds."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not wait_gone(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        wait_gone(pid, 5)
+
+
+def spawn(script: Path, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``script args`` in a session of its own, output appended to ``log``."""
+    handle = open(log, "ab")  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=ROOT,
+    )

@@ -1,0 +1,81 @@
+"""The local EC2's stand-ins for what EC2 gives an instance (tests/harness/ec2_hosts.py), without
+podman: cloud-init's ``write_files`` of the launch template's real user data, and the instance
+metadata service's settings. The hosts themselves are proven by tests/test_make_up.py."""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import json
+
+import jinja2
+import pytest
+
+from tests.harness.ansible import ROOT
+from tests.harness.ec2_hosts import cloud_init_files, metadata_settings
+
+USER_DATA = ROOT / "playbooks" / "templates" / "user_data.yml.j2"
+
+
+def test_the_launch_templates_user_data_gives_the_boot_unit_its_host_json():
+    rendered = jinja2.Template(USER_DATA.read_text()).render(
+        platform_name="stream",
+        platform_env="local",
+        role="web",
+        aws_region="eu-west-1",
+        platform_ssm_prefix="/stream/local",
+    )
+    files = cloud_init_files(rendered)
+    assert set(files) == {"/etc/streamstack/host.json"}
+    content, mode = files["/etc/streamstack/host.json"]
+    assert mode == 0o644
+    assert json.loads(content) == {
+        "platform": "stream",
+        "environment": "local",
+        "role": "web",
+        "region": "eu-west-1",
+        "parameters": "/stream/local",
+    }
+
+
+def test_base64_content_and_no_user_data():
+    encoded = base64.b64encode(b'{"a": 1}').decode()
+    user_data = (
+        "#cloud-config\nwrite_files:\n"
+        f"  - path: /etc/streamstack/x.json\n    encoding: b64\n    content: {encoded}\n"
+    )
+    assert cloud_init_files(user_data) == {"/etc/streamstack/x.json": ('{"a": 1}', 0o644)}
+    assert cloud_init_files("  \n") == {}
+
+
+@pytest.mark.parametrize(
+    ("user_data", "refusal"),
+    [
+        ("#!/bin/sh\necho hi\n", "runs no scripts"),
+        ("#cloud-config\nwrite_files:\n  - path: /etc/passwd\n", "writes only into"),
+        (
+            "#cloud-config\nwrite_files:\n  - path: /etc/streamstack/../passwd\n",
+            "writes only into",
+        ),
+        (
+            "#cloud-config\nwrite_files:\n  - path: /etc/streamstack/a\n    encoding: gzip\n",
+            "encoding gzip not supported",
+        ),
+    ],
+)
+def test_what_the_stand_in_does_not_do_is_refused(user_data, refusal):
+    with pytest.raises(ValueError, match=refusal):
+        cloud_init_files(user_data)
+
+
+def test_metadata_settings_name_the_instances_own_service():
+    endpoint = "http://10.0.2.2:5000/moto-api/fidelity/imds/i-0123"
+    files = metadata_settings(endpoint)
+    dropin = configparser.ConfigParser()
+    dropin.read_string(files["systemd/50-streamstack-metadata.conf"])
+    assert (
+        f'"AWS_EC2_METADATA_SERVICE_ENDPOINT={endpoint}"' in dropin["Manager"]["DefaultEnvironment"]
+    )
+    config = configparser.ConfigParser()
+    config.read_string(files["aws/config"])
+    assert config["default"]["ec2_metadata_service_endpoint"] == endpoint
