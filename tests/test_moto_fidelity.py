@@ -6,6 +6,7 @@ twice, proves that the second run changes nothing (as on AWS).
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import subprocess
@@ -385,37 +386,52 @@ def refreshes(aws, name: str) -> list[dict[str, Any]]:
     ]
 
 
-def test_instance_refresh_replaces_the_group_in_batches(aws, refreshed_group, aws_timings):
+def until(probe: Any, timeout: float = 30) -> Any:
+    """Poll ``probe`` until it returns something true; that value."""
+    deadline = time.monotonic() + timeout
+    while not (found := probe()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+    return found
+
+
+def test_instance_refresh_replaces_the_group_in_batches(aws, refreshed_group, emulator):
     """Pending, then InProgress a batch at a time (min healthy 50 % of 4: 2 at a time, each
-    batch launch + 120 s warm-up, 1 s at 1/180), then Successful with every instance on the
+    batch launch + 120 s warm-up, 6 s at 1/30), then Successful with every instance on the
     template's new image; one refresh at a time."""
     autoscaling, name = aws("autoscaling"), refreshed_group["name"]
     old, new = refreshed_group["old"], refreshed_group["new"]
-    refresh_id = autoscaling.start_instance_refresh(
-        AutoScalingGroupName=name, Preferences={"MinHealthyPercentage": 50}
-    )["InstanceRefreshId"]
-    (refresh,) = refreshes(aws, name)
-    assert refresh["InstanceRefreshId"] == refresh_id
-    assert refresh["Status"] == "Pending" and refresh["InstancesToUpdate"] == 4
-    assert refresh["Preferences"]["MinHealthyPercentage"] == 50
-    assert refresh["Preferences"]["InstanceWarmup"] == 120  # the group's grace period
-    with pytest.raises(ClientError) as err:
-        autoscaling.start_instance_refresh(AutoScalingGroupName=name)
-    assert err.value.response["Error"]["Code"] == "InstanceRefreshInProgress"
-    time.sleep(30 / 180 + 180 / 180 + 0.2)  # pending, then one batch
-    (refresh,) = refreshes(aws, name)
-    assert refresh["Status"] == "InProgress" and refresh["PercentageComplete"] == 50
-    assert group_images(aws, name) == sorted([old, old, new, new])
-    time.sleep(180 / 180 + 0.2)
-    (refresh,) = refreshes(aws, name)
-    assert refresh["Status"] == "Successful" and refresh["PercentageComplete"] == 100
+    emulator.timing(1 / 30)
+    try:
+        refresh_id = autoscaling.start_instance_refresh(
+            AutoScalingGroupName=name, Preferences={"MinHealthyPercentage": 50}
+        )["InstanceRefreshId"]
+        (refresh,) = refreshes(aws, name)
+        assert refresh["InstanceRefreshId"] == refresh_id
+        assert refresh["Status"] == "Pending" and refresh["InstancesToUpdate"] == 4
+        assert refresh["Preferences"]["MinHealthyPercentage"] == 50
+        assert refresh["Preferences"]["InstanceWarmup"] == 120  # the group's grace period
+        with pytest.raises(ClientError) as err:
+            autoscaling.start_instance_refresh(AutoScalingGroupName=name)
+        assert err.value.response["Error"]["Code"] == "InstanceRefreshInProgress"
+        # The first batch is replaced and warms up: half done, half of the group on each image.
+        refresh = until(lambda: [r for r in refreshes(aws, name) if r["Status"] == "InProgress"])[0]
+        if refresh["PercentageComplete"] == 0:
+            refresh = until(
+                lambda: [r for r in refreshes(aws, name) if r["PercentageComplete"] > 0]
+            )[0]
+        assert refresh["Status"] == "InProgress" and refresh["PercentageComplete"] == 50
+        assert group_images(aws, name) == sorted([old, old, new, new])
+        refresh = until(lambda: [r for r in refreshes(aws, name) if r["Status"] == "Successful"])[0]
+    finally:
+        emulator.timing(0)
+    assert refresh["PercentageComplete"] == 100
     assert refresh["InstancesToUpdate"] == 0 and "EndTime" in refresh
     assert group_images(aws, name) == [new] * 4
     # Skip matching: nothing left to replace, Successful at once; newest first.
     autoscaling.start_instance_refresh(
         AutoScalingGroupName=name, Preferences={"SkipMatching": True, "MinHealthyPercentage": 50}
     )
-    time.sleep(30 / 180 + 0.1)
     latest, first = refreshes(aws, name)
     assert first["InstanceRefreshId"] == refresh_id
     assert latest["Status"] == "Successful" and latest["InstancesToUpdate"] == 0
@@ -445,6 +461,77 @@ def test_instance_refresh_cancel(aws, refreshed_group, emulator):
     assert refresh["Status"] == "Cancelled"
     assert group_images(aws, name) == [refreshed_group["old"]] * 4
     autoscaling.start_instance_refresh(AutoScalingGroupName=name)  # no longer blocked
+
+
+def test_asg_launches_from_a_new_template_version_with_user_data(aws, network):
+    ec2, name = aws("ec2"), unique("userdata")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    user_data = base64.b64encode(b"#cloud-config\n").decode()
+    data = {"ImageId": image, "InstanceType": "t3.small", "UserData": user_data}
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+    ec2.create_launch_template_version(
+        LaunchTemplateName=name, SourceVersion="1", LaunchTemplateData=data
+    )
+    aws("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name, "Version": "$Latest"},
+        MinSize=1,
+        MaxSize=1,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=network["subnets"][0],
+    )
+    (instance,) = describe_asg(aws, name)["Instances"]
+    attribute = ec2.describe_instance_attribute(
+        InstanceId=instance["InstanceId"], Attribute="userData"
+    )
+    assert attribute["UserData"]["Value"] == user_data
+
+
+def test_launch_template_versions_are_deleted_but_not_the_default(aws):
+    ec2, name = aws("ec2"), unique("versions")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={"ImageId": image})
+    for _ in range(2):
+        ec2.create_launch_template_version(
+            LaunchTemplateName=name, SourceVersion="1", LaunchTemplateData={"ImageId": image}
+        )
+    answer = ec2.delete_launch_template_versions(LaunchTemplateName=name, Versions=["2", "1", "9"])
+    assert [v["VersionNumber"] for v in answer["SuccessfullyDeletedLaunchTemplateVersions"]] == [2]
+    refused = {
+        v["VersionNumber"]: v["ResponseError"]["Code"]
+        for v in answer["UnsuccessfullyDeletedLaunchTemplateVersions"]
+    }
+    assert refused == {1: "unexpectedError", 9: "launchTemplateVersionDoesNotExist"}
+
+    def numbers(*versions: str) -> list[int]:
+        return [
+            v["VersionNumber"]
+            for v in ec2.describe_launch_template_versions(
+                LaunchTemplateName=name, **({"Versions": list(versions)} if versions else {})
+            )["LaunchTemplateVersions"]
+        ]
+
+    assert numbers() == [1, 3]
+    ec2.delete_launch_template_versions(LaunchTemplateName=name, Versions=["3"])
+    assert numbers("$Latest") == [1]
+    ec2.delete_launch_template(LaunchTemplateName=name)
+
+
+def test_instance_groups_are_its_primary_interfaces_groups(aws, network):
+    ec2 = aws("ec2")
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    (instance,) = ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        NetworkInterfaces=[
+            {"DeviceIndex": 0, "SubnetId": network["subnets"][0], "Groups": [network["group_id"]]}
+        ],
+    )["Instances"]
+    (described,) = ec2.describe_instances(InstanceIds=[instance["InstanceId"]])["Reservations"][0][
+        "Instances"
+    ]
+    assert [g["GroupId"] for g in described["SecurityGroups"]] == [network["group_id"]]
 
 
 # --- Images -----------------------------------------------------------------------------------

@@ -4,9 +4,12 @@ provisioned environment (`local`)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -849,6 +852,275 @@ def test_alarms_notify_the_topic(provisioned, aws):
         "ApproximateAgeOfOldestMessage",
     }
     assert all(a["AlarmActions"] == [topic] for a in alarms)
+
+
+# ---------------------------------------------------------------------------------------------
+# Golden images (playbooks/bake.yml), on this environment. The emulator's instances run no
+# operating system, so the plays on the builders (tag bake_host: configure.yml's roles in bake
+# mode, the clean-up) are skipped: each builder is imaged as launched, standing in for a
+# configured one. What is proven here is the AWS side: the builder as launched, images and
+# tags, release, launch templates, instance refresh, pruning, idempotence and --check.
+# ---------------------------------------------------------------------------------------------
+
+BAKE = ROOT / "playbooks" / "bake.yml"
+ROLES = ("web", "worker")
+
+
+@pytest.fixture(scope="module")
+def bake(run, tmp_path_factory):
+    """bake.yml on this environment without the plays on the builders. The controller would
+    reach them by SSH: a key of its own, and an SSH source for preflight's check (only the
+    bake is told; the emulator's security group is not consulted)."""
+    key = tmp_path_factory.mktemp("bake") / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+
+    def run_bake(*, extra_vars=None, **kwargs):
+        merged = {
+            "bake_ssh_public_key_file": f"{key}.pub",
+            "ssh_ingress_cidrs": ["10.40.0.0/16"],
+            **(extra_vars or {}),
+        }
+        return run(BAKE, extra_vars=merged, skip_tags="bake_host", **kwargs)
+
+    run_bake.public_key = Path(f"{key}.pub").read_text().strip()
+    return run_bake
+
+
+def baked_images(aws) -> dict[str, list[dict]]:
+    """{role: [image]} of this environment's golden images, oldest first."""
+    images = aws("ec2").describe_images(
+        Owners=["self"],
+        Filters=[
+            {"Name": "tag:Project", "Values": [NAME]},
+            {"Name": "tag:Environment", "Values": [ENV]},
+            {"Name": "tag-key", "Values": ["BakeKey"]},
+        ],
+    )["Images"]
+    by_role: dict[str, list[dict]] = {role: [] for role in ROLES}
+    for image in sorted(images, key=lambda i: i["CreationDate"]):
+        by_role[tags_of(image)["Role"]].append(image)
+    return by_role
+
+
+def tags_of(resource: dict) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def template_image(aws, role: str, version: str = "$Latest") -> str:
+    (found,) = aws("ec2").describe_launch_template_versions(
+        LaunchTemplateName=f"{PREFIX}-{role}", Versions=[version]
+    )["LaunchTemplateVersions"]
+    return found["LaunchTemplateData"]["ImageId"]
+
+
+def group_images(aws, role: str) -> list[str]:
+    (group,) = aws("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{PREFIX}-{role}"]
+    )["AutoScalingGroups"]
+    ids = [i["InstanceId"] for i in group["Instances"]]
+    if not ids:
+        return []
+    reservations = aws("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+    return [i["ImageId"] for r in reservations for i in r["Instances"]]
+
+
+def other_base_images(aws, count: int) -> list[str]:
+    """Public images other than the one the environment started from (new base images)."""
+    current = template_image(aws, "web")
+    images = aws("ec2").describe_images(Owners=["amazon"])["Images"]
+    return [i["ImageId"] for i in images if i["ImageId"] != current][:count]
+
+
+BAKE_BAD_INPUTS = {
+    "unknown tier": ({"bake_roles": ["db"]}, "bake_roles"),
+    "max healthy too far above min": (
+        {"bake_refresh_min_healthy_percentage": 50, "bake_refresh_max_healthy_percentage": 200},
+        "bake_refresh_max_healthy_percentage",
+    ),
+    "ssh with no way in": ({"ssh_ingress_cidrs": []}, "ssh_ingress_cidrs"),
+    "connection": ({"bake_connection": "winrm"}, "bake_connection"),
+}
+
+
+@pytest.mark.parametrize("case", BAKE_BAD_INPUTS, ids=list(BAKE_BAD_INPUTS))
+def test_bake_refuses_bad_input_before_any_call(case, provisioned, bake, aws, emulator):
+    extra_vars, words = BAKE_BAD_INPUTS[case]
+    emulator.journal(clear=True)
+    result = bake(extra_vars=extra_vars)
+    assert not result.ok, f"{case}: preflight accepted it"
+    assert words in result.messages(), result.messages()
+    assert emulator.journal() == []
+
+
+def test_bake_builds_one_tagged_image_per_tier_and_rolls_it_out(provisioned, bake, aws, emulator):
+    """Two web instances run the base image; the bake launches a builder per tier as the tier's
+    hosts run (its instance profile, the app group, a private subnet, IMDSv2, an encrypted
+    root volume, not in the inventory's groups), images it, terminates it, points the launch
+    templates at the images and replaces the web instances by a rolling instance refresh."""
+    autoscaling, ec2 = aws("autoscaling"), aws("ec2")
+    base = template_image(aws, "web")
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName=f"{PREFIX}-web", DesiredCapacity=2)
+    assert group_images(aws, "web") == [base, base]
+    emulator.journal(clear=True)
+
+    result = bake()
+    assert result.ok, result.messages()
+    images = baked_images(aws)
+    assert {role: len(found) for role, found in images.items()} == {"web": 1, "worker": 1}
+    for role in ROLES:
+        (image,) = images[role]
+        tags = tags_of(image)
+        assert image["State"] == "available"
+        assert image["Name"] == f"{PREFIX}-{role}-{tags['BakeKey']}"
+        assert {k: tags[k] for k in ("Project", "Environment", "ManagedBy", "Role")} == {
+            "Project": NAME,
+            "Environment": ENV,
+            "ManagedBy": "ansible",
+            "Role": role,
+        }
+        assert tags["BaseImage"] == base and tags["SourceRevision"] and tags["ReleasedAt"]
+        snapshot_ids = [m["Ebs"]["SnapshotId"] for m in image["BlockDeviceMappings"]]
+        for snapshot in ec2.describe_snapshots(SnapshotIds=snapshot_ids)["Snapshots"]:
+            assert tags_of(snapshot)["BakeKey"] == tags["BakeKey"]
+        assert template_image(aws, role) == template_image(aws, role, "$Default")
+        assert template_image(aws, role) == image["ImageId"]
+
+    builders = [
+        i
+        for r in ec2.describe_instances(
+            Filters=[{"Name": "tag:Purpose", "Values": ["bake"]}, *_env_filters()]
+        )["Reservations"]
+        for i in r["Instances"]
+    ]
+    assert sorted(tags_of(b)["BakeRole"] for b in builders) == ["web", "worker"]
+    (app_group,) = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": [f"{PREFIX}-app"]}]
+    )["SecurityGroups"]
+    private = {
+        s["SubnetId"]
+        for s in ec2.describe_subnets(
+            Filters=[{"Name": "tag:Tier", "Values": ["private"]}, *_env_filters()]
+        )["Subnets"]
+    }
+    for builder in builders:
+        assert builder["State"]["Name"] in ("shutting-down", "terminated")
+        assert "Role" not in tags_of(builder)  # never in the inventory's web/worker groups
+        assert [g["GroupId"] for g in builder["SecurityGroups"]] == [app_group["GroupId"]]
+        assert builder["SubnetId"] in private
+    # How they were launched (a terminated instance no longer shows its profile).
+    launches = {
+        _tag_param(e["params"], "BakeRole"): e["params"]
+        for e in emulator.journal()
+        if e["action"] == "RunInstances"
+    }
+    assert sorted(launches) == ["web", "worker"]
+    for role, params in launches.items():
+        assert params["IamInstanceProfile.Arn"][0].endswith(f":instance-profile/{PREFIX}-{role}")
+        assert params["MetadataOptions.HttpTokens"] == ["required"]
+        assert params["BlockDeviceMapping.1.Ebs.Encrypted"] == ["true"]
+        assert bake.public_key in base64.b64decode(params["UserData"][0]).decode()
+    (refresh,) = autoscaling.describe_instance_refreshes(AutoScalingGroupName=f"{PREFIX}-web")[
+        "InstanceRefreshes"
+    ]
+    assert refresh["Status"] == "Successful"
+    assert refresh["Preferences"]["MinHealthyPercentage"] == 100
+    assert refresh["Preferences"]["MaxHealthyPercentage"] == 150
+    assert group_images(aws, "web") == [images["web"][0]["ImageId"]] * 2
+    # The worker group has no instance: nothing to refresh.
+    assert not autoscaling.describe_instance_refreshes(AutoScalingGroupName=f"{PREFIX}-worker")[
+        "InstanceRefreshes"
+    ]
+
+
+def _tag_param(params: dict, key: str) -> str:
+    """The value of tag ``key`` in a RunInstances request's tag specifications (query form)."""
+    name = next(k for k, v in sorted(params.items()) if k.endswith(".Key") and v == [key])
+    return params[name[: -len("Key")] + "Value"][0]
+
+
+def _env_filters() -> list[dict]:
+    return [
+        {"Name": "tag:Project", "Values": [NAME]},
+        {"Name": "tag:Environment", "Values": [ENV]},
+    ]
+
+
+def test_bake_again_with_the_same_sources_changes_nothing(provisioned, bake, aws, emulator):
+    before = baked_images(aws)
+    emulator.journal(clear=True)
+    again = bake()
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
+    assert baked_images(aws) == before
+    actions = {e["action"] for e in emulator.journal()}
+    assert not actions & {"RunInstances", "CreateImage", "StartInstanceRefresh", "CreateTags"}
+    check = bake(check=True, diff=True)
+    assert check.ok, check.messages()
+    assert check.changed == 0, check.changed_tasks()
+
+
+def test_bake_check_mode_lists_a_new_bake_and_changes_nothing(provisioned, bake, aws, emulator):
+    (new_base,) = other_base_images(aws, 1)
+    before = baked_images(aws)
+    emulator.journal(clear=True)
+    check = bake(check=True, extra_vars={"ec2_ami_id": new_base})
+    assert check.ok, check.messages()
+    changed = check.changed_tasks()
+    said = [i.get("msg", "") for _, _, r in check.task_results() for i in r.get("results", [])]
+    assert [m for m in said if m.startswith("would bake")], said
+    assert any("Refresh" in task for task in changed), changed
+    assert baked_images(aws) == before
+    writes = [
+        e["action"]
+        for e in emulator.journal()
+        if not e["action"].startswith(("Describe", "Get", "List"))
+    ]
+    assert writes == []
+
+
+def test_bake_keeps_the_newest_images_and_the_one_in_use(provisioned, bake, aws):
+    """A new base image is a new key: images B and C; with two kept, the first bake's images
+    go with their snapshots. Back to B (a revert): nothing is built, B is released again and
+    the web group refreshed onto it; with one kept, B stays though C is newer: it is in use."""
+    ec2 = aws("ec2")
+    first = baked_images(aws)
+    first_snapshots = [
+        m["Ebs"]["SnapshotId"] for role in ROLES for m in first[role][0]["BlockDeviceMappings"]
+    ]
+    base_b, base_c = other_base_images(aws, 2)
+    for base in (base_b, base_c):
+        result = bake(extra_vars={"ec2_ami_id": base, "bake_keep_images": 2})
+        assert result.ok, result.messages()
+    images = baked_images(aws)
+    for role in ROLES:
+        assert [tags_of(i)["BaseImage"] for i in images[role]] == [base_b, base_c]
+        assert template_image(aws, role) == images[role][1]["ImageId"]
+    assert not ec2.describe_snapshots(Filters=[{"Name": "snapshot-id", "Values": first_snapshots}])[
+        "Snapshots"
+    ]
+
+    revert = bake(extra_vars={"ec2_ami_id": base_b, "bake_keep_images": 1})
+    assert revert.ok, revert.messages()
+    assert not any("Create each tier" in task for task in revert.changed_tasks())
+    after = baked_images(aws)
+    for role in ROLES:
+        assert [i["ImageId"] for i in after[role]] == [i["ImageId"] for i in images[role]]
+    for role in ROLES:
+        assert template_image(aws, role) == images[role][0]["ImageId"]
+    assert group_images(aws, "web") == [images["web"][0]["ImageId"]] * 2
+
+
+def test_provision_keeps_the_released_images(provisioned, run, aws):
+    """provision.yml names each tier's released golden image in its launch template: a run
+    after the bakes changes nothing (the web group back at the inventory's capacity first)."""
+    aws("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=f"{PREFIX}-web", DesiredCapacity=0
+    )
+    released = {role: template_image(aws, role) for role in ROLES}
+    again = run(PROVISION)
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
+    assert {role: template_image(aws, role) for role in ROLES} == released
 
 
 # ---------------------------------------------------------------------------------------------

@@ -85,6 +85,7 @@ def run_playbook(
     diff: bool = False,
     limit: str | None = None,
     tags: str | None = None,
+    skip_tags: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 900,
 ) -> PlaybookResult:
@@ -101,6 +102,8 @@ def run_playbook(
         cmd += ["--limit", limit]
     if tags:
         cmd += ["--tags", tags]
+    if skip_tags:
+        cmd += ["--skip-tags", skip_tags]
     run_env = dict(os.environ)
     run_env.update(env or {})
     run_env.update(

@@ -45,6 +45,14 @@ def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[
             for t in ec2.describe_launch_templates()["LaunchTemplates"]
             if t["LaunchTemplateName"].startswith(prefix)
         ],
+        "image": [
+            i["ImageId"]
+            for i in ec2.describe_images(Owners=["self"], Filters=tag_filters)["Images"]
+        ],
+        "snapshot": [
+            s["SnapshotId"]
+            for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=tag_filters)["Snapshots"]
+        ],
         "instance": [
             i["InstanceId"]
             for r in ec2.describe_instances(Filters=tag_filters)["Reservations"]

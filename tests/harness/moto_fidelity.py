@@ -205,6 +205,100 @@ def ec2_launch_template_data_is_what_was_put() -> None:
 
 
 @fix
+def ec2_launch_template_versions_launch_with_their_user_data() -> None:
+    """moto 5.2.5: CreateLaunchTemplateVersion keeps ``UserData`` as a plain string (only
+    CreateLaunchTemplate parses it), and every launch from such a version, e.g. an Auto Scaling
+    group on ``$Latest`` after a new version, fails an assertion (HTTP 500).
+
+    AWS launches from any version of a template with that version's user data.
+    """
+    from moto.core.types import Base64EncodedString
+    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.ec2.utils import parse_user_data
+
+    @_around(LaunchTemplate, "create_version")
+    def create_version(
+        original: Callable[..., Any], self: LaunchTemplate, data: dict[str, Any], description: str
+    ) -> Any:
+        if data.get("UserData") is not None and not isinstance(
+            data["UserData"], Base64EncodedString
+        ):
+            data["UserData"] = parse_user_data(data["UserData"])
+        return original(self, data, description)
+
+
+@fix
+def ec2_delete_launch_template_versions() -> None:
+    """moto 5.2.5: DeleteLaunchTemplateVersions is not implemented (HTTP 500), and
+    amazon.aws.ec2_launch_template deletes a template's other versions with it before the
+    template itself (teardown of a template that has more than one version).
+
+    AWS deletes each version given and lists it as deleted, or as not deleted with a reason:
+    launchTemplateVersionDoesNotExist, or the default version (never deleted while default).
+    A deleted version is gone from DescribeLaunchTemplateVersions; $Latest is the highest
+    version left. Version numbers are never reused.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+    from moto.ec2.models.launch_templates import LaunchTemplate, LaunchTemplateBackend
+    from moto.ec2.responses.launch_templates import LaunchTemplates
+
+    def deleted(template: Any) -> set[int]:
+        return template.__dict__.setdefault("fidelity_deleted", set())
+
+    @_around(LaunchTemplate, "get_version")
+    def get_version(original: Callable[..., Any], self: Any, num: Any) -> Any:
+        if str(num).lower() == "$latest":
+            return max(
+                (v for v in self.versions if v.number not in deleted(self)), key=lambda v: v.number
+            )
+        version = original(self, num)
+        if version.number in deleted(self):
+            raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+        return version
+
+    LaunchTemplate.latest_version = lambda self: self.get_version("$Latest")  # type: ignore[method-assign]
+
+    @_around(LaunchTemplateBackend, "describe_launch_template_versions")
+    def describe(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        return [(t, v) for t, v in original(self, *args, **kwargs) if v.number not in deleted(t)]
+
+    def delete_launch_template_versions(self: Any) -> ActionResult:
+        name = self._get_param("LaunchTemplateName")
+        template_id = self._get_param("LaunchTemplateId")
+        template = (
+            self.ec2_backend.get_launch_template_by_name(name)
+            if name
+            else self.ec2_backend.get_launch_template(template_id)
+        )
+        done, refused = [], []
+        for text in self._get_param("Versions", []):
+            item = {"LaunchTemplateId": template.id, "LaunchTemplateName": template.name}
+            number = int(text) if str(text).isdigit() else 0
+            exists = 1 <= number <= len(template.versions) and number not in deleted(template)
+            if not exists:
+                error = {"Code": "launchTemplateVersionDoesNotExist", "Message": f"{text}"}
+            elif template.is_default(template.versions[number - 1]):
+                error = {
+                    "Code": "unexpectedError",
+                    "Message": "Cannot delete the default version of a launch template",
+                }
+            else:
+                deleted(template).add(number)
+                done.append({**item, "VersionNumber": number})
+                continue
+            refused.append({**item, "VersionNumber": number, "ResponseError": error})
+        return ActionResult(
+            {
+                "SuccessfullyDeletedLaunchTemplateVersions": done,
+                "UnsuccessfullyDeletedLaunchTemplateVersions": refused,
+            }
+        )
+
+    LaunchTemplates.delete_launch_template_versions = delete_launch_template_versions  # type: ignore[attr-defined]
+
+
+@fix
 def ec2_run_instances_honours_launch_template() -> None:
     """moto 5.2.5: RunInstances from a launch template ignores several of its settings.
 
@@ -259,6 +353,26 @@ def ec2_run_instances_honours_launch_template() -> None:
                         iam_instance_profile_name=profile.get("Name"),
                         iam_instance_profile_arn=profile.get("Arn"),
                     )
+        return reservation
+
+
+@fix
+def ec2_instances_report_their_network_interface_groups() -> None:
+    """moto 5.2.5: an instance launched with its security groups on the primary network
+    interface (``NetworkInterfaces[0].Groups``, as amazon.aws.ec2_instance launches) reports no
+    ``SecurityGroups`` of its own, so ec2_instance "fixes" them with ModifyInstanceAttribute.
+
+    AWS: the instance's groups are its primary interface's groups.
+    """
+    from moto.ec2.models.instances import InstanceBackend
+
+    @_around(InstanceBackend, "run_instances")
+    def run_instances(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        reservation = original(self, *args, **kwargs)
+        for instance in reservation.instances:
+            primary = instance.nics.get(0)
+            if not instance.security_groups and primary is not None:
+                instance.security_groups = list(primary._group_set)
         return reservation
 
 
@@ -480,8 +594,9 @@ def autoscaling_instance_refreshes_replace_instances() -> None:
     not implemented (amazon.aws.autoscaling_instance_refresh fails).
 
     AWS: a refresh is Pending, then InProgress, replacing the group's instances in batches as
-    large as MinHealthyPercentage (default 90) allows, at least one at a time: each batch is
-    terminated, the group launches replacements from its launch template and waits out the
+    large as MinHealthyPercentage (default 90) and MaxHealthyPercentage (default 100; above it
+    launches first) allow, at least one at a time: each batch is replaced (terminated, and the
+    group launches from its launch template as it stands), then the refresh waits out the
     instance warm-up (InstanceWarmup, default the group's health check grace period); then
     Successful. SkipMatching leaves instances that already run the group's configuration
     (here: its image and instance type; moto keeps no per-instance template version).
@@ -521,7 +636,10 @@ def autoscaling_instance_refreshes_replace_instances() -> None:
                 if (s.instance.image_id, s.instance.instance_type)
                 != (group.image_id, group.instance_type)
             ]
-        size = max(1, int(len(group.instance_states) * (100 - minimum) / 100))
+        # AWS replaces as many at a time as the room between the two percentages allows
+        # (MaxHealthyPercentage above 100: launching before terminating), at least one.
+        room = int(maximum if maximum is not None else 100) - minimum
+        size = max(1, int(len(group.instance_states) * room / 100))
         scale = _TIMING["scale"]
         refresh = {
             "InstanceRefreshId": str(uuid.uuid4()),
