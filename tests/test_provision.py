@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import shutil
 import subprocess
 import time
 import uuid
@@ -867,22 +869,31 @@ ROLES = ("web", "worker")
 
 
 @pytest.fixture(scope="module")
-def bake(run, tmp_path_factory):
+def bake(run, tmp_path_factory, emulator):
     """bake.yml on this environment without the plays on the builders. The controller would
     reach them by SSH: a key of its own, and an SSH source for preflight's check (only the
-    bake is told; the emulator's security group is not consulted)."""
+    bake is told; the emulator's security group is not consulted). Every (service, action)
+    the runs call is collected in ``calls`` (the request journal, emptied before each run)."""
     key = tmp_path_factory.mktemp("bake") / "id_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    calls: set[tuple[str, str]] = set()
 
     def run_bake(*, extra_vars=None, **kwargs):
         merged = {
             "bake_ssh_public_key_file": f"{key}.pub",
             "ssh_ingress_cidrs": ["10.40.0.0/16"],
+            # The emulator's refreshes end within a second or two: no 15 s polls.
+            "bake_refresh_poll": 1,
             **(extra_vars or {}),
         }
-        return run(BAKE, extra_vars=merged, skip_tags="bake_host", **kwargs)
+        emulator.journal(clear=True)
+        try:
+            return run(BAKE, extra_vars=merged, **{"skip_tags": "bake_host", **kwargs})
+        finally:
+            calls.update((e["service"], e["action"]) for e in emulator.journal())
 
     run_bake.public_key = Path(f"{key}.pub").read_text().strip()
+    run_bake.calls = calls
     return run_bake
 
 
@@ -924,11 +935,13 @@ def group_images(aws, role: str) -> list[str]:
     return [i["ImageId"] for r in reservations for i in r["Instances"]]
 
 
-def other_base_images(aws, count: int) -> list[str]:
-    """Public images other than the one the environment started from (new base images)."""
-    current = template_image(aws, "web")
+def new_base_images(aws, count: int) -> list[str]:
+    """Public images no golden image was baked from yet and the templates do not name (new
+    base images)."""
+    used = {tags_of(i)["BaseImage"] for found in baked_images(aws).values() for i in found}
+    used |= {template_image(aws, role) for role in ROLES}
     images = aws("ec2").describe_images(Owners=["amazon"])["Images"]
-    return [i["ImageId"] for i in images if i["ImageId"] != current][:count]
+    return [i["ImageId"] for i in images if i["ImageId"] not in used][:count]
 
 
 BAKE_BAD_INPUTS = {
@@ -1060,7 +1073,7 @@ def test_bake_again_with_the_same_sources_changes_nothing(provisioned, bake, aws
 
 
 def test_bake_check_mode_lists_a_new_bake_and_changes_nothing(provisioned, bake, aws, emulator):
-    (new_base,) = other_base_images(aws, 1)
+    (new_base,) = new_base_images(aws, 1)
     before = baked_images(aws)
     emulator.journal(clear=True)
     check = bake(check=True, extra_vars={"ec2_ami_id": new_base})
@@ -1078,36 +1091,86 @@ def test_bake_check_mode_lists_a_new_bake_and_changes_nothing(provisioned, bake,
     assert writes == []
 
 
-def test_bake_keeps_the_newest_images_and_the_one_in_use(provisioned, bake, aws):
-    """A new base image is a new key: images B and C; with two kept, the first bake's images
-    go with their snapshots. Back to B (a revert): nothing is built, B is released again and
-    the web group refreshed onto it; with one kept, B stays though C is newer: it is in use."""
-    ec2 = aws("ec2")
+def test_bake_reverts_to_a_kept_image_without_building(provisioned, bake, aws):
+    """A new base image is a new key: image B, released and rolled out; two kept, so A stays.
+    Back to A's sources (a revert): nothing is built, A is released again and the web group
+    refreshed onto it; with one kept, A stays though B is newer: it is in use."""
     first = baked_images(aws)
-    first_snapshots = [
-        m["Ebs"]["SnapshotId"] for role in ROLES for m in first[role][0]["BlockDeviceMappings"]
-    ]
-    base_b, base_c = other_base_images(aws, 2)
-    for base in (base_b, base_c):
-        result = bake(extra_vars={"ec2_ami_id": base, "bake_keep_images": 2})
-        assert result.ok, result.messages()
+    (base_b,) = new_base_images(aws, 1)
+    result = bake(extra_vars={"ec2_ami_id": base_b, "bake_keep_images": 2})
+    assert result.ok, result.messages()
     images = baked_images(aws)
     for role in ROLES:
-        assert [tags_of(i)["BaseImage"] for i in images[role]] == [base_b, base_c]
+        assert images[role][0]["ImageId"] == first[role][0]["ImageId"]
+        assert tags_of(images[role][1])["BaseImage"] == base_b
         assert template_image(aws, role) == images[role][1]["ImageId"]
-    assert not ec2.describe_snapshots(Filters=[{"Name": "snapshot-id", "Values": first_snapshots}])[
-        "Snapshots"
-    ]
+    assert group_images(aws, "web") == [images["web"][1]["ImageId"]] * 2
 
-    revert = bake(extra_vars={"ec2_ami_id": base_b, "bake_keep_images": 1})
+    revert = bake(
+        extra_vars={"ec2_ami_id": tags_of(first["web"][0])["BaseImage"], "bake_keep_images": 1}
+    )
     assert revert.ok, revert.messages()
     assert not any("Create each tier" in task for task in revert.changed_tasks())
     after = baked_images(aws)
     for role in ROLES:
         assert [i["ImageId"] for i in after[role]] == [i["ImageId"] for i in images[role]]
-    for role in ROLES:
         assert template_image(aws, role) == images[role][0]["ImageId"]
     assert group_images(aws, "web") == [images["web"][0]["ImageId"]] * 2
+
+
+def test_bake_prunes_but_never_the_image_of_a_template_version_a_group_launches_from(
+    provisioned, bake, aws
+):
+    """Images A (released) and B per tier. The web group rolled back by hand to the launch
+    template version of B (AWS's way back without a bake) and scaled in. A bake of new sources
+    C keeping one image deletes the others with their snapshots, except web's B: no instance
+    runs it and C is released, but a scale-out of the group would launch it."""
+    ec2, autoscaling = aws("ec2"), aws("autoscaling")
+    images = baked_images(aws)
+    web_b = images["web"][1]["ImageId"]
+    pinned = max(
+        v["VersionNumber"]
+        for v in ec2.describe_launch_template_versions(LaunchTemplateName=f"{PREFIX}-web")[
+            "LaunchTemplateVersions"
+        ]
+        if v["LaunchTemplateData"]["ImageId"] == web_b
+    )
+    (base_c,) = new_base_images(aws, 1)
+    group = {"AutoScalingGroupName": f"{PREFIX}-web"}
+    autoscaling.update_auto_scaling_group(
+        **group,
+        DesiredCapacity=0,
+        LaunchTemplate={"LaunchTemplateName": f"{PREFIX}-web", "Version": str(pinned)},
+    )
+    try:
+        result = bake(extra_vars={"ec2_ami_id": base_c, "bake_keep_images": 1})
+    finally:
+        autoscaling.update_auto_scaling_group(
+            **group, LaunchTemplate={"LaunchTemplateName": f"{PREFIX}-web", "Version": "$Latest"}
+        )
+    assert result.ok, result.messages()
+    after = baked_images(aws)
+    assert [tags_of(i)["BaseImage"] for i in after["worker"]] == [base_c]
+    assert [i["ImageId"] for i in after["web"]][:1] == [web_b], "pruned: in use by the group"
+    assert [tags_of(i)["BaseImage"] for i in after["web"]][1:] == [base_c]
+    assert template_image(aws, "web") == after["web"][1]["ImageId"]
+    gone = [images["web"][0], *images["worker"]]
+    snapshots = [m["Ebs"]["SnapshotId"] for i in gone for m in i["BlockDeviceMappings"]]
+    assert not ec2.describe_snapshots(Filters=[{"Name": "snapshot-id", "Values": snapshots}])[
+        "Snapshots"
+    ]
+
+
+def test_bake_calls_only_what_the_readme_grants_the_controller(provisioned, bake):
+    """Every operation the bakes above called (request journal; S3 is not journaled and bake.yml
+    calls none) is in README's controller IAM list for golden images."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("For golden images (`playbooks/bake.yml`")
+    paragraph = readme[start : readme.index("\n\n", start)]
+    granted = set(re.findall(r"`(?:[a-z0-9-]+:)?([A-Z][A-Za-z0-9]+)`", paragraph))
+    called = {action for _service, action in bake.calls}
+    assert {"RunInstances", "CreateImage", "StartInstanceRefresh"} <= called, sorted(called)
+    assert called <= granted, sorted(called - granted)
 
 
 def test_provision_keeps_the_released_images(provisioned, run, aws):
@@ -1121,6 +1184,46 @@ def test_provision_keeps_the_released_images(provisioned, run, aws):
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
     assert {role: template_image(aws, role) for role in ROLES} == released
+
+
+def test_a_bake_reaches_builders_through_the_inventorys_bastion(provisioned, bake, aws, tmp_path):
+    """A CI runner outside the VPC reaches the builders as the inventory reaches the fleet:
+    through the bastion its ansible_ssh_common_args name, with a throwaway known-hosts file.
+    The emulator's instances run no OS (ssh here only records what it was asked): the bake
+    fails before any image, leaving the builders running for a look; teardown removes them."""
+    inventory = tmp_path / "inventory"
+    shutil.copytree(ROOT / "inventories" / "local", inventory)  # links copied as files
+    (inventory / "group_vars" / "all" / "zz_bastion.yml").write_text(
+        "---\nansible_ssh_common_args: -o ProxyJump=ci@bastion.streamstack.test\n"
+    )
+    ssh, said = tmp_path / "ssh", tmp_path / "ssh.log"
+    ssh.write_text(f'#!/bin/sh\necho "$@" >> {said}\nexit 255\n')
+    ssh.chmod(0o755)
+    before = baked_images(aws)
+    result = bake(
+        inventory=inventory,
+        skip_tags="",
+        extra_vars={"ansible_ssh_executable": str(ssh), "bake_connect_timeout": 2},
+    )
+    assert not result.ok
+    assert baked_images(aws) == before
+    builders = [
+        i
+        for r in aws("ec2").describe_instances(
+            Filters=[
+                {"Name": "tag:Purpose", "Values": ["bake"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running"]},
+                *_env_filters(),
+            ]
+        )["Reservations"]
+        for i in r["Instances"]
+    ]
+    assert sorted(tags_of(b)["BakeRole"] for b in builders) == ["web", "worker"]
+    commands = said.read_text().splitlines()
+    for builder in builders:
+        (command, *_) = [c for c in commands if builder["PrivateIpAddress"] in c.split()] or [""]
+        assert "ProxyJump=ci@bastion.streamstack.test" in command, commands
+        assert "UserKnownHostsFile=/dev/null" in command, commands
 
 
 # ---------------------------------------------------------------------------------------------
