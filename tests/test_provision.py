@@ -966,14 +966,15 @@ def test_bake_refuses_bad_input_before_any_call(case, provisioned, bake, aws, em
 
 
 def test_bake_builds_one_tagged_image_per_tier_and_rolls_it_out(provisioned, bake, aws, emulator):
-    """Two web instances run the base image; the bake launches a builder per tier as the tier's
-    hosts run (its instance profile, the app group, a private subnet, IMDSv2, an encrypted
-    root volume, not in the inventory's groups), images it, terminates it, points the launch
-    templates at the images and replaces the web instances by a rolling instance refresh."""
+    """The groups' instances (the inventory's capacity: web 2, worker 1) run the base image;
+    the bake launches a builder per tier as the tier's hosts run (its instance profile, the app
+    group, a private subnet, IMDSv2, an encrypted root volume, not in the inventory's groups),
+    images it, terminates it, points the launch templates at the images and replaces the
+    groups' instances by rolling instance refreshes."""
     autoscaling, ec2 = aws("autoscaling"), aws("ec2")
     base = template_image(aws, "web")
-    autoscaling.update_auto_scaling_group(AutoScalingGroupName=f"{PREFIX}-web", DesiredCapacity=2)
     assert group_images(aws, "web") == [base, base]
+    assert group_images(aws, "worker") == [base]
     emulator.journal(clear=True)
 
     result = bake()
@@ -1032,17 +1033,14 @@ def test_bake_builds_one_tagged_image_per_tier_and_rolls_it_out(provisioned, bak
         assert params["MetadataOptions.HttpTokens"] == ["required"]
         assert params["BlockDeviceMapping.1.Ebs.Encrypted"] == ["true"]
         assert bake.public_key in base64.b64decode(params["UserData"][0]).decode()
-    (refresh,) = autoscaling.describe_instance_refreshes(AutoScalingGroupName=f"{PREFIX}-web")[
-        "InstanceRefreshes"
-    ]
-    assert refresh["Status"] == "Successful"
-    assert refresh["Preferences"]["MinHealthyPercentage"] == 100
-    assert refresh["Preferences"]["MaxHealthyPercentage"] == 150
-    assert group_images(aws, "web") == [images["web"][0]["ImageId"]] * 2
-    # The worker group has no instance: nothing to refresh.
-    assert not autoscaling.describe_instance_refreshes(AutoScalingGroupName=f"{PREFIX}-worker")[
-        "InstanceRefreshes"
-    ]
+    for role, count in (("web", 2), ("worker", 1)):
+        (refresh,) = autoscaling.describe_instance_refreshes(
+            AutoScalingGroupName=f"{PREFIX}-{role}"
+        )["InstanceRefreshes"]
+        assert refresh["Status"] == "Successful"
+        assert refresh["Preferences"]["MinHealthyPercentage"] == 100
+        assert refresh["Preferences"]["MaxHealthyPercentage"] == 150
+        assert group_images(aws, role) == [images[role][0]["ImageId"]] * count
 
 
 def _tag_param(params: dict, key: str) -> str:
@@ -1137,16 +1135,23 @@ def test_bake_prunes_but_never_the_image_of_a_template_version_a_group_launches_
     )
     (base_c,) = new_base_images(aws, 1)
     group = {"AutoScalingGroupName": f"{PREFIX}-web"}
+    (provisioned_group,) = autoscaling.describe_auto_scaling_groups(
+        AutoScalingGroupNames=[f"{PREFIX}-web"]
+    )["AutoScalingGroups"]
     autoscaling.update_auto_scaling_group(
         **group,
+        MinSize=0,
         DesiredCapacity=0,
         LaunchTemplate={"LaunchTemplateName": f"{PREFIX}-web", "Version": str(pinned)},
     )
     try:
         result = bake(extra_vars={"ec2_ami_id": base_c, "bake_keep_images": 1})
-    finally:
+    finally:  # back as provisioned (instances of the released image)
         autoscaling.update_auto_scaling_group(
-            **group, LaunchTemplate={"LaunchTemplateName": f"{PREFIX}-web", "Version": "$Latest"}
+            **group,
+            MinSize=provisioned_group["MinSize"],
+            DesiredCapacity=provisioned_group["DesiredCapacity"],
+            LaunchTemplate={"LaunchTemplateName": f"{PREFIX}-web", "Version": "$Latest"},
         )
     assert result.ok, result.messages()
     after = baked_images(aws)
@@ -1175,10 +1180,7 @@ def test_bake_calls_only_what_the_readme_grants_the_controller(provisioned, bake
 
 def test_provision_keeps_the_released_images(provisioned, run, aws):
     """provision.yml names each tier's released golden image in its launch template: a run
-    after the bakes changes nothing (the web group back at the inventory's capacity first)."""
-    aws("autoscaling").update_auto_scaling_group(
-        AutoScalingGroupName=f"{PREFIX}-web", DesiredCapacity=0
-    )
+    after the bakes changes nothing."""
     released = {role: template_image(aws, role) for role in ROLES}
     again = run(PROVISION)
     assert again.ok, again.messages()
