@@ -1,8 +1,11 @@
 """Wall time of provisioning the whole platform on the emulator: first run, no-op re-run,
 check mode. Each measurement runs on a fresh emulator of its own (first run) or the same
-provisioned one (re-runs). Also prints the CPU seconds ansible-playbook and its module
-processes used (the emulator's own CPU is not counted) and the load average, since other work
-on the machine inflates the wall times.
+provisioned one (re-runs). The re-runs are measured twice, alternately: with the inventory's
+connection (streamstack.aws.local_forkserver: modules forked from a pre-warmed Python) and with
+ansible.builtin.local (a new Python process per module), so both see the same machine load.
+Also prints the CPU seconds ansible-playbook and its module processes used (the fork server's
+children are not ansible-playbook's: its CPU is not counted; the emulator's is never counted)
+and the load average, since other work on the machine inflates the wall times.
 
     .venv/bin/python bench/provision.py [--repeat N]
 """
@@ -28,6 +31,15 @@ from tests.harness.ansible import run_playbook  # noqa: E402
 from tests.harness.emulator import Emulator  # noqa: E402
 
 PLAYBOOK = ROOT / "playbooks" / "provision.yml"
+LOCAL = {"ansible_connection": "ansible.builtin.local"}
+# name: (run_playbook options, extra vars choosing the connection); re-runs alternate.
+RUNS = {
+    "first run": ({}, {}),
+    "no-op re-run": ({}, {}),
+    "no-op re-run (local)": ({}, LOCAL),
+    "--check": ({"check": True}, {}),
+    "--check (local)": ({"check": True}, LOCAL),
+}
 
 
 def children_cpu() -> float:
@@ -50,7 +62,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=1, help="rounds (fresh emulator each)")
     args = parser.parse_args()
-    rows: dict[str, list[float]] = {"first run": [], "no-op re-run": [], "--check": []}
+    rows: dict[str, list[float]] = {name: [] for name in RUNS}
     cpu: dict[str, list[float]] = {name: [] for name in rows}
     loads = [os.getloadavg()[0]]
     for _ in range(args.repeat):
@@ -65,14 +77,9 @@ def main() -> int:
             )
             try:
                 extra = {"aws_endpoint_url": emulator.endpoint}
-                runs = {
-                    "first run": {},
-                    "no-op re-run": {},
-                    "--check": {"check": True},
-                }
                 said = []
-                for name, options in runs.items():
-                    wall, changed, used = timed(extra_vars=extra, **options)
+                for name, (options, connection) in RUNS.items():
+                    wall, changed, used = timed(extra_vars={**extra, **connection}, **options)
                     rows[name].append(wall)
                     cpu[name].append(used)
                     loads.append(os.getloadavg()[0])
@@ -85,10 +92,15 @@ def main() -> int:
         f" 1-min load average {min(loads):.1f}-{max(loads):.1f}:"
     )
     for name, values in rows.items():
+        forked = not RUNS[name][1]
         print(
-            f"  {name:<14} median {statistics.median(values):6.1f} s   min {min(values):6.1f} s"
+            f"  {name:<24} median {statistics.median(values):6.1f} s   min {min(values):6.1f} s"
             f"   CPU median {statistics.median(cpu[name]):5.1f} s"
+            + (" (without the fork server's modules)" if forked else "")
         )
+    for run in ("no-op re-run", "--check"):
+        ratio = statistics.median(rows[f"{run} (local)"]) / statistics.median(rows[run])
+        print(f"  {run}: the fork server is {ratio:.1f} times as fast as a process per module")
     return 0
 
 
