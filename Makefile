@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test test-fleet lint lock docs bench-provision bench-patch bench-roles bench-app bench-up
+.PHONY: help deps up down test test-fleet lint lock docs bench-provision bench-patch bench-roles bench-app bench-up bench-asg
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -55,3 +55,6 @@ bench-patch: deps ## Rolling patch wall time: 3 and 6 podman hosts, serial 1 and
 
 bench-up: deps ## make up with no baked hosts, make down, make up again from the baked hosts (own fleet and state)
 	python bench/up.py
+
+bench-asg: deps ## Launch-to-serving seconds of the local Auto Scaling groups: scale-out and replacement (own fleet)
+	python bench/asg.py
