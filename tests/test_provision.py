@@ -347,6 +347,19 @@ def test_network_spans_two_zones_with_private_subnets(provisioned, aws):
         "public": {"eu-west-1a", "eu-west-1b"},
         "private": {"eu-west-1a", "eu-west-1b"},
     }
+    # Each NAT gateway's Elastic IP carries the environment's tags: the teardown finds it by them.
+    gateways = ec2.describe_nat_gateways(
+        Filter=[
+            {"Name": "tag:Project", "Values": [NAME]},
+            {"Name": "state", "Values": ["available"]},
+        ]
+    )["NatGateways"]
+    allocations = [
+        address["AllocationId"] for nat in gateways for address in nat["NatGatewayAddresses"]
+    ]
+    assert allocations
+    for address in ec2.describe_addresses(AllocationIds=allocations)["Addresses"]:
+        assert {"Key": "Environment", "Value": ENV} in address.get("Tags", []), address
 
 
 def test_outputs_reach_hosts_without_secrets(outputs):
