@@ -1,10 +1,12 @@
 """Seed the local platform (`make up`) through its public API, like a user would.
 
-    python scripts/seed.py --url http://127.0.0.1:8080 --state .cache/up
+    python scripts/seed.py --url http://127.0.0.1:8080 --state .cache/up \
+        --admin-command "podman exec stream-local-web-1 /usr/local/sbin/streamapp-admin"
 
-- Accounts: an admin (its e-mail is in the hosts' STREAMAPP_ADMIN_EMAILS), an uploader the
-  admin promotes, and the demo viewer whose login `make up` prints. Passwords are generated once
-  and kept in <state>/accounts.json (mode 0600); a second run logs in with them.
+- Accounts: an admin (signed up like anyone, then promoted as an operator does it: the app
+  role's streamapp-admin on a web host, which --admin-command reaches), an uploader the admin
+  promotes through the API, and the demo viewer whose login `make up` prints. Passwords are
+  generated once and kept in <state>/accounts.json (mode 0600); a second run logs in with them.
 - Media: a sample video and a sample song generated with ffmpeg's lavfi sources, uploaded as
   the uploader through the load balancer (nginx -> app on a web host -> S3 + SQS), then
   transcoded by the worker host. Waits (bounded) until both are `ready`; items already there
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -126,12 +129,25 @@ def describe(kind: str, item: dict) -> str:
     return f"{kind} " + " ".join(f"{f}={item.get(f)!r}" for f in fields)
 
 
-def seed(url: str, state: Path, timeout: float) -> dict:
+def promote(admin_command: list[str], email: str) -> None:
+    """The operator's step: streamapp-admin promote on an app host (nobody becomes an admin by
+    signing up)."""
+    done = subprocess.run(
+        [*admin_command, "promote", email], capture_output=True, text=True, timeout=120
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"promoting {email} failed ({done.returncode}): {done.stderr.strip()}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    log(f"{email}: {result['role']} ({'promoted' if result['changed'] else 'already'})")
+
+
+def seed(url: str, state: Path, timeout: float, admin_command: list[str]) -> dict:
     creds = accounts(state)
     with Client(base_url=url, timeout=60) as client:
         admin = session(client, ADMIN, creds[ADMIN], "Admin")
         if admin["user"]["role"] != "admin":
-            raise SystemExit(f"{ADMIN} is not an admin: is it in STREAMAPP_ADMIN_EMAILS?")
+            # The role is read on each request: the session just made is an admin's now.
+            promote(admin_command, ADMIN)
         uploader = session(client, UPLOADER, creds[UPLOADER], "Uploader")
         if uploader["user"]["role"] == "viewer":
             client.put(
@@ -207,9 +223,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", required=True, help="the load balancer's URL")
     parser.add_argument("--state", type=Path, required=True, help="make up's state folder")
     parser.add_argument("--timeout", type=float, default=300, help="transcoding wait, seconds")
+    parser.add_argument(
+        "--admin-command",
+        required=True,
+        help="runs streamapp-admin on an app host, e.g. 'podman exec <host> "
+        "/usr/local/sbin/streamapp-admin' or 'ssh <host> sudo /usr/local/sbin/streamapp-admin'",
+    )
     args = parser.parse_args(argv)
     args.state.mkdir(parents=True, exist_ok=True)
-    print(json.dumps(seed(args.url, args.state, args.timeout)))
+    print(json.dumps(seed(args.url, args.state, args.timeout, shlex.split(args.admin_command))))
     return 0
 
 

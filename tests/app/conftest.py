@@ -20,6 +20,7 @@ from streamapp.app import create_app
 from streamapp.aws import reset_clients
 from streamapp.config import Settings
 from streamapp.migrate import AdminCredentials, upgrade
+from streamapp.models import Role
 from streamapp.worker import Worker
 
 from tests.harness.emulator import Emulator
@@ -141,7 +142,6 @@ def make_settings(
         "signing_mode": "local",
         "signing_secret": SIGNING_SECRET,
         "public_media_base_url": "http://media.test",
-        "admin_emails": "admin@example.com",
         "video_rungs": "240:400,144:200",  # two small rungs keep CI fast
         "audio_rungs": "96,48",
         "hls_segment_seconds": 2,
@@ -267,12 +267,17 @@ def uploader(client: TestClient) -> dict[str, str]:
 
 
 def admin_auth(client: TestClient) -> dict[str, str]:
+    """Auth headers of the suite's admin: signed up once, then promoted as an operator does
+    (streamapp-admin's own function; tests/app/test_admin.py runs the command itself)."""
+    from streamapp.admin import set_role
+
     resp = client.post(
         "/api/auth/login", json={"email": "admin@example.com", "password": "admin password 1"}
     )
     if resp.status_code == 401:
         headers, user = signup(client, "admin@example.com", "admin password 1")
-        assert user["role"] == "admin"
+        assert user["role"] == "viewer"
+        set_role(client.app.state.settings, user["email"], Role.admin)
         return headers
     client.cookies.clear()
     return bearer(resp)

@@ -104,11 +104,11 @@ def test_missing_outputs_named():
 
 
 def test_env_file_is_sorted_json_quoted_and_read_back_by_the_app(tmp_path, monkeypatch):
-    content = hostconfig.env_file(spec(extra={"STREAMAPP_ADMIN_EMAILS": 'a"b@x, é'}), OUTPUTS)
+    content = hostconfig.env_file(spec(extra={"STREAMAPP_X264_PRESET": 'a"b@x, é'}), OUTPUTS)
     keys = [line.split("=")[0] for line in content.splitlines() if not line.startswith("#")]
     assert keys == sorted(keys)
-    assert 'STREAMAPP_ADMIN_EMAILS="a\\"b@x, é"' in content
-    assert parse(content)["STREAMAPP_ADMIN_EMAILS"] == 'a"b@x, é'
+    assert 'STREAMAPP_X264_PRESET="a\\"b@x, é"' in content
+    assert parse(content)["STREAMAPP_X264_PRESET"] == 'a"b@x, é'
     # The app reads the file as it is written (STREAMAPP_ENV_FILE, pydantic-settings).
     from streamapp.config import Settings
 
@@ -118,7 +118,7 @@ def test_env_file_is_sorted_json_quoted_and_read_back_by_the_app(tmp_path, monke
         monkeypatch.delenv(key)
     settings = Settings(_env_file=str(path))  # type: ignore[call-arg]
     assert settings.media_bucket == OUTPUTS["media_bucket"]
-    assert settings.admin_emails == 'a"b@x, é'
+    assert settings.x264_preset == 'a"b@x, é'
     assert settings.cloudfront_private_key_secret_arn == OUTPUTS["cloudfront_signing_key_secret"]
 
 

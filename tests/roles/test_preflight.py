@@ -67,7 +67,8 @@ BAD = [
     ("app", {**APP, "app_settings_source": "consul"}, "app_settings_source must be one of"),
     ("app", {**APP, "app_api_port": "eighty"}, "app_api_port"),
     ("app", {**APP, "app_api_port": 70000}, "app_api_port a port"),
-    ("app", {**APP, "app_admin_emails": {"admin": "a@example.com"}}, "app_admin_emails"),
+    # Removed (issue 16.6): an inventory that still sets it must not believe admins are made.
+    ("app", {**APP, "app_admin_emails": ["a@example.com"]}, "app_admin_emails is gone"),
     ("app", {**APP, "app_user": "root"}, "unprivileged POSIX names"),
     ("app", {**APP, "app_worker_memory_max": "lots"}, "a size or a percentage"),
     ("app", {**APP, "app_media_bucket": ""}, "app_settings_source=vars needs app_media_bucket"),

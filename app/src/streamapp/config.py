@@ -95,7 +95,6 @@ class Settings(BaseSettings):
     login_free_attempts: int = Field(default=5, ge=1)
     login_backoff_max_seconds: int = Field(default=900, ge=1)
     login_window_seconds: int = Field(default=3600, ge=60)
-    admin_emails: str = ""  # comma-separated: these accounts become admin at sign-up
 
     # Catalog searches one client may make per minute and API process (streamapp.ratelimit).
     search_rate_per_minute: int = Field(default=30, ge=1)
@@ -170,9 +169,6 @@ class Settings(BaseSettings):
     def audio_ladder(self) -> list[AudioRung]:
         rungs = [AudioRung(int(p)) for p in self.audio_rungs.split(",") if p.strip()]
         return sorted(rungs, key=lambda r: r.kbps, reverse=True)
-
-    def admin_email_set(self) -> set[str]:
-        return {e.strip().lower() for e in self.admin_emails.split(",") if e.strip()}
 
 
 @lru_cache(maxsize=1)

@@ -132,6 +132,15 @@ def test_logs_are_json_lines_readable_by_adm(host, get):
     json.loads(host.check_output("tail -n 1 /var/log/streamstack/app.log"))
 
 
+def test_the_operators_admin_command_is_root_only(host):
+    wrapper = host.file("/usr/local/sbin/streamapp-admin")
+    assert (wrapper.user, wrapper.group, wrapper.mode) == ("root", "root", 0o755)
+    # systemd-run refuses anyone but root: the service user cannot promote itself.
+    assert host.run("runuser -u streamapp -- /usr/local/sbin/streamapp-admin --help").rc != 0
+    missing = host.run("/usr/local/sbin/streamapp-admin promote nobody@example.com")
+    assert missing.rc == 1 and "no account" in missing.stderr, missing
+
+
 def _curl(host, *args: str) -> dict:
     out = host.check_output("curl -sS --max-time 30 " + " ".join(shlex.quote(a) for a in args))
     return json.loads(out)
@@ -174,6 +183,9 @@ def played(host):
             f"{BASE}/api/auth/login",
         )
     assert "token" not in auth, auth
+    # Signing up made a viewer; the operator's command on the host makes it an admin.
+    promoted = json.loads(host.check_output(f"/usr/local/sbin/streamapp-admin promote {ADMIN}"))
+    assert promoted["email"] == ADMIN and promoted["role"] == "admin", promoted
     item = _curl(
         host,
         "-b",

@@ -70,7 +70,9 @@ def signup(
     body: SignupIn, settings: SettingsDep, database: DbDep, response: Response
 ) -> SessionOut:
     email = body.email.strip().lower()
-    role = Role.admin if email in settings.admin_email_set() else Role(settings.default_role)
+    # Never admin: an operator promotes accounts on a host (streamapp-admin), since nobody
+    # proves they own the address they sign up with.
+    role = Role(settings.default_role)
     user = User(
         email=email,
         display_name=body.display_name.strip() or email.split("@")[0],
