@@ -164,3 +164,46 @@ def test_session_cookies_are_tls_only_where_viewers_arrive_over_https(tmp_path, 
         check=True,
     )
     assert json.loads(shown.stdout)["app_session_cookie_secure"] is secure
+
+
+def _size(value: str) -> int:
+    """nginx's size syntax (client_max_body_size) in bytes."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = str(value).strip().lower()
+    return int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+
+
+@pytest.mark.parametrize("env", ["production", "local"])
+def test_nginx_and_the_app_take_the_same_upload_size(tmp_path, env):
+    """Issue 16, item 8: one setting (upload_max_bytes) for both. nginx lets the file and its
+    multipart form through, so oversized uploads get the app's JSON 413; before, production's
+    nginx refused at 20 MB with an HTML page what the app would take up to 2 GiB."""
+    import yaml
+
+    fleet = tmp_path / "fleet.yml"
+    groups = ("web", f"env_{env}")
+    children = {group: {"hosts": {"host1": {}}} for group in groups}
+    fleet.write_text(json.dumps({"all": {"children": children}}))
+    defaults = {  # what a play gets where the inventory sets nothing
+        role: yaml.safe_load((ROOT / "roles" / role / "defaults" / "main.yml").read_text())
+        for role in ("app", "nginx")
+    }
+    shown = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            *("-i", str(ROOT / "inventories" / env / "hosts.yml"), "-i", str(fleet)),
+            *("host1", "-c", "local", "-m", "ansible.builtin.debug", "-a"),
+            "msg={{ [app_max_upload_bytes | default('-'), nginx_client_max_body_size"
+            " | default('-'), upload_max_bytes | default('-')] | to_json }}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    app, nginx, setting = json.loads(yaml.safe_load(shown.stdout.split("=>", 1)[1])["msg"])
+    app = int(defaults["app"]["app_max_upload_bytes"] if app == "-" else app)
+    nginx = _size(defaults["nginx"]["nginx_client_max_body_size"] if nginx == "-" else nginx)
+    assert nginx == app + 1024**2, (app, nginx)
+    assert app == int(setting)

@@ -101,6 +101,12 @@ class Settings(BaseSettings):
 
     # Upload and media.
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    # Per user within any 24 hours (streamapp.quotas): uploads, their bytes, retries; and the
+    # retries of one item.
+    uploads_per_day: int = Field(default=20, ge=1)
+    upload_bytes_per_day: int = Field(default=10 * 1024**3, ge=1024)
+    retries_per_day: int = Field(default=10, ge=1)
+    retries_per_item: int = Field(default=3, ge=0)
     upload_tmp_dir: str | None = None
     ffmpeg: str = "ffmpeg"
     ffprobe: str = "ffprobe"

@@ -1,4 +1,5 @@
-"""Database tables: users, media items, watch history, preferences, sign-in attempts."""
+"""Database tables: users, media items, watch history, preferences, sign-in attempts, quota
+events."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     String,
@@ -107,6 +109,7 @@ class MediaItem(Base):
     hls_prefix: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     thumbnail_key: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     renditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # by its owner
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -153,3 +156,16 @@ class LoginAttempt(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     last_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class QuotaEvent(Base):
+    """An accepted upload or retry of a user, counted against their quotas (streamapp.quotas)."""
+
+    __tablename__ = "quota_events"
+    __table_args__ = (Index("ix_quota_events_user_kind_at", "user_id", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "upload" or "retry"
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, TypeAdapter
 from sqlalchemy import Integer, Select, String, Uuid, bindparam, func, or_, select
 
-from streamapp import db, jobs, storage
+from streamapp import db, jobs, quotas, storage
 from streamapp.api.deps import (
     DbDep,
     OptionalUserDep,
@@ -348,7 +348,9 @@ def playback(
 
 
 @router.post(
-    "/{item_id}/retry", response_model=ItemOut, responses={**ERRORS, 409: {"model": ErrorOut}}
+    "/{item_id}/retry",
+    response_model=ItemOut,
+    responses={**ERRORS, 409: {"model": ErrorOut}, 429: {"model": ErrorOut}},
 )
 def retry(
     item_id: uuid.UUID, database: DbDep, settings: SettingsDep, signer: SignerDep, user: UserDep
@@ -358,7 +360,16 @@ def retry(
         raise ApiError(403, "not_owner", "Only the uploader or an admin may retry this item.")
     if item.status != Status.failed:
         raise ApiError(409, "not_failed", "Only failed items can be retried.")
+    if item.retries >= settings.retries_per_item:
+        raise ApiError(
+            409,
+            "retry_limit",
+            f"This item was retried {item.retries} times already; upload the file again.",
+        )
+    quotas.check_retry(database, settings, user.id)
     item.status, item.progress, item.attempts, item.failure_reason = Status.queued, 0.0, 0, None
+    item.retries += 1
+    quotas.record(database, user.id, quotas.RETRY)
     database.commit()
     jobs.enqueue(settings, jobs.Job(str(item.id), item.source_key, item.kind.value))
     return item_out(item, signer)

@@ -18,7 +18,7 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import AfterValidator
 from sqlalchemy.exc import SQLAlchemyError
 
-from streamapp import jobs, storage
+from streamapp import jobs, quotas, storage
 from streamapp.api.deps import DbDep, SettingsDep, SignerDep, UploaderDep
 from streamapp.api.schemas import ErrorOut, ItemOut, clean_text
 from streamapp.api.views import item_out
@@ -115,6 +115,7 @@ def _probe_bounded(settings: Settings, path: Path) -> MediaInfo:
         413: {"model": ErrorOut},
         415: {"model": ErrorOut},
         422: {"model": ErrorOut},
+        429: {"model": ErrorOut},
         503: {"model": ErrorOut},
     },
 )
@@ -132,6 +133,8 @@ def upload(
         raise ApiError(422, "validation_error", "The title must not be blank.")
     path = _spool(settings, file)
     try:
+        # Before the probe, storage and the job: what the quota is there to spare.
+        quotas.check_upload(database, settings, user.id, path.stat().st_size)
         info = _probe_bounded(settings, path)
         item_id = uuid.uuid4()
         key = storage.source_key(settings, str(item_id), path.suffix)
@@ -163,6 +166,7 @@ def upload(
     )
     try:
         database.add(item)
+        counted = quotas.record(database, user.id, quotas.UPLOAD, size)
         database.commit()
     except SQLAlchemyError:
         database.rollback()
@@ -173,6 +177,7 @@ def upload(
     except Exception as exc:
         log.exception("enqueue failed; undoing the upload")
         database.delete(item)
+        quotas.forget(database, counted)  # an upload that did not happen costs nothing
         database.commit()
         storage.delete_keys(settings, [key])
         raise ApiError(503, "queue_unavailable", "Could not queue transcoding; try again.") from exc
