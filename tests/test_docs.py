@@ -16,6 +16,7 @@ DOT = ROOT / "docs" / "architecture.dot"
 DIAGRAM_TERMS = {
     "vpc": ["VPC"],
     "vpc_subnets_and_routes": ["Public subnets", "Private subnets", "Internet gateway", "NAT"],
+    "ec2_vpc_flow_log": ["VPC flow logs"],
     "s3": ["S3 media bucket", "S3 log bucket"],
     "s3_bucket_policy": ["readable only by the distribution", "TLS-only"],
     "cloudfront_signing": ["Key group", "public key", "Origin access control"],

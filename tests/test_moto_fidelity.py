@@ -230,6 +230,24 @@ def test_security_group_prefix_list_rules_keep_their_description(aws, network):
     assert described()[0]["Description"] == "CloudFront only"
 
 
+def test_flow_logs_to_s3_take_a_key_prefix(aws, network):
+    ec2, bucket = aws("ec2"), unique("flow-logs")
+    aws("s3").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    created = ec2.create_flow_logs(
+        ResourceIds=[network["vpc_id"]],
+        ResourceType="VPC",
+        TrafficType="ALL",
+        LogDestinationType="s3",
+        LogDestination=f"arn:aws:s3:::{bucket}/vpc-flow-logs",
+    )
+    assert created.get("Unsuccessful", []) == []
+    (flow_log,) = ec2.describe_flow_logs(FlowLogIds=created["FlowLogIds"])["FlowLogs"]
+    assert flow_log["LogDestination"] == f"arn:aws:s3:::{bucket}/vpc-flow-logs"
+    ec2.delete_flow_logs(FlowLogIds=created["FlowLogIds"])
+
+
 def test_launch_template_version_data_is_what_was_put(aws, launch_template):
     ec2 = aws("ec2")
     (version,) = ec2.describe_launch_template_versions(LaunchTemplateId=launch_template["id"])[
@@ -1205,6 +1223,60 @@ def test_alb_reports_aws_default_attributes(aws, network):
     assert attributes["routing.http2.enabled"] == "true"
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "false"
     assert attributes["routing.http.desync_mitigation_mode"] == "defensive"
+
+
+def test_alb_access_logs_need_a_bucket_elb_may_write(aws, network):
+    """Turning access logs on writes ELBAccessLogTestFile as Elastic Load Balancing (eu-west-1:
+    the ELB account 156460612806): refused for a missing bucket, a bucket without the grant or
+    one encrypted with KMS; the test object stays in the bucket."""
+    elb, s3 = aws("elbv2"), aws("s3")
+    arn = elb.create_load_balancer(Name=unique("alb")[:32], Subnets=network["subnets"])[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    bucket = unique("alb-logs")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+    def turn_on(name: str) -> str:
+        try:
+            elb.modify_load_balancer_attributes(
+                LoadBalancerArn=arn,
+                Attributes=[
+                    {"Key": "access_logs.s3.enabled", "Value": "true"},
+                    {"Key": "access_logs.s3.bucket", "Value": name},
+                    {"Key": "access_logs.s3.prefix", "Value": "alb"},
+                ],
+            )
+        except ClientError as err:
+            return f"{err.response['Error']['Code']}: {err.response['Error']['Message']}"
+        return "on"
+
+    assert turn_on(bucket) == (
+        f"InvalidConfigurationRequest: Access Denied for bucket: {bucket}."
+        " Please check S3bucket permission"
+    )
+    assert turn_on("no-such-bucket").startswith("InvalidConfigurationRequest: ")
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::156460612806:root"},
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/alb/AWSLogs/123456789012/*",
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Statement": [grant]}))
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}}]
+        },
+    )
+    assert turn_on(bucket).startswith("InvalidConfigurationRequest: Access Denied")
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+    assert turn_on(bucket) == "on"
+    s3.head_object(Bucket=bucket, Key="alb/AWSLogs/123456789012/ELBAccessLogTestFile")
 
 
 def test_debian_public_ami_parameter_names_a_debian_image(aws):

@@ -87,6 +87,10 @@ BAD_INPUTS = {
         "cloudwatch_log_retention_days",
     ),
     "alarm e-mail": ({"alarm_email": "ops-at-example"}, "alarm_email"),
+    "alb access log prefix with a slash": (
+        {"alb_access_log_prefix": "/alb"},
+        "alb_access_log_prefix",
+    ),
     "access log format": ({"cloudfront_access_log_format": "csv"}, "cloudfront_access_log_format"),
     "infrequent access too early": ({"media_source_ia_days": 7}, "infrequent access"),
     "platform name": ({"platform_name": "Stream_Prod"}, "platform_name"),
@@ -233,6 +237,7 @@ def test_first_run_creates_every_resource(provisioned, aws):
     found = find_platform_resources(aws, NAME, ENV)
     expected = {
         "vpc": 1,
+        "flow_log": 1,
         "subnet": 4,
         "internet_gateway": 1,
         "nat_gateway": 1,
@@ -506,6 +511,84 @@ def test_cloudfront_access_logs_reach_the_log_bucket(provisioned, aws, distribut
     assert not allowed("s3:PutObject", log, **{"aws:SourceAccount": "210987654321"})
     assert not allowed("s3:PutObject", f"arn:aws:s3:::{bucket}/s3/x.log")
     assert not allowed("s3:PutObject", log, **{"aws:SecureTransport": False})
+
+
+def test_alb_writes_access_logs_to_the_log_bucket(provisioned, aws, alb):
+    """Access logs on, into the log bucket under alb/: ELB wrote its test object there when they
+    were turned on (the emulator, like AWS, refuses a bucket ELB may not write to), and the live
+    policy lets the Region's ELB account write there and nowhere else."""
+    bucket = f"{PREFIX}-logs-123456789012"
+    attributes = aws("elbv2").describe_load_balancer_attributes(
+        LoadBalancerArn=alb["LoadBalancerArn"]
+    )["Attributes"]
+    found = {a["Key"]: a["Value"] for a in attributes}
+    assert (
+        found["access_logs.s3.enabled"],
+        found["access_logs.s3.bucket"],
+        found["access_logs.s3.prefix"],
+    ) == ("true", bucket, "alb")
+    s3 = aws("s3")
+    s3.head_object(Bucket=bucket, Key="alb/AWSLogs/123456789012/ELBAccessLogTestFile")
+    encryption = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert encryption["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    elb = Principal(arn="arn:aws:iam::156460612806:root", account="156460612806")  # eu-west-1
+
+    def allowed(key, principal=elb):
+        return evaluate(
+            [],
+            "s3:PutObject",
+            f"arn:aws:s3:::{bucket}/{key}",
+            {"aws:SecureTransport": True},
+            principal=principal,
+            resource_policies=[policy],
+        ).allowed
+
+    assert allowed("alb/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/12/04/x.log.gz")
+    assert not allowed("s3/media/x")
+    assert not allowed("alb/AWSLogs/210987654321/x")
+    other = Principal(arn="arn:aws:iam::127311923021:root", account="127311923021")  # us-east-1
+    assert not allowed("alb/AWSLogs/123456789012/x", principal=other)
+
+
+def test_vpc_flow_log_reaches_the_log_bucket(provisioned, aws):
+    """Every connection of the VPC into the log bucket under vpc-flow-logs/, which the live policy
+    lets the log delivery service write for this account's logs only."""
+    bucket = f"{PREFIX}-logs-123456789012"
+    ec2 = aws("ec2")
+    (vpc,) = ec2.describe_vpcs(
+        Filters=[
+            {"Name": "tag:Project", "Values": [NAME]},
+            {"Name": "tag:Environment", "Values": [ENV]},
+        ]
+    )["Vpcs"]
+    (flow_log,) = ec2.describe_flow_logs(
+        Filters=[{"Name": "resource-id", "Values": [vpc["VpcId"]]}]
+    )["FlowLogs"]
+    assert flow_log["LogDestination"] == f"arn:aws:s3:::{bucket}/vpc-flow-logs"
+    assert (flow_log["TrafficType"], flow_log["LogDestinationType"]) == ("ALL", "s3")
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=bucket)["Policy"])
+    context = {
+        "aws:SourceAccount": "123456789012",
+        "aws:SourceArn": "arn:aws:logs:eu-west-1:123456789012:*",
+        "aws:SecureTransport": True,
+        "s3:x-amz-acl": "bucket-owner-full-control",
+    }
+    key = "vpc-flow-logs/AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/12/04/x.log.gz"
+
+    def allowed(resource, **changes):
+        return evaluate(
+            [],
+            "s3:PutObject",
+            f"arn:aws:s3:::{bucket}/{resource}",
+            {**context, **changes},
+            principal=Principal(service="delivery.logs.amazonaws.com"),
+            resource_policies=[policy],
+        ).allowed
+
+    assert allowed(key)
+    assert not allowed(key, **{"aws:SourceAccount": "210987654321"})
+    assert not allowed("alb/AWSLogs/123456789012/x")
 
 
 def test_distribution_uses_oac_https_and_signed_media(provisioned, aws, distribution):

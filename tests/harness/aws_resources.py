@@ -53,6 +53,9 @@ def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[
             s["SnapshotId"]
             for s in ec2.describe_snapshots(OwnerIds=["self"], Filters=tag_filters)["Snapshots"]
         ],
+        "flow_log": [
+            f["FlowLogId"] for f in ec2.describe_flow_logs(Filters=tag_filters)["FlowLogs"]
+        ],
         "instance": [
             i["InstanceId"]
             for r in ec2.describe_instances(Filters=tag_filters)["Reservations"]

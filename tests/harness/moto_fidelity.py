@@ -965,6 +965,28 @@ def ec2_security_group_prefix_list_rules_keep_their_description() -> None:
         return views
 
 
+@fix
+def ec2_flow_logs_to_s3_take_a_key_prefix() -> None:
+    """moto 5.2.5: a flow log to ``arn:aws:s3:::BUCKET/PREFIX`` is Unsuccessful ("LogDestination:
+    BUCKET/PREFIX does not exist"): moto looked the whole path up as a bucket name.
+
+    AWS takes a folder after the bucket (VPC User Guide, "Create a flow log that publishes to
+    Amazon S3": the ARN may end in ``/folder``) and reports the destination as given.
+    """
+    from moto.ec2.models.flow_logs import FlowLogsBackend
+
+    @_around(FlowLogsBackend, "create_flow_logs")
+    def create(original: Callable[..., Any], self: Any, **kwargs: Any) -> Any:
+        destination = kwargs.get("log_destination") or ""
+        if kwargs.get("log_destination_type") != "s3" or "/" not in destination.split(":::")[-1]:
+            return original(self, **kwargs)
+        bucket_arn = destination.split("/", 1)[0]
+        flow_logs, unsuccessful = original(self, **{**kwargs, "log_destination": bucket_arn})
+        for flow_log in flow_logs:
+            flow_log.log_destination = destination
+        return flow_logs, unsuccessful
+
+
 # --------------------------------------------------------------------------------------------
 # CloudFront (for the streamstack.aws CloudFront modules; self-contained: only needs @fix)
 # --------------------------------------------------------------------------------------------
@@ -2169,6 +2191,106 @@ def elbv2_application_load_balancer_reports_default_attributes() -> None:
         if self.type == "application":
             for key, value in _ALB_DEFAULT_ATTRIBUTES.items():
                 self.attrs.setdefault(key, value)
+
+
+# Elastic Load Balancing's account per Region, which writes access logs in the Regions opened
+# before August 2022 (ELB User Guide, "Enable access logs", step 2); newer Regions grant the
+# service principal logdelivery.elasticloadbalancing.amazonaws.com instead.
+ELB_ACCESS_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580",
+    "ap-south-1": "718504428378",
+    "ap-northeast-3": "383597477331",
+    "ap-northeast-2": "600734575887",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+    "us-gov-west-1": "048591011584",
+    "us-gov-east-1": "190560391635",
+}
+ELB_LOG_DELIVERY_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+
+
+@fix
+def elbv2_access_logs_need_a_bucket_elb_may_write() -> None:
+    """moto 5.2.5: ``access_logs.s3.enabled=true`` is accepted for any bucket, or none.
+
+    AWS, when access logs are turned on, writes a test object,
+    ``<prefix>/AWSLogs/<account>/ELBAccessLogTestFile``, as Elastic Load Balancing (the Region's
+    ELB account, or logdelivery.elasticloadbalancing.amazonaws.com in the newer Regions) and
+    refuses with InvalidConfigurationRequest "Access Denied for bucket: <bucket>. Please check
+    S3bucket permission" unless the bucket, in the load balancer's Region and encrypted with
+    SSE-S3 (the only encryption supported), lets it; the test object stays in the bucket.
+    """
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+    from moto.s3.models import s3_backends
+
+    from tests.harness.iam_policy import Principal, evaluate
+
+    def refuse(message: str) -> Exception:
+        return ELBClientError("InvalidConfigurationRequest", message)
+
+    @_around(ELBv2Backend, "modify_load_balancer_attributes")
+    def modify(original: Callable[..., Any], self: Any, arn: str, attrs: dict[str, Any]) -> Any:
+        balancer = self.load_balancers.get(arn)
+        merged = {**(balancer.attrs if balancer else {}), **attrs}
+        if balancer is None or str(merged.get("access_logs.s3.enabled")).lower() != "true":
+            return original(self, arn, attrs)
+        name = merged.get("access_logs.s3.bucket") or ""
+        prefix = (merged.get("access_logs.s3.prefix") or "").strip("/")
+        s3 = s3_backends[self.account_id]["aws"]
+        bucket = s3.buckets.get(name)
+        if bucket is None:
+            raise refuse(f"The specified bucket does not exist: {name}")
+        if bucket.region_name != self.region_name:
+            raise refuse(f"Access Denied for bucket: {name}. Please check S3bucket permission")
+        rules = (bucket.encryption or {}).get("Rule") or []
+        rules = rules if isinstance(rules, list) else [rules]
+        algorithms = {
+            (rule.get("ApplyServerSideEncryptionByDefault") or {}).get("SSEAlgorithm")
+            for rule in rules
+        }
+        key = "/".join(filter(None, [prefix, "AWSLogs", self.account_id, "ELBAccessLogTestFile"]))
+        policy = json.loads(bucket.policy.decode()) if bucket.policy else None
+        writers = [Principal(service=ELB_LOG_DELIVERY_SERVICE)]
+        if self.region_name in ELB_ACCESS_LOG_ACCOUNTS:
+            elb = ELB_ACCESS_LOG_ACCOUNTS[self.region_name]
+            writers.append(Principal(arn=f"arn:aws:iam::{elb}:root", account=elb))
+        context = {
+            "aws:SecureTransport": True,
+            "aws:SourceAccount": self.account_id,
+            "aws:SourceArn": arn,
+        }
+        allowed = policy is not None and any(
+            evaluate(
+                [],
+                "s3:PutObject",
+                f"arn:aws:s3:::{name}/{key}",
+                context,
+                principal=writer,
+                resource_policies=[policy],
+            ).allowed
+            for writer in writers
+        )
+        if not allowed or algorithms & {"aws:kms", "aws:kms:dsse"}:
+            raise refuse(f"Access Denied for bucket: {name}. Please check S3bucket permission")
+        s3.put_object(name, key, f"Enable AccessLog for ELB: {balancer.name}".encode())
+        return original(self, arn, attrs)
 
 
 # Debian's official images are published as SSM public parameters (one per release/arch).
