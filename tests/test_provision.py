@@ -33,12 +33,29 @@ pytestmark = pytest.mark.slow
 CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
 
 
+# The shared environment has the edge's options on, as production should: viewers' own name
+# with its certificate (TLSv1.2_2021); so the first run, the second, --check and the teardown
+# prove them too.
+VIEWER_ALIAS = "watch.streamstack.test"
+
+
 @pytest.fixture(scope="module")
-def run(playbook):
-    """ansible-playbook for this module's platform (extra vars may override the name)."""
+def viewer_certificate(aws) -> str:
+    return _imported(aws, VIEWER_ALIAS, region="us-east-1")
+
+
+@pytest.fixture(scope="module")
+def run(playbook, viewer_certificate):
+    """ansible-playbook for this module's platform (extra vars may override the name and the
+    edge's options)."""
+    edge = {
+        "cloudfront_aliases": [VIEWER_ALIAS],
+        "cloudfront_certificate_arn": viewer_certificate,
+    }
 
     def run_playbook(path, *, extra_vars=None, **kwargs):
-        return playbook(path, extra_vars={"platform_name": NAME, **(extra_vars or {})}, **kwargs)
+        merged = {"platform_name": NAME, **edge, **(extra_vars or {})}
+        return playbook(path, extra_vars=merged, **kwargs)
 
     return run_playbook
 
@@ -90,6 +107,24 @@ BAD_INPUTS = {
     "alb access log prefix with a slash": (
         {"alb_access_log_prefix": "/alb"},
         "alb_access_log_prefix",
+    ),
+    "viewer certificate without an alias": (
+        {
+            "cloudfront_aliases": [],
+            "cloudfront_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/1",
+        },
+        "cloudfront_certificate_arn",
+    ),
+    "viewer certificate outside us-east-1": (
+        {
+            "cloudfront_aliases": ["watch.streamstack.test"],
+            "cloudfront_certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/1",
+        },
+        "cloudfront_certificate_arn",
+    ),
+    "viewer TLS older than 1.2": (
+        {"cloudfront_minimum_protocol_version": "TLSv1"},
+        "cloudfront_minimum_protocol_version",
     ),
     "access log format": ({"cloudfront_access_log_format": "csv"}, "cloudfront_access_log_format"),
     "infrequent access too early": ({"media_source_ia_days": 7}, "infrequent access"),
@@ -165,16 +200,20 @@ def _zone(aws, name: str) -> str:
     return name
 
 
-def _imported(aws, *names: str) -> str:
+def _imported(aws, *names: str, region: str | None = None) -> str:
     certificate, key = self_signed(list(names))
-    return aws("acm").import_certificate(Certificate=certificate, PrivateKey=key)["CertificateArn"]
+    return aws("acm", region).import_certificate(Certificate=certificate, PrivateKey=key)[
+        "CertificateArn"
+    ]
 
 
-# Certificates preflight refuses: (extra vars made from the account, words of the message).
-# The account holds the prepared zone streamstack.test and its *.streamstack.test certificate.
+# Certificates preflight refuses: (extra vars made from the account, the variable named, words
+# of the message). The account holds the prepared zone streamstack.test and its
+# *.streamstack.test certificate.
 CERTIFICATE_REFUSALS = {
     "no certificate covers the origin": (
         lambda aws: {"origin_hosted_zone": _zone(aws, "nocert.test")},
+        "alb_certificate_arn",
         "None of the",
     ),
     "certificate still pending validation": (
@@ -184,27 +223,41 @@ CERTIFICATE_REFUSALS = {
                 "CertificateArn"
             ],
         },
+        "alb_certificate_arn",
         "PENDING_VALIDATION",
     ),
     "certificate for other names": (
         lambda aws: {"alb_certificate_arn": _imported(aws, "www.other.test")},
+        "alb_certificate_arn",
         "www.other.test",
     ),
     "certificate not in the account": (
         lambda aws: {
             "alb_certificate_arn": f"arn:aws:acm:eu-west-1:123456789012:certificate/{uuid.uuid4()}"
         },
+        "alb_certificate_arn",
         "No certificate exists",
+    ),
+    # CloudFront would refuse it in phase 3, after most resources were made.
+    "viewer certificate not covering an alias": (
+        lambda aws: {
+            "cloudfront_aliases": ["watch.streamstack.test", "www.streamstack.test"],
+            "cloudfront_certificate_arn": _imported(
+                aws, "watch.streamstack.test", region="us-east-1"
+            ),
+        },
+        "cloudfront_certificate_arn",
+        "not covered: www.streamstack.test",
     ),
 }
 
 
 @pytest.mark.parametrize("case", CERTIFICATE_REFUSALS, ids=list(CERTIFICATE_REFUSALS))
-def test_origin_certificate_is_checked_in_preflight_and_creates_nothing(case, run, aws):
-    make_vars, words = CERTIFICATE_REFUSALS[case]
+def test_certificates_are_checked_in_preflight_and_create_nothing(case, run, aws):
+    make_vars, variable, words = CERTIFICATE_REFUSALS[case]
     result = run(PROVISION, extra_vars=make_vars(aws))
     assert not result.ok, f"{case}: preflight accepted it"
-    assert "alb_certificate_arn" in result.messages() and words in result.messages()
+    assert variable in result.messages() and words in result.messages(), result.messages()
     names = [name for name, _host, _res in result.task_results()]
     assert "Identify the account" not in names
     assert find_platform_resources(aws, NAME, ENV) == {}
@@ -325,6 +378,20 @@ def test_check_mode_reports_no_change(provisioned, run):
     check = run(PROVISION, check=True, diff=True)
     assert check.ok, check.messages()
     assert check.changed == 0, check.changed_tasks()
+
+
+def test_viewers_of_the_alias_get_tls_1_2_2021_over_sni(aws, distribution, viewer_certificate):
+    """The alias's certificate (ACM, us-east-1) on the distribution, viewers on TLS 1.2 or newer
+    with AWS's 2021 ciphers over SNI (without it, CloudFront's own certificate takes TLS 1.0)."""
+    config = aws("cloudfront").get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
+    assert config["Aliases"]["Items"] == [VIEWER_ALIAS]
+    certificate = config["ViewerCertificate"]
+    assert (
+        certificate["ACMCertificateArn"],
+        certificate["SSLSupportMethod"],
+        certificate["MinimumProtocolVersion"],
+    ) == (viewer_certificate, "sni-only", "TLSv1.2_2021")
+    assert not certificate.get("CloudFrontDefaultCertificate")
 
 
 def test_check_mode_shows_drift_without_applying_it(provisioned, run, aws):
