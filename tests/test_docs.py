@@ -22,6 +22,7 @@ DIAGRAM_TERMS = {
     "cloudfront_signing": ["Key group", "public key", "Origin access control"],
     "cloudfront_distribution": ["CloudFront distribution"],
     "cloudfront_response_headers_policy": ["HSTS", "response headers policy"],
+    "wafv2_web_acl": ["optional WAF web ACL"],
     "dynamodb": ["DynamoDB", "TTL"],
     "sqs": ["SQS", "dead-letter"],
     "secretsmanager": ["Secrets Manager"],

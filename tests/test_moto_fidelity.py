@@ -834,6 +834,55 @@ def test_cloudfront_response_headers_policies_are_managed_and_checked(aws):
     assert policy_id not in listed("custom")
 
 
+def test_cloudfront_web_acl_is_an_existing_cloudfront_web_acl_kept_while_used(aws):
+    cloudfront, wafv2 = aws("cloudfront"), aws("wafv2", "us-east-1")
+    visibility = {
+        "SampledRequestsEnabled": False,
+        "CloudWatchMetricsEnabled": False,
+        "MetricName": "fid",
+    }
+    summary = wafv2.create_web_acl(
+        Name=unique("acl"),
+        Scope="CLOUDFRONT",
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=visibility,
+        Rules=[],
+    )["Summary"]
+    regional = aws("wafv2").create_web_acl(
+        Name=unique("acl"),
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=visibility,
+        Rules=[],
+    )["Summary"]
+    for wrong in (regional["ARN"], summary["ARN"].replace(summary["Id"], str(uuid.uuid4()))):
+        config = dict(minimal_distribution(), WebACLId=wrong)
+        with pytest.raises(ClientError) as err:
+            cloudfront.create_distribution(DistributionConfig=config)
+        assert err.value.response["Error"]["Code"] == "InvalidWebACLId"
+    dist = cloudfront.create_distribution(
+        DistributionConfig=dict(minimal_distribution(), WebACLId=summary["ARN"])
+    )
+    with pytest.raises(ClientError) as err:
+        wafv2.delete_web_acl(
+            Name=summary["Name"],
+            Scope="CLOUDFRONT",
+            Id=summary["Id"],
+            LockToken=summary["LockToken"],
+        )
+    assert err.value.response["Error"]["Code"] == "WAFAssociatedItemException"
+    dist_id = dist["Distribution"]["Id"]
+    got = cloudfront.get_distribution_config(Id=dist_id)
+    cloudfront.update_distribution(
+        Id=dist_id,
+        IfMatch=got["ETag"],
+        DistributionConfig=dict(got["DistributionConfig"], WebACLId=""),
+    )
+    wafv2.delete_web_acl(
+        Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"], LockToken=summary["LockToken"]
+    )
+
+
 def test_cloudfront_origin_access_identities_are_listed_and_managed(aws):
     cloudfront = aws("cloudfront")
     listed = cloudfront.list_cloud_front_origin_access_identities()

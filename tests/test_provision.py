@@ -34,8 +34,8 @@ CLOUDFRONT_ORIGIN_FACING = "com.amazonaws.global.cloudfront.origin-facing"
 
 
 # The shared environment has the edge's options on, as production should: viewers' own name
-# with its certificate (TLSv1.2_2021); so the first run, the second, --check and the teardown
-# prove them too.
+# with its certificate (TLSv1.2_2021) and the WAF web ACL; so the first run, the second, --check
+# and the teardown prove them too.
 VIEWER_ALIAS = "watch.streamstack.test"
 
 
@@ -51,6 +51,7 @@ def run(playbook, viewer_certificate):
     edge = {
         "cloudfront_aliases": [VIEWER_ALIAS],
         "cloudfront_certificate_arn": viewer_certificate,
+        "cloudfront_waf_enabled": True,
     }
 
     def run_playbook(path, *, extra_vars=None, **kwargs):
@@ -121,6 +122,10 @@ BAD_INPUTS = {
             "cloudfront_certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/1",
         },
         "cloudfront_certificate_arn",
+    ),
+    "waf rate limit below what WAF takes": (
+        {"cloudfront_waf_rate_limit": 5},
+        "cloudfront_waf_rate_limit",
     ),
     "viewer TLS older than 1.2": (
         {"cloudfront_minimum_protocol_version": "TLSv1"},
@@ -316,6 +321,7 @@ def test_first_run_creates_every_resource(provisioned, aws):
         "public_key": 1,
         "key_group": 1,
         "response_headers_policy": 1,
+        "web_acl": 1,
         "delivery_source": 1,
         "delivery_destination": 1,
         "delivery": 1,
@@ -1389,6 +1395,52 @@ def test_a_bake_reaches_builders_through_the_inventorys_bastion(provisioned, bak
         (command, *_) = [c for c in commands if builder["PrivateIpAddress"] in c.split()] or [""]
         assert "ProxyJump=ci@bastion.streamstack.test" in command, commands
         assert "UserKnownHostsFile=/dev/null" in command, commands
+
+
+def test_waf_guards_the_distribution_and_goes_when_turned_off(run, aws, distribution):
+    """cloudfront_waf_enabled (on in this environment since the first run): a web ACL in
+    us-east-1, scope CLOUDFRONT, blocking any address above 2000 requests in 5 minutes and
+    running AWS's managed rule groups (the common set's 8 KB body rule only counting: uploads
+    are larger), named by the distribution. Turned off, the distribution lets go of it and it is
+    deleted, nothing else changing. The last test that provisions: the environment keeps WAF off
+    from here on."""
+    cloudfront, wafv2 = aws("cloudfront"), aws("wafv2", "us-east-1")
+
+    def web_acls():
+        listed = wafv2.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+        return [a for a in listed if a["Name"] == f"{PREFIX}-cloudfront"]
+
+    def web_acl_id():
+        config = cloudfront.get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
+        return config["WebACLId"]
+
+    (summary,) = web_acls()
+    assert web_acl_id() == summary["ARN"] and ":global/webacl/" in summary["ARN"]
+    acl = wafv2.get_web_acl(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])["WebACL"]
+    assert acl["DefaultAction"] == {"Allow": {}}
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    rate = rules.pop("rate-limit-per-address")
+    assert rate["Action"] == {"Block": {}} and rate["Priority"] == 0
+    statement = rate["Statement"]["RateBasedStatement"]
+    assert (statement["Limit"], statement["AggregateKeyType"]) == (2000, "IP")
+    groups = {name: rule["Statement"]["ManagedRuleGroupStatement"] for name, rule in rules.items()}
+    assert {(name, g["VendorName"]) for name, g in groups.items()} == {
+        ("AWSManagedRulesCommonRuleSet", "AWS"),
+        ("AWSManagedRulesKnownBadInputsRuleSet", "AWS"),
+        ("AWSManagedRulesAmazonIpReputationList", "AWS"),
+    }
+    assert groups["AWSManagedRulesCommonRuleSet"]["RuleActionOverrides"] == [
+        {"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}
+    ]
+    assert all(rule["OverrideAction"] == {"None": {}} for rule in rules.values())
+
+    off = run(PROVISION, extra_vars={"cloudfront_waf_enabled": False})
+    assert off.ok, off.messages()
+    assert web_acl_id() == "" and web_acls() == []
+    assert sorted(off.changed_tasks()) == [
+        "aws-edge: CloudFront | Distribution",
+        "aws-edge: WAF | Delete the web ACL (WAF turned off)",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------

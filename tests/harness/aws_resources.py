@@ -154,6 +154,11 @@ def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[
         for k in cloudfront.list_public_keys()["PublicKeyList"].get("Items", [])
         if k["Name"].startswith(prefix)
     ]
+    found["web_acl"] = [
+        acl["Name"]
+        for acl in aws("wafv2", "us-east-1").list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+        if acl["Name"].startswith(prefix)
+    ]
     found["response_headers_policy"] = [
         p["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"]["Name"]
         for p in cloudfront.list_response_headers_policies(Type="custom")[

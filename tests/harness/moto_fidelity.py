@@ -1492,6 +1492,67 @@ def cloudfront_response_headers_policies_exist() -> None:
 
 
 @fix
+def cloudfront_web_acls_are_cloudfront_scoped_and_held() -> None:
+    """moto 5.2.5: a distribution may name any ``WebACLId``, and WAF deletes a web ACL that a
+    distribution still uses.
+
+    AWS: CreateDistribution/UpdateDistribution take the ARN of an existing WAFv2 web ACL of
+    scope CLOUDFRONT only (InvalidWebACLId otherwise), and DeleteWebACL of one a distribution
+    names fails with WAFAssociatedItemException.
+    """
+    from moto.cloudfront.models import CloudFrontBackend, cloudfront_backends
+    from moto.wafv2.exceptions import WAFv2ClientError
+    from moto.wafv2.models import WAFV2Backend, wafv2_backends
+    from moto.wafv2.utils import make_arn_for_wacl
+
+    def check(backend: CloudFrontBackend, config: dict[str, Any]) -> None:
+        acl = config.get("WebACLId") or ""
+        if not acl:
+            return
+        # CLOUDFRONT web ACLs are managed in us-east-1; moto keeps them where it was called.
+        held = any(acl in waf.wacls for waf in wafv2_backends[backend.account_id].values())
+        if ":global/webacl/" not in acl or not held:
+            raise _cloudfront_error(
+                "InvalidWebACLId",
+                f"Web ACL is not accessible by the requester or is not a CLOUDFRONT web ACL: {acl}",
+            )
+
+    @_around(CloudFrontBackend, "create_distribution_with_tags")
+    def create_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, distribution_config: Any, tags: Any
+    ) -> Any:
+        check(self, distribution_config)
+        return original(self, distribution_config, tags)
+
+    @_around(CloudFrontBackend, "update_distribution")
+    def update_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, dist_config: Any, **kwargs: Any
+    ) -> Any:
+        check(self, dist_config or {})
+        return original(self, dist_config=dist_config, **kwargs)
+
+    @_around(WAFV2Backend, "delete_web_acl")
+    def delete_web_acl(
+        original: Callable[..., Any], self: Any, name: str, scope: str, _id: str, lock_token: str
+    ) -> Any:
+        arn = make_arn_for_wacl(
+            name=name,
+            account_id=self.account_id,
+            region_name=self.region_name,
+            _id=_id,
+            scope=scope,
+        )
+        for dist in cloudfront_backends[self.account_id]["aws"].distributions.values():
+            if dist.distribution_config.WebACLId == arn:
+                raise WAFv2ClientError(
+                    "WAFAssociatedItemException",
+                    "AWS WAF couldn't perform the operation because your resource is being used"
+                    " by another resource or it's associated with another resource.",
+                )
+        return original(self, name, scope, _id, lock_token)
+
+
+@fix
 def cloudfront_distribution_config_omits_unset_fields() -> None:
     """moto 5.2.5: GetDistributionConfig invents empty fields AWS leaves out.
 
