@@ -330,6 +330,7 @@ def test_first_run_creates_every_resource(provisioned, aws):
     assert {kind: len(found.get(kind, [])) for kind in expected} == expected
     assert set(found["secret"]) == {
         f"{PREFIX}/db-master",
+        f"{PREFIX}/db-app",
         f"{PREFIX}/cloudfront-signing-key",
         f"{PREFIX}/origin-verify",
     }
@@ -440,12 +441,24 @@ def test_network_spans_two_zones_with_private_subnets(provisioned, aws):
         assert {"Key": "Environment", "Value": ENV} in address.get("Tags", []), address
 
 
-def test_outputs_reach_hosts_without_secrets(outputs):
+def test_outputs_reach_hosts_without_secrets(outputs, aws):
     assert outputs["media_bucket"] == f"{PREFIX}-media-123456789012"
     assert outputs["cloudfront_domain"].endswith(".cloudfront.net")
     assert outputs["cloudfront_key_pair_id"]
     assert outputs["db_host"] and outputs["db_port"] == 5432
-    assert outputs["db_secret_arn"].startswith("arn:aws:secretsmanager:")
+    # The app's own database login; the master user's secret is the controller's alone.
+    assert ":secret:" + f"{PREFIX}/db-app-" in outputs["db_app_secret_arn"]
+    assert "db-master" not in json.dumps(outputs)
+    login = json.loads(
+        aws("secretsmanager").get_secret_value(SecretId=outputs["db_app_secret_arn"])[
+            "SecretString"
+        ]
+    )
+    master = json.loads(
+        aws("secretsmanager").get_secret_value(SecretId=f"{PREFIX}/db-master")["SecretString"]
+    )
+    assert login["username"] == "streamapp_app_user" != master["username"]
+    assert len(login["password"]) == 40 and login["password"] != master["password"]
     assert outputs["transcode_queue_url"].endswith(f"/{PREFIX}-transcode")
     assert outputs["media_prefixes"] == {"sources": "sources/", "hls": "hls/", "thumbs": "thumbs/"}
     assert not any("password" in key or "private" in key for key in outputs)

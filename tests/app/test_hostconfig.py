@@ -24,8 +24,8 @@ OUTPUTS = {
     "db_host": "stream-prod-db.abc.eu-west-1.rds.amazonaws.com",
     "db_port": 5432,
     "db_name": "streamapp",
-    "db_secret_arn": (
-        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stream/prod/db-master-a1B2c3"
+    "db_app_secret_arn": (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stream/prod/db-app-a1B2c3"
     ),
     "media_prefixes": {"sources": "sources/", "hls": "hls/", "thumbs": "thumbs/"},
     "cloudfront_domain": "d111111abcdef8.cloudfront.net",
@@ -40,7 +40,7 @@ def spec(**changes: Any) -> dict[str, Any]:
         "source": "ssm",
         "role": "web",
         "signing_mode": "cloudfront",
-        "database_user": "streamapp",
+        "database_user": "streamapp_app_user",
         "env_file": "/etc/streamapp/streamapp.env",
         "group": "streamapp",
         "units": ["streamapp-api.service"],
@@ -49,6 +49,8 @@ def spec(**changes: Any) -> dict[str, Any]:
             "STREAMAPP_AWS_ENDPOINT_URL": "",
             "STREAMAPP_DATABASE_URL": "postgresql+psycopg://streamapp@127.0.0.1:5432/streamapp",
             "STREAMAPP_DATABASE_PASSWORD": "inline-is-replaced",
+            "STREAMAPP_DATABASE_SSLMODE": "verify-full",
+            "STREAMAPP_DATABASE_SSLROOTCERT": "/etc/streamapp/database-ca.pem",
             "STREAMAPP_MEDIA_BUCKET": "",
             "STREAMAPP_LOG_LEVEL": "INFO",
         },
@@ -65,11 +67,15 @@ def test_outputs_become_the_app_settings_with_secret_arns_only():
     settings = hostconfig.settings(spec(), OUTPUTS)
     assert settings == {
         "STREAMAPP_AWS_REGION": "eu-west-1",  # the outputs' region wins over the variable
+        # The app's own login (its secret names the user too), over TLS checked against the
+        # RDS CA bundle and the endpoint's name; never the master user.
         "STREAMAPP_DATABASE_URL": (
-            "postgresql+psycopg://streamapp@stream-prod-db.abc.eu-west-1.rds.amazonaws.com"
+            "postgresql+psycopg://streamapp_app_user@stream-prod-db.abc.eu-west-1.rds.amazonaws.com"
             ":5432/streamapp"
         ),
-        "STREAMAPP_DATABASE_PASSWORD_SECRET_ARN": OUTPUTS["db_secret_arn"],
+        "STREAMAPP_DATABASE_PASSWORD_SECRET_ARN": OUTPUTS["db_app_secret_arn"],
+        "STREAMAPP_DATABASE_SSLMODE": "verify-full",
+        "STREAMAPP_DATABASE_SSLROOTCERT": "/etc/streamapp/database-ca.pem",
         "STREAMAPP_MEDIA_BUCKET": OUTPUTS["media_bucket"],
         "STREAMAPP_SESSIONS_TABLE": "stream-prod-sessions",
         "STREAMAPP_JOBS_QUEUE_URL": OUTPUTS["transcode_queue_url"],
@@ -92,6 +98,8 @@ def test_local_signing_takes_no_cloudfront_setting_and_vars_mode_no_output():
         "STREAMAPP_AWS_REGION": "us-east-1",
         "STREAMAPP_DATABASE_URL": "postgresql+psycopg://streamapp@127.0.0.1:5432/streamapp",
         "STREAMAPP_DATABASE_PASSWORD": "inline-is-replaced",
+        "STREAMAPP_DATABASE_SSLMODE": "verify-full",
+        "STREAMAPP_DATABASE_SSLROOTCERT": "/etc/streamapp/database-ca.pem",
         "STREAMAPP_LOG_LEVEL": "DEBUG",
         "STREAMAPP_WORKERS": "4",
     }

@@ -290,12 +290,24 @@ class PatchFleet:
         database = f"{self.platform_name}_app"
         self.postgres.database(database)
         controller = "10.0.2.2"
+        # The session's PostgreSQL plays the RDS instance: its master user is the harness's, so
+        # the secret the controller hands to the migration step says so (on AWS RDS is created
+        # with the secret's password). The hosts verify its certificate under the name they use.
+        self.aws("secretsmanager").put_secret_value(
+            SecretId=f"{self.prefix}/db-master",
+            SecretString=json.dumps({"username": DB_USER, "password": DB_PASSWORD}),
+        )
+        self.postgres.tls_names(controller)
         self.fleet.write_inventory(
             self.inventory,
             "local",
             {
                 "local_emulator_port": int(self.emulator_endpoint.rsplit(":", 1)[1]),
                 "local_postgres_port": self.postgres.port,
+                "local_postgres_ca_file": str(self.postgres.ca_file),
+                "local_postgres_ca_sha256": hashlib.sha256(
+                    self.postgres.ca_file.read_bytes()
+                ).hexdigest(),
                 "local_public_url": self.public_url,
                 "local_media_bucket": self.outputs()["media_bucket"],
                 "local_signing_secret": "patchtest-signing-secret-0123456789",
@@ -312,11 +324,12 @@ class PatchFleet:
             ),
             "AWS_METADATA_SERVICE_TIMEOUT": "5",
             "AWS_METADATA_SERVICE_NUM_ATTEMPTS": "3",
-            # A database of its own in the session's PostgreSQL, with the harness's password.
+            # A database of its own in the session's PostgreSQL; the app's login from its secret
+            # (db-app), made there by the migration step.
             "STREAMAPP_DATABASE_URL": (
-                f"postgresql+psycopg://{DB_USER}@{controller}:{self.postgres.port}/{database}"
+                "postgresql+psycopg://{{ db_app_username }}"
+                f"@{controller}:{self.postgres.port}/{database}"
             ),
-            "STREAMAPP_DATABASE_PASSWORD": DB_PASSWORD,
         }
         for attempt in range(2):
             result = self.playbook(

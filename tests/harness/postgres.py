@@ -3,6 +3,8 @@
     python -m tests.harness.postgres start   # prints the SQLAlchemy URL, writes the state dir
     python -m tests.harness.postgres env     # shell exports (STREAMAPP_DATABASE_URL, PG*)
     python -m tests.harness.postgres stop
+    python -m tests.harness.postgres tls --name NAME   # the certificate names NAME too; prints
+                                                       # the CA file (tls/ under the state dir)
 
 Data lives under ``.cache/postgres/`` (or ``PG_STATE_DIR``). PostgreSQL refuses to run as root,
 so when we are root the cluster belongs to the ``postgres`` system user (``runuser``). It listens
@@ -390,8 +392,9 @@ class Postgres:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["start", "stop", "status", "env", "destroy"])
+    parser.add_argument("action", choices=["start", "stop", "status", "env", "destroy", "tls"])
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--name", action="append", default=[], help="tls: a name to certify")
     args = parser.parse_args(argv)
     pg = Postgres()
     if args.action == "start":
@@ -411,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         print("".join(f"export {k}={v}\n" for k, v in pg.env().items()), end="")
     elif args.action == "destroy":
         pg.destroy()
+    elif args.action == "tls":
+        pg.tls_names(*args.name)
+        print(pg.ca_file)
     return 0
 
 

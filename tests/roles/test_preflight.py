@@ -31,6 +31,8 @@ APP_SSM = {
     "app_settings_source": "ssm",
     "app_ssm_outputs_parameter": "/stream/test/outputs",
     "app_signing_secret": "a-long-enough-secret-123",
+    "app_database_admin_username": "streamapp",
+    "app_database_admin_password": "the-master-password-0123",
 }
 
 VALID = {
@@ -88,6 +90,24 @@ BAD = [
     ("app", {**APP, "app_env_extra": {"lower-case": "x"}}, "app_env_extra keys must be"),
     ("app", {**APP, "app_pip_index_url": "pypi.internal"}, "app_pip_index_url and"),
     ("app", {**APP, "app_home": "/opt/streamapp/"}, "absolute paths without trailing slash"),
+    ("app", {**APP, "app_database_sslmode": "sometimes"}, "app_database_sslmode must be one of"),
+    (
+        "app",
+        {**APP, "app_database_ca_bundle_url": ""},
+        "app_database_sslmode verify-full needs app_database_ca_bundle_url",
+    ),
+    ("app", {**APP, "app_database_ca_bundle_sha256": "abc"}, "64 hex digits"),
+    (
+        "app",
+        # On AWS the app's own login may not change the schema: no master user, no migration.
+        {**APP_SSM, "app_database_admin_username": "", "app_database_admin_password": ""},
+        "the migration step needs app_database_admin_username/password",
+    ),
+    (
+        "app",
+        {**APP, "app_database_admin_username": "streamapp_app_user"},
+        "is none of those roles nor app_database_user",
+    ),
     ("ffmpeg", {"ffmpeg_smoke_test_seconds": "long"}, "ffmpeg_smoke_test_seconds"),
     ("ffmpeg", {"ffmpeg_smoke_test_size": "big"}, "ffmpeg_smoke_test_size like 320x240"),
     ("ffmpeg", {"ffmpeg_required_encoders": {"x": 1}}, "ffmpeg_required_encoders"),

@@ -45,7 +45,7 @@ REQUIRED_OUTPUTS = (
     "db_host",
     "db_port",
     "db_name",
-    "db_secret_arn",
+    "db_app_secret_arn",
     "media_prefixes",
 )
 REQUIRED_CLOUDFRONT_OUTPUTS = (
@@ -71,7 +71,9 @@ def settings_from_outputs(
 ) -> dict[str, str]:
     """The app settings the provisioning outputs determine (``STREAMAPP_*`` -> value).
 
-    The database password is never inline: it comes from the db-master secret, by ARN."""
+    The database login is never inline: the app reads it from its own secret (db-app: the
+    user and password of the DML-only login), by ARN; the master user's secret is not an
+    output."""
     prefixes = outputs.get("media_prefixes") or {}
     settings = {
         "STREAMAPP_AWS_REGION": _text(outputs.get("region") or region),
@@ -80,7 +82,7 @@ def settings_from_outputs(
             f"{_text(outputs.get('db_port', 5432))}/{_text(outputs.get('db_name'))}"
         ),
         "STREAMAPP_DATABASE_PASSWORD": "",
-        "STREAMAPP_DATABASE_PASSWORD_SECRET_ARN": _text(outputs.get("db_secret_arn")),
+        "STREAMAPP_DATABASE_PASSWORD_SECRET_ARN": _text(outputs.get("db_app_secret_arn")),
         "STREAMAPP_MEDIA_BUCKET": _text(outputs.get("media_bucket")),
         "STREAMAPP_SESSIONS_TABLE": _text(outputs.get("sessions_table")),
         "STREAMAPP_JOBS_QUEUE_URL": _text(outputs.get("transcode_queue_url")),

@@ -1,5 +1,6 @@
 """Creates, on the moto server inside the test host, what provisioning creates for the app on
-AWS (bucket, sessions table, transcoding queue and DLQ, the database master secret) and
+AWS (bucket, sessions table, transcoding queue and DLQ, the database master secret and the
+app's login secret) and
 publishes the outputs parameter /<platform>/<env>/outputs with the keys of
 playbooks/resources/ssm_parameter.yml. Idempotent: run again, it changes nothing.
 
@@ -9,6 +10,7 @@ playbooks/resources/ssm_parameter.yml. Idempotent: run again, it changes nothing
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 
 import boto3
@@ -80,6 +82,13 @@ try:
     db_secret_arn = sm.describe_secret(SecretId=secret_name)["ARN"]
 except ClientError:
     db_secret_arn = sm.create_secret(Name=secret_name, SecretString=secret)["ARN"]
+# The app's DML-only login; the migration step makes the user with this password.
+app_secret_name = f"{prefix}/db-app"
+app_secret = json.dumps({"username": "streamapp_app_user", "password": secrets.token_urlsafe(24)})
+try:
+    db_app_secret_arn = sm.describe_secret(SecretId=app_secret_name)["ARN"]
+except ClientError:
+    db_app_secret_arn = sm.create_secret(Name=app_secret_name, SecretString=app_secret)["ARN"]
 
 outputs = {
     "region": region,
@@ -93,7 +102,7 @@ outputs = {
     "db_host": "127.0.0.1",
     "db_port": 5432,
     "db_name": "streamapp",
-    "db_secret_arn": db_secret_arn,
+    "db_app_secret_arn": db_app_secret_arn,
     "log_groups": {p: f"/{platform}/{env}/{p}" for p in ("nginx", "app", "worker")},
 }
 boto3.client("ssm", **kw).put_parameter(

@@ -45,6 +45,13 @@ def test_env_file_mode_and_content(host):
     assert 'STREAMAPP_MEDIA_BUCKET="stream-test-media"' in text
     assert 'STREAMAPP_DATABASE_PASSWORD_SECRET_ARN="arn:aws:secretsmanager:' in text
     assert "molecule-db-password" not in text
+    # The app's own login (db-app), never the master user's secret; TLS checked against the CA
+    # bundle the role copied.
+    assert "/db-app-" in text and "db-master" not in text
+    assert 'STREAMAPP_DATABASE_SSLMODE="verify-full"' in text
+    assert 'STREAMAPP_DATABASE_SSLROOTCERT="/etc/streamapp/database-ca.pem"' in text
+    ca = host.file("/etc/streamapp/database-ca.pem")
+    assert (ca.user, ca.mode) == ("root", 0o644) and "BEGIN CERTIFICATE" in ca.content_string
     assert host.file("/etc/streamapp").mode == 0o750
 
 
@@ -122,6 +129,62 @@ def test_migrations_applied(host):
         "runuser -u postgres -- psql -tA -d streamapp -c 'SELECT version_num FROM alembic_version'"
     )
     assert out.strip()
+
+
+def test_the_owner_role_owns_the_schema(host):
+    """The migration step ran as the owner role: it owns the schema and every table."""
+    out = host.check_output(
+        'runuser -u postgres -- psql -tA -d streamapp -c "SELECT DISTINCT'
+        " pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        " UNION SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = 'public'\""
+    )
+    assert out.split() == ["streamapp_owner"]
+
+
+# Run as the app runs (its user, its environment file): what its own database connection may do.
+ATTACK = r"""
+import json
+from sqlalchemy import text
+from streamapp import db
+from streamapp.config import get_settings
+settings = get_settings()
+attacks = {
+    "create a table": "CREATE TABLE pwned (x int)",
+    "add a column": "ALTER TABLE users ADD COLUMN pwned int",
+    "drop a table": "DROP TABLE watch_history",
+    "truncate": "TRUNCATE users CASCADE",
+    "create a role": "CREATE ROLE attacker LOGIN",
+    "read the password hashes": "SELECT count(*) FROM pg_authid",
+    "become the owner role": "SET ROLE streamapp_owner",
+}
+with db.engine(settings).connect() as conn:
+    found = dict(conn.execute(text(
+        "SELECT current_user AS user, ssl, (SELECT count(*) FROM users) >= 0 AS reads"
+        " FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).mappings().one())
+for name, statement in attacks.items():
+    with db.engine(settings).connect() as conn:
+        try:
+            conn.execute(text(statement))
+            found[name] = "allowed"
+        except Exception as error:
+            found[name] = type(getattr(error, "orig", error)).__name__
+        conn.rollback()
+print(json.dumps(found))
+"""
+
+
+def test_the_apps_database_login_is_dml_only_over_verified_tls(host):
+    """An attacker with code execution in the API or the worker holds the app's database
+    login: PostgreSQL refuses schema changes, roles and the catalog's secrets to it."""
+    out = host.check_output(
+        "systemd-run --wait --pipe --quiet --collect -p User=streamapp"
+        " -p EnvironmentFile=/etc/streamapp/streamapp.env"
+        f" /opt/streamapp/venv/bin/python -c {shlex.quote(ATTACK)}"
+    )
+    found = json.loads(out.splitlines()[-1])
+    assert found.pop("user") == "streamapp_app_user"
+    assert found.pop("ssl") is True and found.pop("reads") is True
+    assert found == dict.fromkeys(found, "InsufficientPrivilege"), found
 
 
 def test_logs_are_json_lines_readable_by_adm(host, get):
