@@ -2097,3 +2097,22 @@ def test_auto_scaling_deregisters_the_instances_it_terminates(aws, network, laun
         assert states[removed][:2] == draining and states[kept][0] == "healthy"
     finally:
         autoscaling.delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+
+
+def test_secretsmanager_current_value_follows_the_awscurrent_label(aws):
+    """A rotation's finish step moves AWSCURRENT: GetSecretValue then returns that version."""
+    secrets = aws("secretsmanager")
+    name = unique("rotation")
+    secrets.create_secret(Name=name, SecretString="old")
+    pending = secrets.put_secret_value(
+        SecretId=name, SecretString="new", VersionStages=["AWSPENDING"]
+    )["VersionId"]
+    current = secrets.describe_secret(SecretId=name)["VersionIdsToStages"]
+    (old,) = [v for v, stages in current.items() if "AWSCURRENT" in stages]
+    secrets.update_secret_version_stage(
+        SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=pending, RemoveFromVersionId=old
+    )
+    assert secrets.get_secret_value(SecretId=name)["SecretString"] == "new"
+    assert (
+        secrets.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "old"
+    )
