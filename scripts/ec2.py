@@ -5,7 +5,7 @@ groups launch and replace hosts for real: raise a group's desired capacity, or t
 instance, and a host follows.
 
     python scripts/ec2.py start --state DIR --name FLEET [--platform-name N --platform-env E]
-                                [--volume SRC:DEST[:ro]] [--baked]          # detached
+                                [--volume SRC:DEST[:ro]] [--baked] [--settings F]  # detached
     python scripts/ec2.py stop --state DIR                                  # idempotent
     python scripts/ec2.py status --state DIR
     python scripts/ec2.py serve ...   # what `start` runs in the background (foreground)
@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             "--platform-name", args.platform_name, "--platform-env", args.platform_env,
             *(a for volume in args.volume for a in ("--volume", volume)),
             *(["--baked"] if args.baked else []),
+            *(["--settings", str(args.settings.resolve())] if args.settings else []),
         ]  # fmt: skip
         return start(state, serve_args)
     if args.action == "stop":

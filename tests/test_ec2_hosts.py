@@ -79,3 +79,19 @@ def test_metadata_settings_name_the_instances_own_service():
     config = configparser.ConfigParser()
     config.read_string(files["aws/config"])
     assert config["default"]["ec2_metadata_service_endpoint"] == endpoint
+
+
+def test_a_bake_of_another_runs_settings_gets_no_user_data(tmp_path, monkeypatch):
+    """Its boot unit would read SSM at that run's emulator (gone); configure.yml converges it."""
+    from tests.harness import ec2_hosts, hostbake, hostimage
+
+    settings = tmp_path / "fleet-vars.json"
+    settings.write_text('{"local_emulator_port": 5000}')
+    labels = {"bake:this-run": hostbake.settings_digest(settings), "bake:older": "0" * 24}
+    monkeypatch.setattr(hostbake, "settings_of", labels.get)
+    hosts = ec2_hosts.Ec2Hosts(None, None, "stream", "local", "", settings_file=settings)  # type: ignore[arg-type]
+    assert hosts._baked_for_another_run("bake:older")
+    assert not hosts._baked_for_another_run("bake:this-run")
+    assert not hosts._baked_for_another_run(hostimage.IMAGE)  # the plain image: no boot unit
+    hosts.settings_file = None  # the CLI's wait and reconcile: never held back
+    assert not hosts._baked_for_another_run("bake:older")

@@ -21,7 +21,10 @@ What the platform gives each host, as EC2 gives an instance:
   ``/etc/streamstack/host.json``, which the boot unit (streamapp-boot.service) reads. Other
   keys (``packages``: python3, python3-apt) are in the image already and are not run. The mount
   keeps the instance's data out of a bake (``podman commit`` leaves mounts out), as AMI builds
-  do with ``cloud-init clean``.
+  do with ``cloud-init clean``. Held back from a host started from a bake of another run's
+  settings (``settings_file``: the first hosts of a ``make up`` after a ``make down``): its boot
+  unit would read SSM at that run's emulator, gone (the call hangs ~2 minutes), and
+  configure.yml converges these hosts anyway, as it does hosts of a plain image.
 - **Its instance metadata service**: on AWS, 169.254.169.254 for every process; here the
   emulator's per-instance IMDS (the fidelity layer's ``/moto-api/fidelity/imds/<instance id>``),
   given to systemd's units (a ``DefaultEnvironment`` drop-in in /run/systemd/system.conf.d) and
@@ -139,6 +142,7 @@ class Ec2Hosts:
     emulator_endpoint: str
     images: Callable[[str], str] = lambda _role: hostimage.IMAGE
     log: Callable[[str], None] = print
+    settings_file: Path | None = None  # this run's settings (tests/harness/hostbake.py)
     _known: dict[str, str] = field(default_factory=dict, init=False)  # instance -> container
     _removing: set[str] = field(default_factory=set, init=False)  # containers being removed
     _removals: list[threading.Thread] = field(default_factory=list, init=False)
@@ -243,6 +247,10 @@ class Ec2Hosts:
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise ValueError(f"{instance_id}: user data is not base64 text: {exc}") from exc
         files = cloud_init_files(user_data)
+        image = self.images(role)
+        stale = self._baked_for_another_run(image)
+        if stale:
+            files = {}
         for directory in sorted({posixpath.dirname(p) for p in files}):
             (base / "cloud-init" / directory.strip("/")).mkdir(parents=True, exist_ok=True)
             volumes.append(f"{base / 'cloud-init' / directory.strip('/')}:{directory}:ro")
@@ -262,7 +270,6 @@ class Ec2Hosts:
             f"{base / 'systemd'}:{SYSTEMD_DROPIN_DIR}:ro",
             f"{base / 'aws'}:{ROOT_AWS_DIR}:ro",
         ]
-        image = self.images(role)
         self.fleet.hosts[host] = role
         self.fleet.run(host, role, image, volumes, labels={INSTANCE_LABEL: instance_id})
         self._known[instance_id] = name
@@ -272,7 +279,16 @@ class Ec2Hosts:
         return (
             f"{instance_id} ({role}, launched {instance['LaunchTime']}): {name} from {image}"
             f"{f', port {port}' if port else ''} in {time.monotonic() - started:.1f} s"
+            f"{' (baked for another run: user data held back)' if stale else ''}"
         )
+
+    def _baked_for_another_run(self, image: str) -> bool:
+        """A baked image whose settings are not this run's (the plain image has none)."""
+        if self.settings_file is None or image == hostimage.IMAGE:
+            return False
+        from tests.harness import hostbake
+
+        return hostbake.settings_of(image) != hostbake.settings_digest(self.settings_file)
 
     def _remove(self, instance_id: str, name: str) -> str:
         """Out of the platform now (the emulator stops checking it, the state and the load
@@ -492,6 +508,7 @@ def from_args(args: argparse.Namespace, log: Callable[[str], None] = print) -> E
         os.environ["AWS_ENDPOINT_URL"],
         baked_or_plain(args.baked),
         log,
+        args.settings,
     )
 
 
@@ -504,6 +521,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--baked", action="store_true", help="start hosts from baked images matching the sources"
+    )
+    parser.add_argument(
+        "--settings", type=Path, help="this run's settings file (bakes of others: no user data)"
     )
 
 

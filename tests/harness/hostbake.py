@@ -180,6 +180,11 @@ def container_image(container: str) -> str:
     return out.stdout.strip()
 
 
+def settings_of(ref: str) -> str | None:
+    """The settings digest a baked image was made with (None: no such image or label)."""
+    return (_labels(ref) or {}).get(SETTINGS_LABEL) or None
+
+
 def settings_digest(path: Path) -> str:
     """sha256 (first 24 hex digits) of a run's settings file."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:24]
