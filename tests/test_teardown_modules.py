@@ -190,7 +190,13 @@ def test_a_nat_gateway_left_deleting_by_an_interrupted_teardown_gives_its_addres
     try:
         ec2.delete_nat_gateway(NatGatewayId=nat_id)
         result = playbook(
-            ROOT / "tests" / "playbooks" / "teardown_nat.yml", extra_vars={"td_tags": tags}
+            ROOT / "tests" / "playbooks" / "teardown_nat.yml",
+            extra_vars={
+                # retried every second, as the plan derives it, for up to 60 s
+                "platform_tags": tags,
+                "_teardown_retry_delay": 1,
+                "teardown_dependency_timeout": 60,
+            },
         )
     finally:
         emulator.timing(0)
