@@ -20,6 +20,7 @@ average is printed with the numbers: other work on the machine inflates them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.harness import ec2_hosts, hostimage  # noqa: E402
-from tests.harness.emulator import aws_env  # noqa: E402
+from tests.harness.emulator import operator_client  # noqa: E402
 
 STATE = ROOT / ".cache" / "bench-asg"
 ENV = {
@@ -62,21 +63,8 @@ def run(script: str, env: dict[str, str]) -> str:
 
 
 def clients():
-    import boto3
-
     endpoint = (STATE / "emulator" / "endpoint").read_text().strip()
-    env = aws_env(endpoint)
-
-    def client(service: str):
-        return boto3.client(
-            service,
-            endpoint_url=endpoint,
-            region_name=env["AWS_DEFAULT_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        )
-
-    return client
+    return functools.partial(operator_client, endpoint)
 
 
 def show(what: str, rounds: list[dict[str, float]]) -> None:

@@ -32,7 +32,7 @@ import pytest
 
 from tests.harness import ec2_hosts, hostbake, hostimage
 from tests.harness.ansible import ROOT, run_playbook
-from tests.harness.emulator import aws_env
+from tests.harness.emulator import aws_env, operator_client
 from tests.harness.fleet import LABEL
 from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
 from tests.ui.test_ui import start_playback, wait_playing_past
@@ -163,17 +163,7 @@ GROUPS = ["stream-local-web", "stream-local-worker"]
 
 def _aws(service: str):
     """A boto3 client on the suite's emulator, as the operator (the account's own keys)."""
-    import boto3
-
-    endpoint = (STATE / "emulator" / "endpoint").read_text().strip()
-    env = aws_env(endpoint)
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    return operator_client((STATE / "emulator" / "endpoint").read_text().strip(), service)
 
 
 def _live_hosts() -> dict[str, dict[str, Any]]:

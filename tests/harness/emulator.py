@@ -51,6 +51,21 @@ def aws_env(endpoint: str, region: str = REGION) -> dict[str, str]:
     }
 
 
+def operator_client(endpoint: str, service: str, region: str = REGION):
+    """A boto3 client on the emulator at ``endpoint`` as the operator: the account's own keys,
+    no session token (the emulator enforces IAM on assumed-role sessions only)."""
+    import boto3
+
+    env = aws_env(endpoint, region)
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
 @dataclass
 class Emulator:
     state_dir: Path = STATE_DIR
