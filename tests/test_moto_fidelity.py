@@ -2116,3 +2116,66 @@ def test_secretsmanager_current_value_follows_the_awscurrent_label(aws):
     assert (
         secrets.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "old"
     )
+
+
+# --- Web identity federation: AssumeRoleWithWebIdentity --------------------------------------
+
+
+def test_web_identity_needs_the_provider_the_audience_and_the_trust_policy(aws):
+    """A CI job's token buys the role's credentials only from a registered issuer, for one of
+    its audiences, unexpired, within the role's session limit and as its trust policy says."""
+    from tests.harness.web_identity import token
+
+    iam, sts = aws("iam"), aws("sts")
+    host = f"{unique('oidc')}.test"
+    iam.create_open_id_connect_provider(
+        Url=f"https://{host}", ClientIDList=["sts.amazonaws.com"], ThumbprintList=["a" * 40]
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{host}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {f"{host}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{host}:sub": "repo:octo/app:environment:staging"},
+                },
+            }
+        ],
+    }
+    role = iam.create_role(
+        RoleName=unique("ci"), AssumeRolePolicyDocument=json.dumps(trust), MaxSessionDuration=3600
+    )["Role"]["Arn"]
+
+    def assume(jwt: str, **kwargs):
+        return sts.assume_role_with_web_identity(
+            RoleArn=role, RoleSessionName="ci", WebIdentityToken=jwt, **kwargs
+        )
+
+    good = token(f"https://{host}", "repo:octo/app:environment:staging")
+    assert assume(good)["Credentials"]["AccessKeyId"].startswith("ASIA")
+    refusals = {
+        "AccessDenied": [
+            token(f"https://{host}", "repo:octo/app:environment:production"),
+            token(f"https://{host}", "repo:other/app:environment:staging"),
+            token(f"https://{host}", "repo:octo/app:pull_request"),
+        ],
+        "InvalidIdentityToken": [
+            token(f"https://{host}", "repo:octo/app:environment:staging", audience="other"),
+            token("https://unknown.test", "repo:octo/app:environment:staging"),
+            "not-a-jwt",
+        ],
+        "ExpiredTokenException": [
+            token(f"https://{host}", "repo:octo/app:environment:staging", ttl=-1)
+        ],
+    }
+    for code, tokens in refusals.items():
+        for jwt in tokens:
+            with pytest.raises(ClientError) as refused:
+                assume(jwt)
+            assert refused.value.response["Error"]["Code"] == code, jwt
+    with pytest.raises(ClientError) as too_long:
+        assume(good, DurationSeconds=7200)
+    assert too_long.value.response["Error"]["Code"] == "ValidationError"

@@ -41,11 +41,13 @@ ContextValue = str | bool | int | float | list[Any] | tuple[Any, ...]
 @dataclass(frozen=True)
 class Principal:
     """Who makes the request: its ARN (an assumed-role session, a user, a role), its account,
-    and for AWS services the service principal (``cloudfront.amazonaws.com``)."""
+    for AWS services the service principal (``cloudfront.amazonaws.com``), and for a web
+    identity the IAM OIDC provider that vouched for it (``arn:aws:iam::...:oidc-provider/...``)."""
 
     arn: str = ""
     account: str = ""
     service: str = ""
+    federated: str = ""
 
     @property
     def role_arn(self) -> str:
@@ -225,6 +227,8 @@ def _match_principal(element: Any, principal: Principal | None) -> tuple[bool, b
     for kind, values in element.items():
         for value in _listed(values):
             if kind == "Service" and principal.service and value == principal.service:
+                return True, True
+            if kind == "Federated" and principal.federated and value == principal.federated:
                 return True, True
             if kind != "AWS":
                 continue
