@@ -10,6 +10,7 @@ import json
 
 import jinja2
 import pytest
+import yaml
 
 from tests.harness.ansible import ROOT
 from tests.harness.ec2_hosts import cloud_init_files, metadata_settings
@@ -24,6 +25,7 @@ def test_the_launch_templates_user_data_gives_the_boot_unit_its_host_json():
         role="web",
         aws_region="eu-west-1",
         platform_ssm_prefix="/stream/local",
+        ssm_agent_install=True,
     )
     files = cloud_init_files(rendered)
     assert set(files) == {"/etc/streamstack/host.json"}
@@ -36,6 +38,9 @@ def test_the_launch_templates_user_data_gives_the_boot_unit_its_host_json():
         "region": "eu-west-1",
         "parameters": "/stream/local",
     }
+    # What the stand-in does not run: the SSM agent's installation (Session Manager).
+    (command,) = yaml.safe_load(rendered)["runcmd"]
+    assert command[:2] == ["sh", "-ec"] and "dpkg -i" in command[2]
 
 
 def test_base64_content_and_no_user_data():

@@ -207,3 +207,49 @@ def test_nginx_and_the_app_take_the_same_upload_size(tmp_path, env):
     nginx = _size(defaults["nginx"]["nginx_client_max_body_size"] if nginx == "-" else nginx)
     assert nginx == app + 1024**2, (app, nginx)
     assert app == int(setting)
+
+
+def test_hosts_are_reached_through_session_manager(launched, aws):
+    """Issue 19.4: each host of the production inventory renders the amazon.aws.aws_ssm
+    connection's variables (instance, region, the environment's transfer bucket in the
+    instance's account) under the names the plugin reads. Sessions themselves cannot run here:
+    the emulator has no SSM agent to talk to (README, "Reaching private hosts")."""
+    doc = subprocess.run(
+        [str(BIN / "ansible-doc"), "-t", "connection", "--json", "amazon.aws.aws_ssm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    options = json.loads(doc.stdout)["amazon.aws.aws_ssm"]["doc"]["options"]
+    reads = {option: [v["name"] for v in spec.get("vars", [])] for option, spec in options.items()}
+    wanted = {
+        "instance_id": "ansible_aws_ssm_instance_id",
+        "region": "ansible_aws_ssm_region",
+        "bucket_name": "ansible_aws_ssm_bucket_name",
+    }
+    assert all(var in reads[option] for option, var in wanted.items()), reads
+    shown = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            *("-i", str(INVENTORY.parent), "aws_ec2", "--flush-cache", "--one-line"),
+            *("-m", "ansible.builtin.debug", "-a"),
+            "msg={{ [inventory_hostname, ansible_connection]"
+            " + (query('ansible.builtin.vars', *" + json.dumps(list(wanted.values())) + ")) }}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    rendered = {}
+    for line in shown.stdout.splitlines():
+        _host, _, result = line.partition(" | SUCCESS => ")
+        host, connection, instance, region, bucket = json.loads(result)["msg"]
+        rendered[host] = (connection, instance, region, bucket)
+    assert sorted(v[1] for v in rendered.values()) == sorted(launched["web"] + launched["worker"])
+    for host, (connection, instance, region, bucket) in rendered.items():
+        assert host.endswith(f"_{instance}")
+        assert connection == "amazon.aws.aws_ssm"
+        assert (region, bucket) == ("eu-west-1", "stream-production-ssm-123456789012")

@@ -302,7 +302,7 @@ def test_first_run_creates_every_resource(provisioned, aws):
         "route_table": 2,
         "security_group": 3,
         "launch_template": 2,
-        "bucket": 2,
+        "bucket": 3,
         "db_instance": 1,
         "db_subnet_group": 1,
         "dynamodb_table": 1,
@@ -488,7 +488,7 @@ def security_groups(provisioned, aws):
     return {g["GroupName"].removeprefix(f"{PREFIX}-"): g for g in groups}
 
 
-@pytest.mark.parametrize("bucket", ["media", "logs"])
+@pytest.mark.parametrize("bucket", ["media", "logs", "ssm"])
 def test_buckets_block_public_access_and_acls(provisioned, aws, bucket):
     s3, name = aws("s3"), f"{PREFIX}-{bucket}-123456789012"
     bpa = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
@@ -507,7 +507,7 @@ def test_buckets_are_encrypted_and_versioned(provisioned, aws, bucket):
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
 
 
-@pytest.mark.parametrize("bucket", ["media", "logs"])
+@pytest.mark.parametrize("bucket", ["media", "logs", "ssm"])
 def test_buckets_refuse_plain_http(provisioned, aws, bucket):
     name = f"{PREFIX}-{bucket}-123456789012"
     policy = json.loads(aws("s3").get_bucket_policy(Bucket=name)["Policy"])
@@ -522,6 +522,32 @@ def test_buckets_refuse_plain_http(provisioned, aws, bucket):
         f"arn:aws:s3:::{name}",
         f"arn:aws:s3:::{name}/*",
     }
+
+
+def test_session_manager_transfer_bucket_keeps_nothing(provisioned, aws):
+    """Issue 19.4: the aws_ssm connection's bucket: SSE-S3, never versioned (a deleted module
+    payload must be gone), objects left behind expire, nothing granted by its policy (the TLS
+    deny only: the controller's credentials and presigned URLs reach it); the launch templates
+    install the SSM agent and curl, which the connection moves files with."""
+    s3, name = aws("s3"), f"{PREFIX}-ssm-123456789012"
+    rule = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert "Status" not in s3.get_bucket_versioning(Bucket=name)
+    (lifecycle,) = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"]
+    assert lifecycle["Status"] == "Enabled" and lifecycle["Expiration"] == {"Days": 1}
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+    assert [s["Effect"] for s in policy["Statement"]] == ["Deny"]
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+    assert tags == {**TAGS, "ManagedBy": "ansible", "Name": name}
+    for role in ("web", "worker"):
+        data = aws("ec2").describe_launch_template_versions(
+            LaunchTemplateName=f"{PREFIX}-{role}", Versions=["$Latest"]
+        )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+        user_data = base64.b64decode(data["UserData"]).decode()
+        assert "curl" in re.search(r"^packages: \[(.*)\]$", user_data, re.M)[1]
+        assert "/latest/debian_$(dpkg --print-architecture)/amazon-ssm-agent.deb" in user_data
+        assert "systemctl enable --now amazon-ssm-agent" in user_data
 
 
 def test_media_bucket_is_readable_by_the_distribution_only(provisioned, aws, distribution):
@@ -971,7 +997,12 @@ def test_instance_roles_are_least_privilege(provisioned, aws, tier):
         assert not any(a == "*" or a.endswith(":*") for a in actions), statement
         if resources == ["*"]:
             # Only what AWS offers no resource-level permission for, or a namespace condition.
-            assert actions in (["ec2:DescribeTags"], ["cloudwatch:PutMetricData"]), statement
+            assert actions in (["ec2:DescribeTags"], ["cloudwatch:PutMetricData"]) or (
+                statement["Sid"] == "SessionManagerAgent"
+                and {a.split(":")[0] for a in actions} == {"ssm", "ssmmessages"}
+                and "ssm:UpdateInstanceInformation" in actions
+                and len(actions) == 5
+            ), statement
             continue
         assert all(PREFIX in r or f"/{NAME}/{ENV}" in r for r in resources), statement
     profile = iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]

@@ -38,6 +38,7 @@ class Entry:
     call: str = ""  # botocore "service.Operation"; empty for denied entries
     by: str = ""
     why: str = ""
+    agent_api: bool = False  # an SSM agent API botocore does not model (ssmmessages, ...)
 
     @property
     def service(self) -> str:
@@ -85,6 +86,7 @@ def _entry(raw: Mapping[str, Any], *, denied: bool) -> Entry:
         call=str(raw.get("call", "")),
         by=str(raw.get("by", "")),
         why=str(raw.get("why", "")),
+        agent_api=bool(raw.get("agent_api", False)),
     )
 
 

@@ -19,7 +19,8 @@ What the platform gives each host, as EC2 gives an instance:
   DescribeInstanceAttribute userData, i.e. the launch template's) are written into a folder of
   the instance's own, mounted read-only where they belong; today that is
   ``/etc/streamstack/host.json``, which the boot unit (streamapp-boot.service) reads. Other
-  keys (``packages``: python3, python3-apt) are in the image already and are not run. The mount
+  keys are not run: ``packages`` (python3 and python3-apt are in the image already; curl is for
+  Session Manager's file transfers) and ``runcmd`` (the SSM agent: no sessions here). The mount
   keeps the instance's data out of a bake (``podman commit`` leaves mounts out), as AMI builds
   do with ``cloud-init clean``. Held back from a host started from a bake of another run's
   settings (``settings_file``: the first hosts of a ``make up`` after a ``make down``): its boot
