@@ -2179,3 +2179,118 @@ def test_web_identity_needs_the_provider_the_audience_and_the_trust_policy(aws):
     with pytest.raises(ClientError) as too_long:
         assume(good, DurationSeconds=7200)
     assert too_long.value.response["Error"]["Code"] == "ValidationError"
+
+
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "403"}
+
+
+def test_iam_names_the_resources_a_deploy_role_calls_on_as_aws_does(aws, emulator):
+    """A role scoped to its environment's name prefix is allowed its own queues, secrets,
+    parameters, table tags and alarms, and refused another prefix's (the emulator named the
+    resource of CreateQueue, CreateSecret, tagging and alarm calls wrongly, refusing what AWS
+    allows, or failed on them)."""
+    import boto3
+
+    iam, sts = aws("iam"), aws("sts")
+    mine, other = unique("dep"), unique("oth")
+    region_account = "eu-west-1:123456789012"
+    scoped = {
+        "sqs:CreateQueue": f"arn:aws:sqs:{region_account}:{mine}-*",
+        "secretsmanager:CreateSecret": f"arn:aws:secretsmanager:{region_account}:secret:{mine}/*",
+        "ssm:PutParameter": f"arn:aws:ssm:{region_account}:parameter/{mine}/*",
+        "ssm:AddTagsToResource": f"arn:aws:ssm:{region_account}:parameter/{mine}/*",
+        "dynamodb:ListTagsOfResource": f"arn:aws:dynamodb:{region_account}:table/{mine}-*",
+        "cloudwatch:PutMetricAlarm": f"arn:aws:cloudwatch:{region_account}:alarm:{mine}-*",
+        "cloudwatch:DeleteAlarms": f"arn:aws:cloudwatch:{region_account}:alarm:{mine}-*",
+        "ssm:GetParameter": "arn:aws:ssm:*::parameter/aws/service/*",
+    }
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": action, "Resource": resource}
+            for action, resource in scoped.items()
+        ]
+        + [
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:ListQueues", "logs:PutDeliverySource"],
+                "Resource": "*",
+            }
+        ],
+    }
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = iam.create_role(RoleName=mine, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    iam.put_role_policy(RoleName=mine, PolicyName="scoped", PolicyDocument=json.dumps(policy))
+    for prefix in (mine, other):
+        aws("dynamodb").create_table(
+            TableName=f"{prefix}-t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        aws("ssm").put_parameter(Name=f"/{prefix}/p", Value="v", Type="String")
+    credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="ci")["Credentials"]
+    session = boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name="eu-west-1",
+    )
+
+    def calls(prefix: str) -> dict[str, Any]:
+        def client(service: str):
+            return session.client(service, endpoint_url=emulator.endpoint)
+
+        table = f"arn:aws:dynamodb:{region_account}:table/{prefix}-t"
+        alarm = {
+            "AlarmName": f"{prefix}-cpu",
+            "Namespace": "AWS/EC2",
+            "MetricName": "CPUUtilization",
+            "Statistic": "Average",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 90.0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        }
+        return {
+            "CreateQueue": lambda: client("sqs").create_queue(QueueName=f"{prefix}-q"),
+            "CreateSecret": lambda: client("secretsmanager").create_secret(
+                Name=f"{prefix}/s", SecretString="x"
+            ),
+            "PutParameter": lambda: client("ssm").put_parameter(
+                Name=f"/{prefix}/new", Value="v", Type="String"
+            ),
+            "AddTagsToResource": lambda: client("ssm").add_tags_to_resource(
+                ResourceType="Parameter",
+                ResourceId=f"/{prefix}/p",
+                Tags=[{"Key": "a", "Value": "b"}],
+            ),
+            "ListTagsOfResource": lambda: client("dynamodb").list_tags_of_resource(
+                ResourceArn=table
+            ),
+            "PutMetricAlarm": lambda: client("cloudwatch").put_metric_alarm(**alarm),
+            "DeleteAlarms": lambda: client("cloudwatch").delete_alarms(
+                AlarmNames=[f"{prefix}-cpu"]
+            ),
+        }
+
+    for call in calls(mine).values():
+        call()  # allowed: would raise otherwise
+    for name, call in calls(other).items():
+        with pytest.raises(ClientError) as refused:
+            call()
+        # CloudWatch's refusal comes back as XML, which botocore reads as the code 403.
+        assert refused.value.response["Error"]["Code"] in ACCESS_DENIED, name
+    public = session.client("ssm", endpoint_url=emulator.endpoint)
+    debian = "/aws/service/debian/release/12/latest/amd64"
+    assert public.get_parameter(Name=debian)["Parameter"]["Value"].startswith("ami-")
+    session.client("sqs", endpoint_url=emulator.endpoint).list_queues()

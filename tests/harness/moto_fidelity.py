@@ -2607,6 +2607,14 @@ _S3_IAM_ACTIONS = {"HeadBucket": "ListBucket"}
 # call table's own test (the recorded calls) catching it: the emulator must never refuse what
 # AWS allows.
 _IAM_SERVICES = {"s3", "dynamodb", "sqs", "secretsmanager", "ssm", "logs", "monitoring", "ec2"}
+# Calls of the modelled services that act on no one resource: AWS checks them against "*".
+_IAM_ACCOUNT_CALLS = {
+    "dynamodb": {"ListTables", "DescribeLimits", "DescribeEndpoints"},
+    "sqs": {"ListQueues"},
+    "secretsmanager": {"ListSecrets", "GetRandomPassword", "BatchGetSecretValue"},
+    "ssm": {"DescribeParameters"},
+    "logs": {"DescribeLogGroups"},
+}
 # Decisions about assumed-role sessions, newest last (GET /moto-api/fidelity/iam).
 _IAM_DECISIONS: list[dict[str, Any]] = []
 
@@ -2663,33 +2671,65 @@ def _iam_request(response: Any, service: str, operation: str, resource: str) -> 
         return action, resource, context
     action = f"{_IAM_PREFIX.get(service, service)}:{operation}"
     body = _json_body(response)
+    query = {key: values[0] for key, values in response.querystring.items() if values}
+    # Calls on no one resource (lists, account settings): AWS checks them against "*".
+    if operation in _IAM_ACCOUNT_CALLS.get(service, ()):
+        return action, "*", context
     if service == "dynamodb":
+        if body.get("ResourceArn"):  # the tagging calls name the table by its ARN
+            return action, body["ResourceArn"], context
         # Batch operations name their tables in RequestItems: AWS checks the action on each.
         tables = list(body.get("RequestItems") or {}) or [body.get("TableName")]
         arns = [f"arn:aws:dynamodb:{region}:{account}:table/{table}" for table in tables]
         return action, arns if len(arns) > 1 else arns[0], context
     if service == "sqs":
-        url = body.get("QueueUrl") or (response.querystring.get("QueueUrl") or [""])[0]
-        queue_account, name = url.rstrip("/").split("/")[-2:]
+        url = body.get("QueueUrl") or query.get("QueueUrl", "")
+        if url:
+            queue_account, name = url.rstrip("/").split("/")[-2:]
+        else:  # CreateQueue and GetQueueUrl name the queue
+            name = body.get("QueueName") or query.get("QueueName", "")
+            queue_account = body.get("QueueOwnerAWSAccountId") or account
         return action, f"arn:aws:sqs:{region}:{queue_account}:{name}", context
     if service == "secretsmanager":
         from moto.secretsmanager.models import secretsmanager_backends
 
+        if operation == "CreateSecret":  # the ARN it will have: the name and 6 random characters
+            return (
+                action,
+                f"arn:aws:secretsmanager:{region}:{account}:secret:{body.get('Name')}-a1B2c3",
+                context,
+            )
         secret_id = body.get("SecretId", "")
         secret = secretsmanager_backends[account][region].secrets.get(secret_id)
         return action, secret.arn if secret else secret_id, context
     if service == "ssm":
-        name = body.get("Name", "")
-        path = name if name.startswith("/") else f"/{name}"
-        return action, f"arn:aws:ssm:{region}:{account}:parameter{path}", context
+        names = body.get("Names") or [body.get("Name") or body.get("ResourceId") or ""]
+        paths = [name if name.startswith("/") else f"/{name}" for name in names]
+        # AWS's public parameters (/aws/service/...) are no account's: their ARN names none.
+        arns = [
+            f"arn:aws:ssm:{region}:{'' if p.startswith('/aws/service/') else account}:parameter{p}"
+            for p in paths
+        ]
+        return action, arns if len(arns) > 1 else arns[0], context
     if service == "logs":
-        group = f"arn:aws:logs:{region}:{account}:log-group:{body.get('logGroupName', '')}"
+        if "logGroupName" not in body:
+            return None  # deliveries, account-level calls: not modelled
+        group = f"arn:aws:logs:{region}:{account}:log-group:{body['logGroupName']}"
         if operation == "PutLogEvents":
             return action, f"{group}:log-stream:{body.get('logStreamName', '')}", context
         return action, group, context
     if service == "monitoring":
-        namespace = (response.querystring.get("Namespace") or [body.get("Namespace", "")])[0]
-        return action, "*", {"cloudwatch:namespace": namespace}
+        if operation == "PutMetricData":
+            namespace = query.get("Namespace") or body.get("Namespace", "")
+            return action, "*", {"cloudwatch:namespace": namespace}
+        alarms = body.get("AlarmNames") or [
+            value for key, value in sorted(query.items()) if key.startswith("AlarmNames.member.")
+        ]
+        alarms = alarms or [body.get("AlarmName") or query.get("AlarmName")]
+        if operation not in ("PutMetricAlarm", "DeleteAlarms") or not all(alarms):
+            return None
+        arns = [f"arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}" for alarm in alarms]
+        return action, arns if len(arns) > 1 else arns[0], context
     if service == "ec2" and operation.startswith("Describe"):
         return action, "*", context  # no resource-level permissions for Describe calls
     return None
