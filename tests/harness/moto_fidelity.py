@@ -36,6 +36,9 @@ def apply() -> None:
     global _applied
     if _applied:
         return
+    # Services emulated in their own module register their fixes when it is imported.
+    from tests.harness import fidelity_elasticbeanstalk  # noqa: F401
+
     for func in FIXES:
         func()
     _applied = True
@@ -2022,6 +2025,24 @@ AWS_DURATIONS: dict[str, tuple[float, str]] = {
         "DynamoDB API Reference, UpdateContinuousBackups: ContinuousBackupsUnavailableException "
         "'Backups have not yet been enabled for this table'; seen for about a minute after "
         "CreateTable (community reports, e.g. terraform-provider-aws issues on PITR)",
+    ),
+    # Elastic Beanstalk environments (tests/harness/fidelity_elasticbeanstalk.py).
+    "elasticbeanstalk.environment.launching": (
+        300,
+        "Elastic Beanstalk Developer Guide, 'Creating an Elastic Beanstalk environment': a "
+        "load-balanced environment takes about 5 minutes (its CloudFormation stack: security "
+        "groups, load balancer, Auto Scaling group, instances, the first deployment)",
+    ),
+    "elasticbeanstalk.environment.updating": (
+        240,
+        "Elastic Beanstalk Developer Guide, 'Deployment policies': a rolling deployment with an "
+        "additional batch launches a batch, deploys batch by batch and terminates the extra "
+        "batch, several minutes for a small fleet; configuration updates likewise",
+    ),
+    "elasticbeanstalk.environment.terminating": (
+        300,
+        "Elastic Beanstalk Developer Guide, 'Terminating an environment': the stack and its "
+        "resources are deleted, typically 5 minutes",
     ),
     # Deletions AWS finishes later (section "Deletions AWS finishes later" below).
     "ec2.nat_gateway.deleting": (

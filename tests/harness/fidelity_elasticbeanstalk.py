@@ -1,0 +1,1323 @@
+"""Elastic Beanstalk as AWS answers it, for what the streamstack.aws modules call.
+
+moto 5.2.5 has little of Elastic Beanstalk: applications without descriptions, tags or a
+version lifecycle, environments that are ``Ready`` at once with no platform, no version, no
+option settings and no events, and no application versions, UpdateEnvironment,
+TerminateEnvironment, DescribeConfigurationSettings, DescribeEvents or platform catalogue at
+all. The fix below replaces its handlers with an emulation of the API our modules use, with the
+refusals AWS gives (the messages as AWS words them where they are documented or reported) and
+the environment's status and health moving as AWS moves them, timed by moto_fidelity's
+AWS_DURATIONS table (scaled: at scale 0 a new environment is ``Launching`` in CreateEnvironment's
+answer and ``Ready`` at the next request).
+
+Registered with moto_fidelity's ``fix`` (moto_fidelity.apply() imports this module). The state
+lives on moto's EBBackend object, so /moto-api/reset empties it as it does moto's own.
+
+What it does not emulate: the resources Beanstalk creates for an environment (its CloudFormation
+stack, Auto Scaling group, launch template, load balancer, security groups and the worker's own
+queue when none is given): environments name them but they are not in EC2, ELB or SQS;
+configuration templates, saved configurations, custom platforms, swap of CNAMEs, rebuild,
+restart, logs retrieval.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import re
+import string
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from tests.harness.moto_fidelity import _later, _ready_at, fix
+
+_PLATFORM_OWNER = "AWSElasticBeanstalk"
+# moto's solution stack names, e.g. "64bit Amazon Linux 2023 v4.6.0 running Python 3.13".
+_STACK_NAME = re.compile(
+    r"^64bit (?P<os>Amazon Linux(?: \d+)?) v(?P<version>[\d.]+) running (?P<runtime>.+)$"
+)
+_ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{2,38}[A-Za-z0-9]$")
+_WEB_TIER = {"Name": "WebServer", "Type": "Standard", "Version": "1.0"}
+_WORKER_TIER = {"Name": "Worker", "Type": "SQS/HTTP", "Version": "1.0"}
+_BOOLEAN = ("true", "false")
+_RETENTION_DAYS = tuple(
+    str(d) for d in (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+)
+_WEEKLY_WINDOW = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$", re.I)
+# How long AWS lists a terminated environment (DescribeEnvironments' IncludeDeleted).
+_TERMINATED_VISIBLE_SECONDS = 3600
+
+
+# The options AWS knows, with the default DescribeConfigurationSettings reports (None: not
+# reported unless set) and the values it accepts (None: any). From the Elastic Beanstalk
+# Developer Guide, "General options for all environments" and "Platform specific options"
+# (Python). Namespaces whose option names are free (environment properties) are in
+# _FREE_NAMESPACES; "process:<name>" and "listener:<port>" namespaces take the options of
+# their template below.
+_Option = tuple[str | None, tuple[str, ...] | None]
+_OPTIONS: dict[str, dict[str, _Option]] = {
+    "aws:autoscaling:asg": {
+        "Availability Zones": ("Any", ("Any", "Any 1", "Any 2", "Any 3")),
+        "Cooldown": ("360", None),
+        "Custom Availability Zones": (None, None),
+        "MinSize": ("1", None),
+        "MaxSize": ("4", None),
+    },
+    "aws:autoscaling:launchconfiguration": {
+        "DisableIMDSv1": ("false", _BOOLEAN),
+        "EC2KeyName": (None, None),
+        "IamInstanceProfile": (None, None),
+        "ImageId": (None, None),
+        "InstanceType": (None, None),
+        "MonitoringInterval": ("5 minute", ("1 minute", "5 minute")),
+        "SecurityGroups": (None, None),
+        "SSHSourceRestriction": (None, None),
+        "BlockDeviceMappings": (None, None),
+        "RootVolumeType": (None, ("standard", "gp2", "gp3", "io1")),
+        "RootVolumeSize": (None, None),
+        "RootVolumeIOPS": (None, None),
+        "RootVolumeThroughput": (None, None),
+    },
+    "aws:autoscaling:trigger": {
+        "MeasureName": ("NetworkOut", None),
+        "Statistic": ("Average", ("Minimum", "Maximum", "Sum", "Average")),
+        "Unit": ("Bytes", None),
+        "Period": ("5", None),
+        "BreachDuration": ("5", None),
+        "EvaluationPeriods": ("1", None),
+        "UpperThreshold": ("6000000", None),
+        "LowerThreshold": ("2000000", None),
+        "UpperBreachScaleIncrement": ("1", None),
+        "LowerBreachScaleIncrement": ("-1", None),
+    },
+    "aws:autoscaling:updatepolicy:rollingupdate": {
+        "RollingUpdateEnabled": ("false", _BOOLEAN),
+        "RollingUpdateType": ("Time", ("Time", "Health", "Immutable")),
+        "MaxBatchSize": (None, None),
+        "MinInstancesInService": (None, None),
+        "PauseTime": (None, None),
+        "Timeout": ("PT30M", None),
+    },
+    "aws:ec2:instances": {
+        "EnableSpot": ("false", _BOOLEAN),
+        "InstanceTypes": ("t3.micro, t3.small", None),
+        "SpotFleetOnDemandBase": ("0", None),
+        "SpotFleetOnDemandAboveBasePercentage": ("70", None),
+        "SpotMaxPrice": (None, None),
+        "SupportedArchitectures": ("x86_64", None),
+    },
+    "aws:ec2:vpc": {
+        "VPCId": (None, None),
+        "Subnets": (None, None),
+        "ELBSubnets": (None, None),
+        "ELBScheme": ("public", None),  # AWS ignores a value other than public/internal
+        "DBSubnets": (None, None),
+        "AssociatePublicIpAddress": (None, _BOOLEAN),
+    },
+    "aws:elasticbeanstalk:application": {"Application Healthcheck URL": ("", None)},
+    "aws:elasticbeanstalk:cloudwatch:logs": {
+        "StreamLogs": ("false", _BOOLEAN),
+        "DeleteOnTerminate": ("false", _BOOLEAN),
+        "RetentionInDays": ("7", _RETENTION_DAYS),
+    },
+    "aws:elasticbeanstalk:cloudwatch:logs:health": {
+        "HealthStreamingEnabled": ("false", _BOOLEAN),
+        "DeleteOnTerminate": ("false", _BOOLEAN),
+        "RetentionInDays": ("7", _RETENTION_DAYS),
+    },
+    "aws:elasticbeanstalk:command": {
+        "DeploymentPolicy": (
+            "AllAtOnce",
+            ("AllAtOnce", "Rolling", "RollingWithAdditionalBatch", "Immutable", "TrafficSplitting"),
+        ),
+        "Timeout": ("600", None),
+        "BatchSizeType": ("Percentage", ("Percentage", "Fixed")),
+        "BatchSize": ("100", None),
+        "IgnoreHealthCheck": ("false", _BOOLEAN),
+    },
+    "aws:elasticbeanstalk:environment": {
+        "EnvironmentType": ("LoadBalanced", ("SingleInstance", "LoadBalanced")),
+        "ServiceRole": (None, None),
+        "LoadBalancerType": ("classic", ("classic", "application", "network")),
+        "LoadBalancerIsShared": ("false", _BOOLEAN),
+    },
+    "aws:elasticbeanstalk:environment:process:default": {
+        "DeregistrationDelay": ("20", None),
+        "HealthCheckInterval": ("15", None),
+        "HealthCheckPath": ("/", None),
+        "HealthCheckTimeout": ("5", None),
+        "HealthyThresholdCount": ("3", None),
+        "MatcherHTTPCode": ("200", None),
+        "Port": ("80", None),
+        "Protocol": ("HTTP", ("HTTP", "HTTPS", "TCP")),
+        "StickinessEnabled": ("false", _BOOLEAN),
+        "StickinessLBCookieDuration": ("86400", None),
+        "StickinessType": ("lb_cookie", ("lb_cookie",)),
+        "UnhealthyThresholdCount": ("5", None),
+    },
+    "aws:elasticbeanstalk:environment:proxy": {"ProxyServer": ("nginx", ("nginx", "none"))},
+    "aws:elasticbeanstalk:healthreporting:system": {
+        "SystemType": ("basic", ("basic", "enhanced")),
+        "ConfigDocument": (None, None),
+        "HealthCheckSuccessThreshold": ("Ok", ("Ok", "Warning", "Degraded", "Severe")),
+        "EnhancedHealthAuthEnabled": ("false", _BOOLEAN),
+    },
+    "aws:elasticbeanstalk:hostmanager": {"LogPublicationControl": ("false", _BOOLEAN)},
+    "aws:elasticbeanstalk:managedactions": {
+        "ManagedActionsEnabled": ("false", _BOOLEAN),
+        "PreferredStartTime": (None, None),
+        "ServiceRoleForManagedUpdates": (None, None),
+    },
+    "aws:elasticbeanstalk:managedactions:platformupdate": {
+        "UpdateLevel": (None, ("patch", "minor")),
+        "InstanceRefreshEnabled": ("false", _BOOLEAN),
+    },
+    "aws:elasticbeanstalk:monitoring": {
+        "Automatically Terminate Unhealthy Instances": ("true", _BOOLEAN)
+    },
+    "aws:elasticbeanstalk:sns:topics": {
+        "Notification Endpoint": (None, None),
+        "Notification Protocol": ("email", ("http", "https", "email", "email-json", "sqs")),
+        "Notification Topic ARN": (None, None),
+        "Notification Topic Name": (None, None),
+    },
+    "aws:elasticbeanstalk:sqsd": {
+        "WorkerQueueURL": (None, None),
+        "HttpPath": ("/", None),
+        "MimeType": ("application/json", None),
+        "HttpConnections": ("50", None),
+        "ConnectTimeout": ("5", None),
+        "InactivityTimeout": ("299", None),
+        "VisibilityTimeout": ("300", None),
+        "ErrorVisibilityTimeout": ("2", None),
+        "RetentionPeriod": ("345600", None),
+        "MaxRetries": ("10", None),
+    },
+    "aws:elasticbeanstalk:trafficsplitting": {
+        "NewVersionPercent": ("10", None),
+        "EvaluationTime": ("5", None),
+    },
+    "aws:elasticbeanstalk:xray": {"XRayEnabled": ("false", _BOOLEAN)},
+    "aws:elbv2:listener:default": {
+        "DefaultProcess": ("default", None),
+        "ListenerEnabled": ("true", _BOOLEAN),
+        "Protocol": ("HTTP", ("HTTP", "HTTPS", "TCP")),
+        "Rules": (None, None),
+        "SSLCertificateArns": (None, None),
+        "SSLPolicy": (None, None),
+    },
+    "aws:elbv2:loadbalancer": {
+        "AccessLogsS3Bucket": (None, None),
+        "AccessLogsS3Enabled": ("false", _BOOLEAN),
+        "AccessLogsS3Prefix": (None, None),
+        "IdleTimeout": (None, None),
+        "ManagedSecurityGroup": (None, None),
+        "SecurityGroups": (None, None),
+    },
+    "aws:elbv2:listenerrule:default": {
+        "HostHeaders": (None, None),
+        "PathPatterns": (None, None),
+        "Priority": ("1", None),
+        "Process": ("default", None),
+    },
+    "aws:elasticbeanstalk:container:python": {
+        "WSGIPath": ("application", None),
+        "NumProcesses": ("1", None),
+        "NumThreads": ("15", None),
+    },
+}
+# Namespaces whose option names are the user's (environment properties, static file paths).
+_FREE_NAMESPACES = (
+    "aws:elasticbeanstalk:application:environment",
+    "aws:elasticbeanstalk:application:environmentsecrets",
+    "aws:elasticbeanstalk:environment:proxy:staticfiles",
+)
+# Named instances of a template namespace: (prefix, template).
+_TEMPLATE_NAMESPACES = (
+    (
+        "aws:elasticbeanstalk:environment:process:",
+        "aws:elasticbeanstalk:environment:process:default",
+    ),
+    ("aws:elbv2:listener:", "aws:elbv2:listener:default"),
+    ("aws:elbv2:listenerrule:", "aws:elbv2:listenerrule:default"),
+)
+# The CloudFormation resource AWS names in DescribeConfigurationSettings for some namespaces.
+_RESOURCE_NAMES = {
+    "aws:autoscaling:asg": "AWSEBAutoScalingGroup",
+    "aws:autoscaling:launchconfiguration": "AWSEBAutoScalingLaunchConfiguration",
+    "aws:autoscaling:updatepolicy:rollingupdate": "AWSEBAutoScalingGroup",
+    "aws:autoscaling:trigger": "AWSEBCloudwatchAlarmLow",
+    "aws:elbv2:loadbalancer": "AWSEBV2LoadBalancer",
+}
+# Namespaces reported for each tier (a worker has no load balancer; a web server no daemon).
+_WEB_ONLY = (
+    "aws:elasticbeanstalk:environment:process:default",
+    "aws:elbv2:listener:default",
+    "aws:elbv2:loadbalancer",
+    "aws:elasticbeanstalk:application",
+    "aws:elasticbeanstalk:environment:proxy",
+)
+_WORKER_ONLY = ("aws:elasticbeanstalk:sqsd",)
+_NOT_REPORTED = ("aws:elbv2:listenerrule:default",)
+
+
+# --------------------------------------------------------------------------------------------
+# State
+# --------------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _suffix(length: int, alphabet: str = string.ascii_lowercase + string.digits) -> str:
+    return "".join(random.choice(alphabet) for _ in range(length))  # noqa: S311 - ids, not secrets
+
+
+class _State:
+    """One account and Region's Elastic Beanstalk: applications, versions, environments, events."""
+
+    def __init__(self, backend: Any) -> None:
+        self.account = backend.account_id
+        self.region = backend.region_name
+        self.lock = threading.RLock()
+        self.applications: dict[str, dict[str, Any]] = {}
+        self.versions: dict[tuple[str, str], dict[str, Any]] = {}
+        self.environments: list[dict[str, Any]] = []  # terminated ones too, for an hour
+        self.events: list[dict[str, Any]] = []
+
+    def arn(self, kind: str, path: str) -> str:
+        return f"arn:aws:elasticbeanstalk:{self.region}:{self.account}:{kind}/{path}"
+
+    def platform_arn(self, branch: str, version: str) -> str:
+        return f"arn:aws:elasticbeanstalk:{self.region}::platform/{branch}/{version}"
+
+    def event(
+        self,
+        message: str,
+        *,
+        env: dict[str, Any] | None = None,
+        app: str = "",
+        version: str = "",
+        severity: str = "INFO",
+    ) -> None:
+        record = {
+            "EventDate": _now(),
+            "Message": message,
+            "ApplicationName": env["ApplicationName"] if env else app,
+            "Severity": severity,
+        }
+        if env:
+            record["EnvironmentName"] = env["EnvironmentName"]
+            record["fidelity_environment_id"] = env["EnvironmentId"]
+        if version or (env and env.get("VersionLabel")):
+            record["VersionLabel"] = version or env["VersionLabel"]
+        self.events.append(record)
+
+
+def _state(backend: Any) -> _State:
+    state = backend.__dict__.get("fidelity_state")
+    if state is None:
+        state = backend.__dict__["fidelity_state"] = _State(backend)
+    return state
+
+
+def _error(code: str, message: str) -> Exception:
+    # moto finds the error's service model by the exception class's module.
+    from moto.elasticbeanstalk.exceptions import ElasticBeanstalkException
+
+    return ElasticBeanstalkException(code, message)
+
+
+def _invalid(message: str) -> Exception:
+    return _error("InvalidParameterValue", message)
+
+
+# --------------------------------------------------------------------------------------------
+# Platforms: moto's solution stack list, as platform versions
+# --------------------------------------------------------------------------------------------
+
+
+def _platforms(state: _State) -> list[dict[str, Any]]:
+    from moto.elasticbeanstalk.responses import SOLUTION_STACK_DETAILS
+
+    platforms = []
+    for detail in SOLUTION_STACK_DETAILS:
+        match = _STACK_NAME.match(detail["SolutionStackName"])
+        if not match:
+            continue
+        runtime, os_name = match["runtime"], match["os"]
+        branch = f"{runtime} running on 64bit {os_name}"
+        language = runtime.rsplit(" ", 1)[0] if runtime[-1].isdigit() else runtime
+        platforms.append(
+            {
+                "PlatformArn": state.platform_arn(branch, match["version"]),
+                "PlatformOwner": _PLATFORM_OWNER,
+                "PlatformName": branch,
+                "PlatformVersion": match["version"],
+                "SolutionStackName": detail["SolutionStackName"],
+                "PlatformStatus": "Ready",
+                "PlatformCategory": language,
+                "OperatingSystemName": "Amazon Linux",
+                "OperatingSystemVersion": os_name.rsplit(" ", 1)[-1],
+                "SupportedTierList": ["WebServer/Standard", "Worker/SQS/HTTP"],
+                "SupportedAddonList": ["Log/S3", "Monitoring/Healthd", "WorkerDaemon/SQSD"],
+                "PlatformLifecycleState": "Recommended",
+                "PlatformBranchName": branch,
+                "PlatformBranchLifecycleState": "Supported",
+                "ProgrammingLanguages": [{"Name": language, "Version": runtime.rsplit(" ", 1)[-1]}],
+            }
+        )
+    return platforms
+
+
+def _platform_summary(platform: dict[str, Any]) -> dict[str, Any]:
+    details = ("PlatformName", "SolutionStackName", "ProgrammingLanguages")
+    return {k: v for k, v in platform.items() if k not in details}
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _filter_platforms(platforms: list[dict[str, Any]], filters: list[dict[str, Any]]) -> list:
+    """ListPlatformVersions' filters: =, !=, <, <=, >, >=, contains, begins_with, ends_with;
+    PlatformVersion also takes ``latest``."""
+    field = {
+        "PlatformName": "PlatformName",
+        "PlatformVersion": "PlatformVersion",
+        "PlatformStatus": "PlatformStatus",
+        "PlatformBranchName": "PlatformBranchName",
+        "PlatformLifecycleState": "PlatformLifecycleState",
+        "PlatformOwner": "PlatformOwner",
+        "ProgrammingLanguageName": "PlatformCategory",
+        "OperatingSystemName": "OperatingSystemName",
+    }
+    result = list(platforms)
+    for spec in filters or []:
+        kind, operator, values = spec.get("Type"), spec.get("Operator", "="), spec.get("Values", [])
+        if kind == "SupportedTier":
+            result = [p for p in result if any(v in p["SupportedTierList"] for v in values)]
+            continue
+        if kind not in field:
+            raise _invalid(f"Invalid filter type: {kind}")
+        if kind == "PlatformVersion" and values == ["latest"]:
+            newest: dict[str, dict[str, Any]] = {}
+            for p in result:
+                best = newest.get(p["PlatformName"])
+                if best is None or _version_key(p["PlatformVersion"]) > _version_key(
+                    best["PlatformVersion"]
+                ):
+                    newest[p["PlatformName"]] = p
+            result = [p for p in result if newest[p["PlatformName"]] is p]
+            continue
+
+        def holds(value: str, wanted: str, operator: str = operator, kind: str = kind) -> bool:
+            if kind == "PlatformVersion" and operator in ("<", "<=", ">", ">="):
+                a, b = _version_key(value), _version_key(wanted)
+                return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[operator]
+            return {
+                "=": value == wanted,
+                "!=": value != wanted,
+                "contains": wanted in value,
+                "begins_with": value.startswith(wanted),
+                "ends_with": value.endswith(wanted),
+            }.get(operator, False)
+
+        result = [p for p in result if any(holds(str(p.get(field[kind], "")), v) for v in values)]
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Option settings
+# --------------------------------------------------------------------------------------------
+
+
+def _template(namespace: str) -> dict[str, _Option] | None:
+    if namespace in _OPTIONS:
+        return _OPTIONS[namespace]
+    for prefix, template in _TEMPLATE_NAMESPACES:
+        if namespace.startswith(prefix) and len(namespace) > len(prefix):
+            return _OPTIONS[template]
+    return None
+
+
+def _check_option(setting: dict[str, Any]) -> None:
+    namespace, name = setting.get("Namespace", ""), setting.get("OptionName", "")
+    value = setting.get("Value")
+    if namespace in _FREE_NAMESPACES:
+        return
+    options = _template(namespace)
+    if options is None or name not in options:
+        raise _invalid(
+            f"Invalid option specification (Namespace: '{namespace}', OptionName: '{name}'): "
+            "Unknown configuration setting."
+        )
+    allowed = options[name][1]
+    if allowed and value is not None and value not in allowed:
+        raise _invalid(
+            f"Invalid option value: '{value}' (Namespace: '{namespace}', OptionName: '{name}'): "
+            f"Value is not one of the allowed values: [{', '.join(allowed)}]"
+        )
+    if name == "PreferredStartTime" and value and not _WEEKLY_WINDOW.match(value):
+        raise _invalid(
+            f"Invalid option value: '{value}' (Namespace: '{namespace}', OptionName: '{name}'): "
+            "Specify the start time in the format day:hour:minute, e.g. Sun:02:00"
+        )
+
+
+def _effective(options: dict[tuple[str, str], str], namespace: str, name: str) -> str | None:
+    if (namespace, name) in options:
+        return options[(namespace, name)]
+    template = _template(namespace)
+    return template[name][0] if template and name in template else None
+
+
+def _check_combination(state: _State, options: dict[tuple[str, str], str], tier: str) -> None:
+    """What AWS refuses about the options taken together (after an update is merged)."""
+    env_ns, health_ns = (
+        "aws:elasticbeanstalk:environment",
+        "aws:elasticbeanstalk:healthreporting:system",
+    )
+    managed_ns = "aws:elasticbeanstalk:managedactions"
+    service_role = _effective(options, env_ns, "ServiceRole")
+    if _effective(options, health_ns, "SystemType") == "enhanced" and not service_role:
+        raise _invalid(
+            "Configuration validation exception: Invalid option value: 'enhanced' (Namespace: "
+            f"'{health_ns}', OptionName: 'SystemType'): Enhanced health reporting requires a "
+            f"service role (Namespace: '{env_ns}', OptionName: 'ServiceRole')."
+        )
+    if _effective(options, managed_ns, "ManagedActionsEnabled") == "true":
+        for namespace, name in (
+            (managed_ns, "PreferredStartTime"),
+            ("aws:elasticbeanstalk:managedactions:platformupdate", "UpdateLevel"),
+        ):
+            if not _effective(options, namespace, name):
+                raise _invalid(
+                    "Configuration validation exception: Managed platform updates need "
+                    f"'{name}' (Namespace: '{namespace}')."
+                )
+        if _effective(options, health_ns, "SystemType") != "enhanced":
+            raise _invalid(
+                "Configuration validation exception: Managed platform updates require enhanced "
+                f"health reporting (Namespace: '{health_ns}', OptionName: 'SystemType')."
+            )
+    policy = _effective(options, "aws:elasticbeanstalk:command", "DeploymentPolicy")
+    single = _effective(options, env_ns, "EnvironmentType") == "SingleInstance"
+    if single and policy in ("Rolling", "RollingWithAdditionalBatch", "TrafficSplitting"):
+        raise _invalid(
+            f"Configuration validation exception: Deployment policy '{policy}' requires a "
+            "load-balanced environment."
+        )
+    if policy == "TrafficSplitting" and tier == "Worker":
+        raise _invalid(
+            "Configuration validation exception: Deployment policy 'TrafficSplitting' is not "
+            "supported for a worker environment."
+        )
+    _check_iam(state, options)
+
+
+def _check_iam(state: _State, options: dict[tuple[str, str], str]) -> None:
+    """The instance profile and service roles must exist (AWS checks them when it validates the
+    configuration, before anything is launched)."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[state.account]["global"]
+    profile = options.get(("aws:autoscaling:launchconfiguration", "IamInstanceProfile"))
+    if profile:
+        try:
+            if profile.startswith("arn:"):
+                iam.get_instance_profile_by_arn(profile)
+            else:
+                iam.get_instance_profile(profile)
+        except Exception as exc:
+            raise _invalid(
+                f"Invalid option value: '{profile}' (Namespace: "
+                "'aws:autoscaling:launchconfiguration', OptionName: 'IamInstanceProfile'): "
+                f"The instance profile {profile} associated "
+                "with the environment does not exist."
+            ) from exc
+    for namespace, name in (
+        ("aws:elasticbeanstalk:environment", "ServiceRole"),
+        ("aws:elasticbeanstalk:managedactions", "ServiceRoleForManagedUpdates"),
+    ):
+        role = options.get((namespace, name))
+        if not role or role == "AWSServiceRoleForElasticBeanstalkManagedUpdates":
+            continue
+        try:
+            if role.startswith("arn:"):
+                iam.get_role_by_arn(role)
+            else:
+                iam.get_role(role.rsplit("/", 1)[-1])
+        except Exception as exc:
+            raise _invalid(
+                f"Invalid option value: '{role}' (Namespace: '{namespace}', OptionName: '{name}'): "
+                f"Role {role} does not exist."
+            ) from exc
+
+
+def _settings_from_request(settings: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    result = {}
+    for setting in settings or []:
+        _check_option(setting)
+        result[(setting["Namespace"], setting["OptionName"])] = str(setting.get("Value", ""))
+    return result
+
+
+def _reported_settings(env: dict[str, Any]) -> list[dict[str, Any]]:
+    """DescribeConfigurationSettings' list: every option of the environment's tier with its
+    default, overridden by what was set (AWS reports its defaults too)."""
+    tier = env["Tier"]["Name"]
+    options: dict[tuple[str, str], str] = {}
+    for namespace, names in _OPTIONS.items():
+        if namespace in _NOT_REPORTED:
+            continue
+        if tier == "Worker" and namespace in _WEB_ONLY:
+            continue
+        if tier != "Worker" and namespace in _WORKER_ONLY:
+            continue
+        for name, (default, _allowed) in names.items():
+            if default is not None:
+                options[(namespace, name)] = default
+    if tier == "Worker":
+        options[("aws:elasticbeanstalk:sqsd", "WorkerQueueURL")] = env["fidelity_worker_queue"]
+    options.update(env["fidelity_options"])
+    reported = []
+    for (namespace, name), value in sorted(options.items()):
+        entry = {"Namespace": namespace, "OptionName": name, "Value": value}
+        if namespace in _RESOURCE_NAMES:
+            entry["ResourceName"] = _RESOURCE_NAMES[namespace]
+        reported.append(entry)
+    return reported
+
+
+# --------------------------------------------------------------------------------------------
+# Environments: status, health and events over time
+# --------------------------------------------------------------------------------------------
+
+
+def _enhanced(env: dict[str, Any]) -> bool:
+    return (
+        _effective(
+            env["fidelity_options"], "aws:elasticbeanstalk:healthreporting:system", "SystemType"
+        )
+        == "enhanced"
+    )
+
+
+def _set_health(env: dict[str, Any], health: str, status: str) -> None:
+    env["Health"] = health
+    if _enhanced(env):
+        env["HealthStatus"] = status
+    else:
+        env.pop("HealthStatus", None)
+
+
+def _operation(
+    state: _State, env: dict[str, Any], status: str, duration_kind: str, finish: Callable[[], None]
+) -> None:
+    """Put the environment in ``status`` until AWS would have finished, then run ``finish``.
+    A newer operation (or a reset) makes an older one's finish a no-op."""
+    token = uuid.uuid4().hex
+    env["fidelity_operation"] = token
+    env["Status"] = status
+    env["AbortableOperationInProgress"] = status == "Updating"
+    env["DateUpdated"] = _now()
+
+    def done() -> None:
+        with state.lock:
+            if env.get("fidelity_operation") != token:
+                return
+            env.pop("fidelity_operation")
+            env["AbortableOperationInProgress"] = False
+            env["DateUpdated"] = _now()
+            finish()
+
+    _later(_ready_at(duration_kind), done)
+
+
+def _launch(state: _State, env: dict[str, Any]) -> None:
+    name = env["EnvironmentName"]
+    _set_health(env, "Grey", "Pending")
+    state.event("createEnvironment is starting.", env=env)
+    state.event(
+        f"Using elasticbeanstalk-{state.region}-{state.account} as Amazon S3 storage bucket for "
+        "environment data.",
+        env=env,
+    )
+
+    def finish() -> None:
+        env["Status"] = "Ready"
+        if env["Tier"]["Name"] != "Worker":
+            state.event(f"Created load balancer named: {env['fidelity_load_balancer']}", env=env)
+        state.event(f"Created Auto Scaling group named: {env['fidelity_asg']}", env=env)
+        state.event("Instance deployment completed successfully.", env=env)
+        if _enhanced(env):
+            state.event(
+                "Environment health has transitioned from Pending to Ok. Initialization "
+                "completed 12 seconds ago and took 3 minutes.",
+                env=env,
+            )
+        _set_health(env, "Green", "Ok")
+        state.event(f"Successfully launched environment: {name}", env=env)
+
+    _operation(state, env, "Launching", "elasticbeanstalk.environment.launching", finish)
+
+
+def _update(state: _State, env: dict[str, Any], *, new_version: bool, reason: str) -> None:
+    if _enhanced(env):
+        _set_health(env, env["Health"], "Info")
+    else:
+        _set_health(env, "Grey", "Unknown")
+    state.event(reason, env=env)
+    policy = _effective(env["fidelity_options"], "aws:elasticbeanstalk:command", "DeploymentPolicy")
+    if new_version:
+        state.event(f"Deploying new version to instance(s) with policy {policy}.", env=env)
+
+    def finish() -> None:
+        env["Status"] = "Ready"
+        if new_version:
+            state.event("New application version was deployed to running EC2 instances.", env=env)
+        _set_health(env, "Green", "Ok")
+        state.event("Environment update completed successfully.", env=env)
+
+    _operation(state, env, "Updating", "elasticbeanstalk.environment.updating", finish)
+
+
+def _terminate(state: _State, env: dict[str, Any]) -> None:
+    _set_health(env, "Grey", "Suspended")
+    state.event("terminateEnvironment is starting.", env=env)
+
+    def finish() -> None:
+        env["Status"] = "Terminated"
+        env.pop("HealthStatus", None)
+        env["fidelity_terminated_at"] = time.monotonic()
+        state.event("terminateEnvironment completed successfully.", env=env)
+
+    _operation(state, env, "Terminating", "elasticbeanstalk.environment.terminating", finish)
+
+
+def _public(env: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in env.items() if not k.startswith("fidelity_")}
+
+
+def _visible(env: dict[str, Any]) -> bool:
+    ended = env.get("fidelity_terminated_at")
+    return ended is None or time.monotonic() - ended < _TERMINATED_VISIBLE_SECONDS
+
+
+def _find_environment(
+    state: _State, params: dict[str, Any], *, live: bool = True
+) -> dict[str, Any]:
+    env_id, name = params.get("EnvironmentId"), params.get("EnvironmentName")
+    for env in reversed(state.environments):
+        if live and env["Status"] == "Terminated":
+            continue
+        if (env_id and env["EnvironmentId"] == env_id) or (name and env["EnvironmentName"] == name):
+            return env
+    if env_id:
+        raise _invalid(f"No Environment found for EnvironmentId = '{env_id}'.")
+    raise _invalid(f"No Environment found for EnvironmentName = '{name}'.")
+
+
+def _require_ready(env: dict[str, Any]) -> None:
+    if env["Status"] != "Ready":
+        raise _invalid(
+            f"Environment named {env['EnvironmentName']} is in an invalid state for this "
+            "operation. Must be Ready."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The handlers
+# --------------------------------------------------------------------------------------------
+
+
+def _tags_of(items: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in items or []}
+
+
+def _lifecycle(config: dict[str, Any] | None) -> dict[str, Any]:
+    config = config or {}
+    rules = config.get("VersionLifecycleConfig") or {}
+    result: dict[str, Any] = {
+        "VersionLifecycleConfig": {
+            "MaxCountRule": {"Enabled": False, "MaxCount": 200, "DeleteSourceFromS3": False},
+            "MaxAgeRule": {"Enabled": False, "MaxAgeInDays": 180, "DeleteSourceFromS3": False},
+        }
+    }
+    for rule in ("MaxCountRule", "MaxAgeRule"):
+        result["VersionLifecycleConfig"][rule].update(rules.get(rule) or {})
+    if config.get("ServiceRole"):
+        result["ServiceRole"] = config["ServiceRole"]
+    return result
+
+
+def _application_view(state: _State, app: dict[str, Any]) -> dict[str, Any]:
+    labels = [
+        v["VersionLabel"] for (a, _l), v in state.versions.items() if a == app["ApplicationName"]
+    ]
+    return {
+        **{k: v for k, v in app.items() if k != "Tags"},
+        "Versions": sorted(
+            labels,
+            key=lambda label: state.versions[(app["ApplicationName"], label)]["DateCreated"],
+            reverse=True,
+        ),
+        "ConfigurationTemplates": [],
+    }
+
+
+def _s3_object(state: _State, bucket: str, key: str) -> Any:
+    from moto.s3.models import s3_backends
+
+    s3 = s3_backends[state.account]["aws"]
+    try:
+        bucket_obj = s3.get_bucket(bucket)
+    except Exception:
+        bucket_obj = None
+    obj = s3.get_object(bucket, key) if bucket_obj is not None else None
+    if obj is None:
+        raise _error(
+            "InvalidParameterCombination",
+            f"Unable to download from S3 location (Bucket: {bucket}  Key: {key}). "
+            "Reason: Not Found",
+        )
+    if getattr(bucket_obj, "region_name", state.region) != state.region:
+        raise _error(
+            "InvalidParameterCombination",
+            f"Unable to download from S3 location (Bucket: {bucket}  Key: {key}). Reason: Moved "
+            "Permanently",
+        )
+    return s3, obj
+
+
+def _prune_versions(state: _State, app: dict[str, Any]) -> None:
+    """The application version lifecycle's count rule, applied when a version is created."""
+    rule = app["ResourceLifecycleConfig"]["VersionLifecycleConfig"]["MaxCountRule"]
+    if not rule.get("Enabled"):
+        return
+    in_use = {e.get("VersionLabel") for e in state.environments if e["Status"] != "Terminated"}
+    mine = sorted(
+        (v for (a, _l), v in state.versions.items() if a == app["ApplicationName"]),
+        key=lambda v: v["DateCreated"],
+    )
+    for version in mine[: max(0, len(mine) - int(rule.get("MaxCount", 200)))]:
+        if version["VersionLabel"] in in_use:
+            continue
+        _delete_version(state, version, bool(rule.get("DeleteSourceFromS3")))
+        state.event(
+            f"Deleted application version {version['VersionLabel']} (version lifecycle).",
+            app=app["ApplicationName"],
+        )
+
+
+def _delete_version(state: _State, version: dict[str, Any], delete_source: bool) -> None:
+    state.versions.pop((version["ApplicationName"], version["VersionLabel"]), None)
+    bundle = version.get("SourceBundle")
+    if delete_source and bundle:
+        from moto.s3.models import s3_backends
+
+        try:
+            s3_backends[state.account]["aws"].delete_object(bundle["S3Bucket"], bundle["S3Key"])
+        except Exception as exc:
+            raise _error(
+                "SourceBundleDeletionFailure",
+                f"Unable to delete source bundle (Bucket: {bundle['S3Bucket']} Key: "
+                f"{bundle['S3Key']}): {exc}",
+            ) from exc
+
+
+def _install_handlers() -> None:
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.elasticbeanstalk.models import EBBackend
+    from moto.elasticbeanstalk.responses import EBResponse
+
+    def handler(func: Callable[[EBResponse, _State], Any]) -> Callable[[EBResponse, _State], Any]:
+        def method(self: EBResponse) -> Any:
+            state = _state(self.elasticbeanstalk_backend)
+            with state.lock:
+                result = func(self, state)
+            return EmptyResult() if result is None else ActionResult(result)
+
+        setattr(EBResponse, func.__name__, method)
+        return func
+
+    # -- applications ---------------------------------------------------------------------
+    def new_application(
+        state: _State,
+        name: str,
+        description: str | None = None,
+        lifecycle: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        if name in state.applications:
+            raise _invalid(f"Application {name} already exists.")
+        now = _now()
+        app = {
+            "ApplicationArn": state.arn("application", name),
+            "ApplicationName": name,
+            "DateCreated": now,
+            "DateUpdated": now,
+            "ResourceLifecycleConfig": _lifecycle(lifecycle),
+            "Tags": tags or {},
+        }
+        if description:
+            app["Description"] = description
+        state.applications[name] = app
+        return app
+
+    @handler
+    def create_application(self: EBResponse, state: _State) -> Any:
+        app = new_application(
+            state,
+            self._get_param("ApplicationName"),
+            self._get_param("Description"),
+            self._get_param("ResourceLifecycleConfig"),
+            _tags_of(self._get_param("Tags")),
+        )
+        return {"Application": _application_view(state, app)}
+
+    @handler
+    def describe_applications(self: EBResponse, state: _State) -> Any:
+        names = self._get_param("ApplicationNames") or list(state.applications)
+        return {
+            "Applications": [
+                _application_view(state, state.applications[n])
+                for n in names
+                if n in state.applications
+            ]
+        }
+
+    def application(state: _State, name: str) -> dict[str, Any]:
+        if name not in state.applications:
+            raise _invalid(f"No Application named '{name}' found.")
+        return state.applications[name]
+
+    @handler
+    def update_application(self: EBResponse, state: _State) -> Any:
+        app = application(state, self._get_param("ApplicationName"))
+        description = self._get_param("Description")
+        if description:
+            app["Description"] = description
+        else:
+            app.pop("Description", None)
+        app["DateUpdated"] = _now()
+        return {"Application": _application_view(state, app)}
+
+    @handler
+    def update_application_resource_lifecycle(self: EBResponse, state: _State) -> Any:
+        app = application(state, self._get_param("ApplicationName"))
+        app["ResourceLifecycleConfig"] = _lifecycle(self._get_param("ResourceLifecycleConfig"))
+        return {
+            "ApplicationName": app["ApplicationName"],
+            "ResourceLifecycleConfig": app["ResourceLifecycleConfig"],
+        }
+
+    @handler
+    def delete_application(self: EBResponse, state: _State) -> Any:
+        name = self._get_param("ApplicationName")
+        app = application(state, name)
+        running = [
+            e
+            for e in state.environments
+            if e["ApplicationName"] == name and e["Status"] not in ("Terminated", "Terminating")
+        ]
+        if running and not self._get_param("TerminateEnvByForce"):
+            raise _invalid(
+                f"Unable to delete application {name} because it has running environments: "
+                f"{', '.join(e['EnvironmentName'] for e in running)}. Terminate them first."
+            )
+        for env in running:
+            _terminate(state, env)
+        for key in [k for k in state.versions if k[0] == name]:
+            state.versions.pop(key)
+        state.applications.pop(app["ApplicationName"])
+
+    # -- application versions ---------------------------------------------------------------
+    @handler
+    def create_application_version(self: EBResponse, state: _State) -> Any:
+        name, label = self._get_param("ApplicationName"), self._get_param("VersionLabel")
+        if name not in state.applications and self._get_param("AutoCreateApplication"):
+            new_application(state, name)
+        app = application(state, name)
+        if (name, label) in state.versions:
+            raise _invalid(f"Application Version {label} already exists.")
+        bundle = self._get_param("SourceBundle")
+        status = "Unprocessed"
+        if bundle:
+            _s3, obj = _s3_object(state, bundle.get("S3Bucket", ""), bundle.get("S3Key", ""))
+            if self._get_param("Process"):
+                status = "Processed" if zipfile.is_zipfile(io.BytesIO(obj.value)) else "Failed"
+        now = _now()
+        version = {
+            "ApplicationVersionArn": state.arn("applicationversion", f"{name}/{label}"),
+            "ApplicationName": name,
+            "VersionLabel": label,
+            "DateCreated": now,
+            "DateUpdated": now,
+            "Status": status,
+            "fidelity_tags": _tags_of(self._get_param("Tags")),
+        }
+        if bundle:
+            version["SourceBundle"] = {"S3Bucket": bundle["S3Bucket"], "S3Key": bundle["S3Key"]}
+        if self._get_param("Description"):
+            version["Description"] = self._get_param("Description")
+        state.versions[(name, label)] = version
+        state.event(f"Created new Application Version: {label}", app=name, version=label)
+        _prune_versions(state, app)
+        return {"ApplicationVersion": _public(version)}
+
+    @handler
+    def describe_application_versions(self: EBResponse, state: _State) -> Any:
+        name, labels = self._get_param("ApplicationName"), self._get_param("VersionLabels")
+        found = [
+            _public(v)
+            for (a, label), v in state.versions.items()
+            if (not name or a == name) and (not labels or label in labels)
+        ]
+        found.sort(key=lambda v: v["DateCreated"], reverse=True)
+        return {"ApplicationVersions": found}
+
+    @handler
+    def delete_application_version(self: EBResponse, state: _State) -> Any:
+        name, label = self._get_param("ApplicationName"), self._get_param("VersionLabel")
+        application(state, name)
+        version = state.versions.get((name, label))
+        if version is None:
+            raise _invalid(f"No Application Version named '{label}' found.")
+        _delete_version(state, version, bool(self._get_param("DeleteSourceBundle")))
+
+    # -- platforms ------------------------------------------------------------------------
+    @handler
+    def list_platform_versions(self: EBResponse, state: _State) -> Any:
+        found = _filter_platforms(_platforms(state), self._get_param("Filters") or [])
+        return {"PlatformSummaryList": [_platform_summary(p) for p in found]}
+
+    @handler
+    def describe_platform_version(self: EBResponse, state: _State) -> Any:
+        arn = self._get_param("PlatformArn")
+        for platform in _platforms(state):
+            if platform["PlatformArn"] == arn:
+                return {"PlatformDescription": platform}
+        raise _invalid(f"No Platform named '{arn}' found.")
+
+    def resolve_platform(self: EBResponse, state: _State) -> dict[str, Any] | None:
+        stack, arn = self._get_param("SolutionStackName"), self._get_param("PlatformArn")
+        if stack and arn:
+            raise _error(
+                "InvalidParameterCombination",
+                "You cannot specify both a solution stack name and a platform ARN.",
+            )
+        if not stack and not arn:
+            return None
+        for platform in _platforms(state):
+            if (stack and platform["SolutionStackName"] == stack) or platform["PlatformArn"] == arn:
+                return platform
+        if stack:
+            raise _invalid(f"No Solution Stack named '{stack}' found.")
+        raise _invalid(f"No Platform named '{arn}' found.")
+
+    # -- environments ---------------------------------------------------------------------
+    @handler
+    def create_environment(self: EBResponse, state: _State) -> Any:
+        name = self._get_param("EnvironmentName") or ""
+        app = application(state, self._get_param("ApplicationName"))
+        if not _ENVIRONMENT_NAME.match(name):
+            raise _invalid(
+                f"Value {name} at 'EnvironmentName' failed to satisfy constraint: it must be 4 to "
+                "40 characters long and contain only letters, digits and hyphens, not at the "
+                "start or end."
+            )
+        if any(
+            e["EnvironmentName"] == name and e["Status"] != "Terminated" for e in state.environments
+        ):
+            raise _invalid(f"Environment {name} already exists.")
+        platform = resolve_platform(self, state)
+        if platform is None:
+            raise _invalid("No Solution Stack named '' found.")
+        tier_param = self._get_param("Tier") or {}
+        worker = tier_param.get("Name") == "Worker"
+        tier = dict(_WORKER_TIER if worker else _WEB_TIER)
+        if tier_param.get("Type") and tier_param["Type"] != tier["Type"]:
+            raise _invalid(f"Tier {tier['Name']} has no type {tier_param['Type']}.")
+        label = self._get_param("VersionLabel")
+        if label and (app["ApplicationName"], label) not in state.versions:
+            raise _invalid(f"No Application Version named '{label}' found.")
+        options = _settings_from_request(self._get_param("OptionSettings"))
+        _check_combination(state, options, tier["Name"])
+        env_id = f"e-{_suffix(10)}"
+        now = _now()
+        env: dict[str, Any] = {
+            "EnvironmentName": name,
+            "EnvironmentId": env_id,
+            "ApplicationName": app["ApplicationName"],
+            "SolutionStackName": platform["SolutionStackName"],
+            "PlatformArn": platform["PlatformArn"],
+            "DateCreated": now,
+            "DateUpdated": now,
+            "Status": "Launching",
+            "AbortableOperationInProgress": False,
+            "Health": "Grey",
+            "Tier": tier,
+            "EnvironmentLinks": [],
+            "EnvironmentArn": state.arn("environment", f"{app['ApplicationName']}/{name}"),
+            "fidelity_options": options,
+            "fidelity_tags": _tags_of(self._get_param("Tags")),
+            "fidelity_asg": f"awseb-{env_id}-stack-AWSEBAutoScalingGroup-{_suffix(12).upper()}",
+        }
+        if label:
+            env["VersionLabel"] = label
+        if self._get_param("Description"):
+            env["Description"] = self._get_param("Description")
+        if worker:
+            env["fidelity_worker_queue"] = (
+                f"https://sqs.{state.region}.amazonaws.com/{state.account}/"
+                f"awseb-{env_id}-stack-AWSEBWorkerQueue-{_suffix(12).upper()}"
+            )
+        else:
+            prefix = self._get_param("CNAMEPrefix")
+            if prefix and any(
+                e.get("CNAME", "").split(".")[0] == prefix
+                for e in state.environments
+                if e["Status"] != "Terminated"
+            ):
+                raise _invalid(
+                    f"DNS name ({prefix}.{state.region}.elasticbeanstalk.com) is not available."
+                )
+            env["CNAME"] = (
+                f"{prefix}.{state.region}.elasticbeanstalk.com"
+                if prefix
+                else f"{name}.eba-{_suffix(8)}.{state.region}.elasticbeanstalk.com"
+            )
+            lb = f"awseb--AWSEB-{_suffix(12)}"
+            env["fidelity_load_balancer"] = lb
+            env["EndpointURL"] = (
+                f"{lb}-{random.randint(10**9, 10**10 - 1)}.{state.region}.elb.amazonaws.com"  # noqa: S311
+            )
+        state.environments.append(env)
+        _launch(state, env)
+        return _public(env)
+
+    @handler
+    def describe_environments(self: EBResponse, state: _State) -> Any:
+        app_name, version = self._get_param("ApplicationName"), self._get_param("VersionLabel")
+        ids, names = self._get_param("EnvironmentIds"), self._get_param("EnvironmentNames")
+        include_deleted = self._get_param("IncludeDeleted")
+        found = [
+            _public(e)
+            for e in state.environments
+            if (not app_name or e["ApplicationName"] == app_name)
+            and (not version or e.get("VersionLabel") == version)
+            and (not ids or e["EnvironmentId"] in ids)
+            and (not names or e["EnvironmentName"] in names)
+            and (e["Status"] != "Terminated" or (include_deleted is not False and _visible(e)))
+        ]
+        return {"Environments": found}
+
+    @handler
+    def update_environment(self: EBResponse, state: _State) -> Any:
+        env = _find_environment(state, self.querystring_params())
+        _require_ready(env)
+        label = self._get_param("VersionLabel")
+        if label and (env["ApplicationName"], label) not in state.versions:
+            raise _invalid(f"No Application Version named '{label}' found.")
+        platform = resolve_platform(self, state)
+        options = dict(env["fidelity_options"])
+        options.update(_settings_from_request(self._get_param("OptionSettings")))
+        for removed in self._get_param("OptionsToRemove") or []:
+            options.pop((removed.get("Namespace"), removed.get("OptionName")), None)
+        tier_param = self._get_param("Tier") or {}
+        if tier_param.get("Name") and tier_param["Name"] != env["Tier"]["Name"]:
+            raise _invalid("Cannot change the tier of an environment: create a new environment.")
+        _check_combination(state, options, env["Tier"]["Name"])
+        env["fidelity_options"] = options
+        if self._get_param("Description") is not None:
+            env["Description"] = self._get_param("Description")
+        if platform:
+            env["SolutionStackName"] = platform["SolutionStackName"]
+            env["PlatformArn"] = platform["PlatformArn"]
+        new_version = bool(label) and label != env.get("VersionLabel")
+        if label:
+            env["VersionLabel"] = label
+        _update(state, env, new_version=new_version, reason="Environment update is starting.")
+        return _public(env)
+
+    @handler
+    def terminate_environment(self: EBResponse, state: _State) -> Any:
+        env = _find_environment(state, self.querystring_params())
+        if env["Status"] != "Ready" and not self._get_param("ForceTerminate"):
+            _require_ready(env)
+        _terminate(state, env)
+        return _public(env)
+
+    @handler
+    def describe_configuration_settings(self: EBResponse, state: _State) -> Any:
+        if self._get_param("TemplateName"):
+            raise _invalid(
+                f"No Configuration Template named '{self._get_param('TemplateName')}' found."
+            )
+        env = _find_environment(state, self.querystring_params())
+        return {
+            "ConfigurationSettings": [
+                {
+                    "SolutionStackName": env["SolutionStackName"],
+                    "PlatformArn": env["PlatformArn"],
+                    "ApplicationName": env["ApplicationName"],
+                    "EnvironmentName": env["EnvironmentName"],
+                    "DeploymentStatus": "deployed",
+                    "DateCreated": env["DateCreated"],
+                    "DateUpdated": env["DateUpdated"],
+                    "OptionSettings": _reported_settings(env),
+                }
+            ]
+        }
+
+    @handler
+    def describe_environment_resources(self: EBResponse, state: _State) -> Any:
+        env = _find_environment(state, self.querystring_params())
+        resources: dict[str, Any] = {
+            "EnvironmentName": env["EnvironmentName"],
+            "AutoScalingGroups": [{"Name": env["fidelity_asg"]}],
+            "Instances": [],
+            "LaunchConfigurations": [],
+            "LaunchTemplates": [],
+            "LoadBalancers": [],
+            "Triggers": [],
+            "Queues": [],
+        }
+        if "fidelity_load_balancer" in env:
+            resources["LoadBalancers"] = [
+                {
+                    "Name": f"arn:aws:elasticloadbalancing:{state.region}:{state.account}:"
+                    f"loadbalancer/app/{env['fidelity_load_balancer']}/"
+                    f"{_suffix(16, '0123456789abcdef')}"
+                }
+            ]
+        if "fidelity_worker_queue" in env:
+            queue = _effective(
+                env["fidelity_options"], "aws:elasticbeanstalk:sqsd", "WorkerQueueURL"
+            )
+            queue = queue or env["fidelity_worker_queue"]
+            resources["Queues"] = [{"Name": "WorkerQueue", "URL": queue}]
+        return {"EnvironmentResources": resources}
+
+    @handler
+    def describe_events(self: EBResponse, state: _State) -> Any:
+        wanted = {
+            "ApplicationName": self._get_param("ApplicationName"),
+            "EnvironmentName": self._get_param("EnvironmentName"),
+            "VersionLabel": self._get_param("VersionLabel"),
+        }
+        env_id = self._get_param("EnvironmentId")
+        start, end = self._get_param("StartTime"), self._get_param("EndTime")
+        severities = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
+        minimum = severities.index(self._get_param("Severity") or "TRACE")
+        events = [
+            {k: v for k, v in e.items() if not k.startswith("fidelity_")}
+            for e in reversed(state.events)
+            if all(not want or e.get(k) == want for k, want in wanted.items())
+            and (not env_id or e.get("fidelity_environment_id") == env_id)
+            and (not start or e["EventDate"] >= _as_datetime(start))
+            and (not end or e["EventDate"] < _as_datetime(end))
+            and severities.index(e["Severity"]) >= minimum
+        ]
+        limit = int(self._get_param("MaxRecords") or 1000)
+        return {"Events": events[:limit]}
+
+    # -- tags -----------------------------------------------------------------------------
+    def tagged(state: _State, arn: str) -> tuple[dict[str, str], dict[str, Any] | None]:
+        for app in state.applications.values():
+            if app["ApplicationArn"] == arn:
+                return app["Tags"], None
+        for version in state.versions.values():
+            if version["ApplicationVersionArn"] == arn:
+                return version["fidelity_tags"], None
+        for env in state.environments:
+            if env["EnvironmentArn"] == arn and env["Status"] != "Terminated":
+                return env["fidelity_tags"], env
+        raise _error("ResourceNotFoundException", f"Resource not found for ARN '{arn}'.")
+
+    @handler
+    def list_tags_for_resource(self: EBResponse, state: _State) -> Any:
+        arn = self._get_param("ResourceArn")
+        tags, _env = tagged(state, arn)
+        return {
+            "ResourceArn": arn,
+            "ResourceTags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        }
+
+    @handler
+    def update_tags_for_resource(self: EBResponse, state: _State) -> Any:
+        tags, env = tagged(state, self._get_param("ResourceArn"))
+        if env is not None:
+            # AWS applies an environment's tags to its resources: an update of the environment.
+            _require_ready(env)
+        for key in self._get_param("TagsToRemove") or []:
+            tags.pop(key, None)
+        tags.update(_tags_of(self._get_param("TagsToAdd")))
+        if env is not None:
+            _update(state, env, new_version=False, reason="Environment tag update is starting.")
+
+    # The Resource Groups Tagging API sees applications, versions and environments.
+    def iter_tagged_resources(self: EBBackend) -> Iterator[Any]:
+        from moto.core.resource_tagging import TaggedResource
+
+        state = _state(self)
+        for app in list(state.applications.values()):
+            yield TaggedResource(
+                app["ApplicationArn"], dict(app["Tags"]), "elasticbeanstalk:application"
+            )
+        for version in list(state.versions.values()):
+            yield TaggedResource(
+                version["ApplicationVersionArn"],
+                dict(version["fidelity_tags"]),
+                "elasticbeanstalk:applicationversion",
+            )
+        for env in list(state.environments):
+            if env["Status"] != "Terminated":
+                yield TaggedResource(
+                    env["EnvironmentArn"],
+                    dict(env["fidelity_tags"]),
+                    "elasticbeanstalk:environment",
+                )
+
+    EBBackend.iter_tagged_resources = iter_tagged_resources  # type: ignore[method-assign]
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _querystring_params(self: Any) -> dict[str, Any]:
+    return {
+        "EnvironmentId": self._get_param("EnvironmentId"),
+        "EnvironmentName": self._get_param("EnvironmentName"),
+    }
+
+
+@fix
+def elasticbeanstalk_is_emulated_as_aws_answers() -> None:
+    """moto 5.2.5: Elastic Beanstalk has applications (no description, tags or version
+    lifecycle) and environments that are Ready at once with no platform, version, options or
+    events; no application versions, UpdateEnvironment, TerminateEnvironment,
+    DescribeConfigurationSettings, DescribeEvents, ListPlatformVersions.
+
+    AWS: see the module docstring. Environments are Launching, Updating and Terminating for
+    AWS_DURATIONS' times (scaled); UpdateEnvironment, TerminateEnvironment and an environment's
+    UpdateTagsForResource refuse an environment that is not Ready (InvalidParameterValue "...
+    is in an invalid state for this operation. Must be Ready."); unknown options and values,
+    enhanced health without a service role, managed updates without a window, a missing
+    instance profile or role, a source bundle not in S3 are refused as AWS refuses them.
+    """
+    from moto.elasticbeanstalk.responses import EBResponse
+
+    EBResponse.querystring_params = _querystring_params  # type: ignore[attr-defined]
+    _install_handlers()

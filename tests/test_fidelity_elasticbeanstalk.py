@@ -1,0 +1,336 @@
+"""Elastic Beanstalk on the emulator answers as AWS does (harness/fidelity_elasticbeanstalk.py).
+
+moto 5.2.5 has no application versions, UpdateEnvironment, TerminateEnvironment, option
+settings, events or platform catalogue, and its environments are Ready at once: each test
+fails there and shows the AWS-shaped answer here.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+import zipfile
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+BRANCH = "Python 3.13 running on 64bit Amazon Linux 2023"
+FAST = {"Delay": 1, "MaxAttempts": 60}
+
+
+def unique(prefix: str) -> str:
+    return f"eb-{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def bundle() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("Procfile", "web: gunicorn app:app\n")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def eb(aws) -> Any:
+    return aws("elasticbeanstalk")
+
+
+@pytest.fixture(scope="module")
+def app(aws, eb) -> dict[str, Any]:
+    """An application with one version from a bundle in S3, an instance profile, a service role
+    and the current Python platform."""
+    s3, iam = aws("s3"), aws("iam")
+    bucket, name = unique("bundles"), unique("app")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key="v1.zip", Body=bundle())
+    eb.create_application(ApplicationName=name, Description="fidelity")
+    eb.create_application_version(
+        ApplicationName=name,
+        VersionLabel="v1",
+        SourceBundle={"S3Bucket": bucket, "S3Key": "v1.zip"},
+    )
+    eb.create_application_version(
+        ApplicationName=name,
+        VersionLabel="v2",
+        SourceBundle={"S3Bucket": bucket, "S3Key": "v1.zip"},
+    )
+    role = unique("role")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    iam.create_instance_profile(InstanceProfileName=role)
+    iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
+    platform = eb.list_platform_versions(
+        Filters=[
+            {"Type": "PlatformBranchName", "Operator": "=", "Values": [BRANCH]},
+            {"Type": "PlatformVersion", "Operator": "=", "Values": ["latest"]},
+        ]
+    )["PlatformSummaryList"]
+    return {
+        "name": name,
+        "bucket": bucket,
+        "role": role,
+        "platform_arn": platform[0]["PlatformArn"],
+    }
+
+
+@pytest.fixture
+def timed(emulator):
+    """Environments take 1/100 of AWS's time: Launching 3 s, Updating 2.4 s, Terminating 3 s."""
+    yield emulator.timing(1 / 100)
+    emulator.timing(0)
+
+
+def environment(eb, app, name: str, **kwargs: Any) -> dict[str, Any]:
+    return eb.create_environment(
+        ApplicationName=app["name"], EnvironmentName=name, PlatformArn=app["platform_arn"], **kwargs
+    )
+
+
+def described(eb, name: str, **kwargs: Any) -> dict[str, Any]:
+    return eb.describe_environments(EnvironmentNames=[name], **kwargs)["Environments"]
+
+
+def settings(eb, app, name: str) -> dict[tuple[str, str], dict[str, str]]:
+    found = eb.describe_configuration_settings(ApplicationName=app["name"], EnvironmentName=name)
+    return {
+        (o["Namespace"], o["OptionName"]): o
+        for o in found["ConfigurationSettings"][0]["OptionSettings"]
+    }
+
+
+def test_application_versions_come_from_a_bundle_in_s3(aws, eb, app):
+    name, bucket = app["name"], app["bucket"]
+    described_app = eb.describe_applications(ApplicationNames=[name])["Applications"]
+    assert [a["Description"] for a in described_app] == ["fidelity"]
+    assert described_app[0]["Versions"] == ["v2", "v1"]  # newest first
+    versions = eb.describe_application_versions(ApplicationName=name, VersionLabels=["v1"])
+    version = versions["ApplicationVersions"][0]
+    assert version["SourceBundle"] == {"S3Bucket": bucket, "S3Key": "v1.zip"}
+    assert version["Status"] == "Unprocessed"
+    assert version["ApplicationVersionArn"].endswith(f":applicationversion/{name}/v1")
+
+    with pytest.raises(ClientError) as missing:
+        eb.create_application_version(
+            ApplicationName=name,
+            VersionLabel="v9",
+            SourceBundle={"S3Bucket": bucket, "S3Key": "no.zip"},
+        )
+    assert missing.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert "Unable to download from S3 location" in missing.value.response["Error"]["Message"]
+    with pytest.raises(ClientError, match="Application Version v1 already exists"):
+        eb.create_application_version(
+            ApplicationName=name,
+            VersionLabel="v1",
+            SourceBundle={"S3Bucket": bucket, "S3Key": "v1.zip"},
+        )
+
+    aws("s3").put_object(Bucket=bucket, Key="gone.zip", Body=bundle())
+    processed = eb.create_application_version(
+        ApplicationName=name,
+        VersionLabel="gone",
+        SourceBundle={"S3Bucket": bucket, "S3Key": "gone.zip"},
+        Process=True,
+        Tags=[{"Key": "Project", "Value": "fid"}],
+    )["ApplicationVersion"]
+    assert processed["Status"] == "Processed"
+    tags = eb.list_tags_for_resource(ResourceArn=processed["ApplicationVersionArn"])
+    assert tags["ResourceTags"] == [{"Key": "Project", "Value": "fid"}]
+    eb.delete_application_version(
+        ApplicationName=name, VersionLabel="gone", DeleteSourceBundle=True
+    )
+    assert "gone.zip" not in [
+        o["Key"] for o in aws("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    ]
+
+
+def test_platform_versions_name_the_current_python_branch(eb, app):
+    platform = eb.describe_platform_version(PlatformArn=app["platform_arn"])["PlatformDescription"]
+    assert platform["PlatformBranchName"] == BRANCH
+    assert platform["SolutionStackName"].startswith("64bit Amazon Linux 2023 v")
+    assert platform["SolutionStackName"].endswith(" running Python 3.13")
+    assert app["platform_arn"] == (
+        f"arn:aws:elasticbeanstalk:eu-west-1::platform/{BRANCH}/{platform['PlatformVersion']}"
+    )
+
+
+def test_environment_launches_updates_and_terminates_over_time(eb, app, timed):
+    name = unique("env")
+    options = [
+        {
+            "Namespace": "aws:elasticbeanstalk:environment",
+            "OptionName": "ServiceRole",
+            "Value": app["role"],
+        },
+        {
+            "Namespace": "aws:elasticbeanstalk:healthreporting:system",
+            "OptionName": "SystemType",
+            "Value": "enhanced",
+        },
+    ]
+    created = environment(eb, app, name, VersionLabel="v1", OptionSettings=options)
+    assert (created["Status"], created["Health"]) == ("Launching", "Grey")
+    assert created["CNAME"].endswith(".eu-west-1.elasticbeanstalk.com")
+    with pytest.raises(ClientError) as launching:
+        eb.update_environment(EnvironmentName=name, VersionLabel="v2")
+    assert launching.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert "invalid state for this operation. Must be Ready" in str(launching.value)
+
+    eb.get_waiter("environment_exists").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    ready = described(eb, name)[0]
+    assert (ready["Status"], ready["Health"], ready["HealthStatus"]) == ("Ready", "Green", "Ok")
+
+    updating = eb.update_environment(EnvironmentName=name, VersionLabel="v2")
+    assert updating["Status"] == "Updating"
+    assert updating["AbortableOperationInProgress"] is True
+    with pytest.raises(ClientError, match="Must be Ready"):
+        eb.update_tags_for_resource(
+            ResourceArn=ready["EnvironmentArn"], TagsToAdd=[{"Key": "k", "Value": "v"}]
+        )
+    eb.get_waiter("environment_updated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    assert described(eb, name)[0]["VersionLabel"] == "v2"
+
+    # Tagging an environment updates it (AWS tags its resources).
+    eb.update_tags_for_resource(
+        ResourceArn=ready["EnvironmentArn"], TagsToAdd=[{"Key": "k", "Value": "v"}]
+    )
+    assert described(eb, name)[0]["Status"] == "Updating"
+    eb.get_waiter("environment_updated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+
+    assert eb.terminate_environment(EnvironmentName=name)["Status"] == "Terminating"
+    eb.get_waiter("environment_terminated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    assert [e["Status"] for e in described(eb, name)] == ["Terminated"]  # listed for a while
+    assert described(eb, name, IncludeDeleted=False) == []
+
+    messages = [e["Message"] for e in eb.describe_events(EnvironmentName=name)["Events"]]
+    assert messages[0] == "terminateEnvironment completed successfully."  # newest first
+    assert f"Successfully launched environment: {name}" in messages
+    assert "New application version was deployed to running EC2 instances." in messages
+    with pytest.raises(ClientError, match="No Environment found"):
+        eb.update_environment(EnvironmentName=name, VersionLabel="v1")
+
+
+def test_configuration_settings_report_defaults_and_what_was_set(eb, app):
+    web, worker = unique("web"), unique("worker")
+    environment(
+        eb,
+        app,
+        web,
+        OptionSettings=[
+            {
+                "Namespace": "aws:elasticbeanstalk:command",
+                "OptionName": "DeploymentPolicy",
+                "Value": "RollingWithAdditionalBatch",
+            },
+            {
+                "Namespace": "aws:autoscaling:launchconfiguration",
+                "OptionName": "DisableIMDSv1",
+                "Value": "true",
+            },
+            {
+                "Namespace": "aws:elasticbeanstalk:application:environment",
+                "OptionName": "STREAMAPP_LOG_LEVEL",
+                "Value": "INFO",
+            },
+        ],
+    )
+    live = settings(eb, app, web)
+    assert (
+        live[("aws:elasticbeanstalk:command", "DeploymentPolicy")]["Value"]
+        == "RollingWithAdditionalBatch"
+    )
+    assert (
+        live[("aws:elasticbeanstalk:application:environment", "STREAMAPP_LOG_LEVEL")]["Value"]
+        == "INFO"
+    )
+    imds = live[("aws:autoscaling:launchconfiguration", "DisableIMDSv1")]
+    assert imds == {
+        "Namespace": "aws:autoscaling:launchconfiguration",
+        "OptionName": "DisableIMDSv1",
+        "Value": "true",
+        "ResourceName": "AWSEBAutoScalingLaunchConfiguration",
+    }
+    # AWS's defaults for what was not set: a classic load balancer, basic health.
+    assert live[("aws:elasticbeanstalk:environment", "LoadBalancerType")]["Value"] == "classic"
+    assert live[("aws:elasticbeanstalk:healthreporting:system", "SystemType")]["Value"] == "basic"
+    assert not any(ns == "aws:elasticbeanstalk:sqsd" for ns, _ in live)
+
+    eb.update_environment(
+        EnvironmentName=web,
+        OptionsToRemove=[
+            {"Namespace": "aws:elasticbeanstalk:command", "OptionName": "DeploymentPolicy"}
+        ],
+    )
+    assert (
+        settings(eb, app, web)[("aws:elasticbeanstalk:command", "DeploymentPolicy")]["Value"]
+        == "AllAtOnce"
+    )
+
+    queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"
+    created = environment(
+        eb,
+        app,
+        worker,
+        Tier={"Name": "Worker", "Type": "SQS/HTTP"},
+        OptionSettings=[
+            {
+                "Namespace": "aws:elasticbeanstalk:sqsd",
+                "OptionName": "WorkerQueueURL",
+                "Value": queue,
+            },
+            {"Namespace": "aws:elasticbeanstalk:sqsd", "OptionName": "HttpPath", "Value": "/jobs"},
+        ],
+    )
+    assert created["Tier"] == {"Name": "Worker", "Type": "SQS/HTTP", "Version": "1.0"}
+    assert "CNAME" not in created
+    live = settings(eb, app, worker)
+    assert live[("aws:elasticbeanstalk:sqsd", "WorkerQueueURL")]["Value"] == queue
+    assert live[("aws:elasticbeanstalk:sqsd", "VisibilityTimeout")]["Value"] == "300"
+    assert not any(ns.startswith("aws:elbv2:") for ns, _ in live)
+    for name in (web, worker):
+        eb.terminate_environment(EnvironmentName=name)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            [("aws:elasticbeanstalk:command", "DeployPolicy", "Rolling")],
+            "Invalid option specification (Namespace: 'aws:elasticbeanstalk:command', "
+            "OptionName: 'DeployPolicy'): Unknown configuration setting.",
+        ),
+        (
+            [("aws:elasticbeanstalk:command", "DeploymentPolicy", "Rollin")],
+            "Invalid option value: 'Rollin'",
+        ),
+        (
+            [("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced")],
+            "Enhanced health reporting requires a service role",
+        ),
+        (
+            [
+                ("aws:elasticbeanstalk:environment", "ServiceRole", "{role}"),
+                ("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
+                ("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled", "true"),
+            ],
+            "Managed platform updates need 'PreferredStartTime'",
+        ),
+        (
+            [("aws:elasticbeanstalk:managedactions", "PreferredStartTime", "Sunday 2am")],
+            "Invalid option value: 'Sunday 2am'",
+        ),
+        (
+            [("aws:autoscaling:launchconfiguration", "IamInstanceProfile", "no-such-profile")],
+            "The instance profile no-such-profile associated with the environment does not exist.",
+        ),
+    ],
+)
+def test_option_settings_are_refused_as_aws_refuses_them(eb, app, options, message):
+    name = unique("bad")
+    settings_ = [
+        {"Namespace": ns, "OptionName": option, "Value": value.format(role=app["role"])}
+        for ns, option, value in options
+    ]
+    with pytest.raises(ClientError) as refused:
+        environment(eb, app, name, OptionSettings=settings_)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert message in refused.value.response["Error"]["Message"]
+    assert described(eb, name) == []
