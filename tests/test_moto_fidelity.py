@@ -2213,7 +2213,7 @@ def test_iam_names_the_resources_a_deploy_role_calls_on_as_aws_does(aws, emulato
         + [
             {
                 "Effect": "Allow",
-                "Action": ["sqs:ListQueues", "logs:PutDeliverySource"],
+                "Action": ["sqs:ListQueues", "logs:PutDeliverySource", "route53:ListHostedZones"],
                 "Resource": "*",
             }
         ],
@@ -2294,3 +2294,20 @@ def test_iam_names_the_resources_a_deploy_role_calls_on_as_aws_does(aws, emulato
     debian = "/aws/service/debian/release/12/latest/amd64"
     assert public.get_parameter(Name=debian)["Parameter"]["Value"].startswith("ami-")
     session.client("sqs", endpoint_url=emulator.endpoint).list_queues()
+    # A GET without a body (REST services) is checked against its empty payload's signature.
+    session.client("route53", endpoint_url=emulator.endpoint).list_hosted_zones()
+
+
+def test_oidc_provider_audiences_change_in_place(aws):
+    iam = aws("iam")
+    arn = iam.create_open_id_connect_provider(
+        Url=f"https://{unique('aud')}.test", ClientIDList=["sts.amazonaws.com"]
+    )["OpenIDConnectProviderArn"]
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="b")
+    iam.add_client_id_to_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="b")
+    iam.remove_client_id_from_open_id_connect_provider(
+        OpenIDConnectProviderArn=arn, ClientID="sts.amazonaws.com"
+    )
+    iam.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="c")
+    provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
+    assert provider["ClientIDList"] == ["b"]

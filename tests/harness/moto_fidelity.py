@@ -2804,7 +2804,8 @@ def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
         account_id=account,
         method=response.method,
         path=response.raw_path + (f"?{query}" if query else ""),
-        data=response.data,
+        # A request without a body was signed with an empty payload, whatever moto parsed.
+        data=response.data if response.raw_body else b"",
         body=response.raw_body,
         headers=response.headers,
         action=operation,
@@ -2950,6 +2951,33 @@ def s3_delete_objects_checks_each_key() -> None:
         self.body = xmltodict.unparse(doc).encode()
         status, headers, body = original(self, bucket_name, **kwargs)
         return status, headers, body.replace("</DeleteResult>", errors + "</DeleteResult>")
+
+
+@fix
+def iam_oidc_provider_audiences_change_in_place() -> None:
+    """moto 5.2.5 has no AddClientIDToOpenIDConnectProvider nor
+    RemoveClientIDFromOpenIDConnectProvider (its server answers them with an error). AWS adds or
+    removes one audience of an existing provider (adding one it has, or removing one it lacks,
+    succeeds and changes nothing); the provider keeps its ARN."""
+    from moto.core.responses import EmptyResult
+    from moto.iam.responses import IamResponse
+
+    def change(add: bool) -> Callable[[Any], Any]:
+        def handler(self: Any) -> Any:
+            provider = self.backend.get_open_id_connect_provider(
+                self._get_param("OpenIDConnectProviderArn")
+            )
+            client_id = self._get_param("ClientID")
+            if add and client_id not in provider.client_id_list:
+                provider.client_id_list.append(client_id)
+            elif not add and client_id in provider.client_id_list:
+                provider.client_id_list.remove(client_id)
+            return EmptyResult()
+
+        return handler
+
+    IamResponse.add_client_id_to_open_id_connect_provider = change(True)  # type: ignore[attr-defined]
+    IamResponse.remove_client_id_from_open_id_connect_provider = change(False)  # type: ignore[attr-defined]
 
 
 def _web_identity_claims(token: str) -> dict[str, Any]:

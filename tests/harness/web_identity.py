@@ -43,3 +43,23 @@ def gitlab_token(project_path: str, branch: str, **kwargs) -> str:
     (group/project): GitLab's default ``sub`` names the branch, not the environment."""
     sub = f"project_path:{project_path}:ref_type:branch:ref:{branch}"
     return token(GITLAB_ISSUER, sub, **kwargs)
+
+
+def assumed_role_env(endpoint: str, role_arn: str, jwt: str, region: str) -> dict[str, str]:
+    """The AWS variables of a CI job that exchanged ``jwt`` for ``role_arn``'s credentials
+    (what aws-actions/configure-aws-credentials exports), on the emulator at ``endpoint``."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    sts = boto3.client(
+        "sts", endpoint_url=endpoint, region_name=region, config=Config(signature_version=UNSIGNED)
+    )
+    credentials = sts.assume_role_with_web_identity(
+        RoleArn=role_arn, RoleSessionName="ci-job", WebIdentityToken=jwt
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": credentials["SessionToken"],
+    }
