@@ -2294,8 +2294,10 @@ def test_iam_names_the_resources_a_deploy_role_calls_on_as_aws_does(aws, emulato
     debian = "/aws/service/debian/release/12/latest/amd64"
     assert public.get_parameter(Name=debian)["Parameter"]["Value"].startswith("ami-")
     session.client("sqs", endpoint_url=emulator.endpoint).list_queues()
-    # A GET without a body (REST services) is checked against its empty payload's signature.
+    # A GET without a body (REST services) is checked against its empty payload's signature, a
+    # query-protocol POST against its form.
     session.client("route53", endpoint_url=emulator.endpoint).list_hosted_zones()
+    assert session.client("sts", endpoint_url=emulator.endpoint).get_caller_identity()["Arn"]
 
 
 def test_oidc_provider_audiences_change_in_place(aws):

@@ -2804,8 +2804,9 @@ def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
         account_id=account,
         method=response.method,
         path=response.raw_path + (f"?{query}" if query else ""),
-        # A request without a body was signed with an empty payload, whatever moto parsed.
-        data=response.data if response.raw_body else b"",
+        # A request without a body (REST's GET, HEAD, DELETE) was signed with an empty payload,
+        # whatever moto parsed from its query; a query-protocol POST's body is in data.
+        data=b"" if response.method in ("GET", "HEAD", "DELETE") else response.data,
         body=response.raw_body,
         headers=response.headers,
         action=operation,
