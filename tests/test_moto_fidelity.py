@@ -2197,6 +2197,7 @@ def test_iam_names_the_resources_a_deploy_role_calls_on_as_aws_does(aws, emulato
     scoped = {
         "sqs:CreateQueue": f"arn:aws:sqs:{region_account}:{mine}-*",
         "secretsmanager:CreateSecret": f"arn:aws:secretsmanager:{region_account}:secret:{mine}/*",
+        "secretsmanager:DescribeSecret": f"arn:aws:secretsmanager:{region_account}:secret:{mine}/*",
         "ssm:PutParameter": f"arn:aws:ssm:{region_account}:parameter/{mine}/*",
         "ssm:AddTagsToResource": f"arn:aws:ssm:{region_account}:parameter/{mine}/*",
         "dynamodb:ListTagsOfResource": f"arn:aws:dynamodb:{region_account}:table/{mine}-*",
@@ -2246,6 +2247,14 @@ def test_iam_names_the_resources_a_deploy_role_calls_on_as_aws_does(aws, emulato
         region_name="eu-west-1",
     )
 
+    def missing(call):
+        """A call on a resource that is not there: allowed, it answers that it is not found."""
+        try:
+            call()
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+
     def calls(prefix: str) -> dict[str, Any]:
         def client(service: str):
             return session.client(service, endpoint_url=emulator.endpoint)
@@ -2265,6 +2274,9 @@ def test_iam_names_the_resources_a_deploy_role_calls_on_as_aws_does(aws, emulato
             "CreateQueue": lambda: client("sqs").create_queue(QueueName=f"{prefix}-q"),
             "CreateSecret": lambda: client("secretsmanager").create_secret(
                 Name=f"{prefix}/s", SecretString="x"
+            ),
+            "DescribeSecret": lambda: missing(
+                lambda: client("secretsmanager").describe_secret(SecretId=f"{prefix}/none")
             ),
             "PutParameter": lambda: client("ssm").put_parameter(
                 Name=f"/{prefix}/new", Value="v", Type="String"

@@ -2722,7 +2722,12 @@ def _iam_request(response: Any, service: str, operation: str, resource: str) -> 
             )
         secret_id = body.get("SecretId", "")
         secret = secretsmanager_backends[account][region].secrets.get(secret_id)
-        return action, secret.arn if secret else secret_id, context
+        if secret:
+            return action, secret.arn, context
+        # A secret not (yet) there: checked against the ARN its name makes.
+        if not secret_id.startswith("arn:"):
+            secret_id = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}"
+        return action, secret_id, context
     if service == "ssm":
         names = body.get("Names") or [body.get("Name") or body.get("ResourceId") or ""]
         paths = [name if name.startswith("/") else f"/{name}" for name in names]
