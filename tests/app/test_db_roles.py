@@ -172,3 +172,50 @@ def test_the_app_survives_a_rotation_of_its_secret(
     eng.dispose()  # new connections from here on
     with eng.connect() as conn:
         assert conn.execute(text("SELECT current_user")).scalar_one() == users[1]
+
+
+def test_the_rotation_step_makes_the_pending_login_and_keeps_the_current_one(
+    postgres: Postgres, aws: Callable[..., Any]
+) -> None:
+    """playbooks/rotate_db_login.yml's set and test steps (streamapp-migrate --login-stage
+    AWSPENDING): the other user of the alternating pair gets the pending version's password and
+    logs in, while the current user, which running hosts still use, keeps logging in."""
+    database = _database(postgres, "roles_stage")
+    secrets = aws("secretsmanager")
+    arn = secrets.create_secret(
+        Name=f"test/db-app-{uuid.uuid4().hex[:8]}",
+        SecretString=json.dumps({"username": "stage_user", "password": "first-password-0123"}),
+    )["ARN"]
+    settings = Settings(
+        **{
+            **database_settings(postgres, database),
+            "database_url": postgres.url(database=database, user="unused", password=None),
+            "database_password": None,
+            "database_password_secret_arn": arn,
+            "aws_endpoint_url": secrets.meta.endpoint_url,
+            "aws_region": secrets.meta.region_name,
+        }
+    )
+    migrate(settings)
+    secrets.put_secret_value(
+        SecretId=arn,
+        SecretString=json.dumps({"username": "stage_user_clone", "password": "second-pass-0123"}),
+        VersionStages=["AWSPENDING"],
+    )
+    changes = upgrade(settings, admin=MASTER, login_stage="AWSPENDING")
+    assert changes == ["CREATE ROLE \"stage_user_clone\" LOGIN PASSWORD '***'", *changes[1:]]
+    assert upgrade(settings, admin=MASTER, login_stage="AWSPENDING") == []
+    for user, password in (
+        ("stage_user", "first-password-0123"),
+        ("stage_user_clone", "second-pass-0123"),
+    ):
+        eng = create_engine(
+            postgres.url(database=database, user=user, password=password),
+            poolclass=NullPool,
+            connect_args=db.connect_args(settings),
+        )
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() >= 0
+        eng.dispose()
+    with pytest.raises(ValueError, match="needs the master user"):
+        upgrade(settings, login_stage="AWSPENDING")

@@ -50,6 +50,12 @@ def migrate(argv: list[str] | None = None) -> None:
         action="store_true",
         help='read the master user\'s {"username": ..., "password": ...} (JSON) from stdin',
     )
+    parser.add_argument(
+        "--login-stage",
+        default=None,
+        help="keep the login of the app's secret at this version stage (rotation: AWSPENDING)"
+        " and check that it logs in",
+    )
     parser.add_argument("--owner-role", default=defaults.owner)
     parser.add_argument("--app-role", default=defaults.app)
     parser.add_argument("--schema", default=defaults.schema)
@@ -71,6 +77,7 @@ def migrate(argv: list[str] | None = None) -> None:
             args.revision,
             admin=admin,
             roles=Roles(owner=args.owner_role, app=args.app_role, schema=args.schema),
+            login_stage=args.login_stage,
         )
     except Exception:
         log.exception("migration failed")

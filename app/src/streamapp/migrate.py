@@ -4,10 +4,15 @@ With the master user's credentials (``upgrade(..., admin=...)``; ``streamapp-mig
 --admin-credentials-stdin``) the step also keeps the database's roles and privileges
 (:mod:`streamapp.dbroles`) and runs the migrations as the owner role, all in one transaction.
 Without them it migrates as the app's own user (a development database with one user).
+
+With ``login_stage`` (``--login-stage AWSPENDING``) the step keeps the login of the app's secret
+at that version stage instead of the current one, and checks that it logs in: the "set" and
+"test" steps of Secrets Manager's alternating-users rotation (playbooks/rotate_db_login.yml).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import psycopg
@@ -18,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from streamapp import db, dbroles
+from streamapp.aws import client
 from streamapp.config import Settings
 
 # Two hosts migrating at once (run_once missed, ASG scale-out) serialise on this lock.
@@ -44,10 +50,14 @@ def upgrade(
     *,
     admin: AdminCredentials | None = None,
     roles: dbroles.Roles | None = None,
+    login_stage: str | None = None,
 ) -> list[str]:
-    """Migrate to ``revision``; with ``admin``, keep the roles and privileges too. Returns the
-    role and privilege statements run (empty when nothing changed)."""
+    """Migrate to ``revision``; with ``admin``, keep the roles and privileges too, for the login
+    of the app's secret (at ``login_stage`` when given). Returns the role and privilege
+    statements run (empty when nothing changed)."""
     cfg = alembic_config()
+    if login_stage and admin is None:
+        raise ValueError("a login stage needs the master user's credentials")
     if admin is None:
         with db.engine(settings).begin() as connection:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")
@@ -56,7 +66,9 @@ def upgrade(
         return []
 
     roles = roles or dbroles.Roles()
-    user, password = db.credentials(settings).current()
+    user, password = (
+        staged_login(settings, login_stage) if login_stage else db.credentials(settings).current()
+    )
     if not user or not password:
         raise ValueError("the app's database user and password are not configured")
     url = make_url(settings.database_url)._replace(username=admin.username, password=admin.password)
@@ -75,7 +87,22 @@ def upgrade(
             )
     finally:
         admin_engine.dispose()
+    if login_stage and not _logs_in(settings, user, password):
+        raise RuntimeError(f"the {login_stage} login of the app's secret does not log in")
     return changes.statements
+
+
+def staged_login(settings: Settings, stage: str) -> tuple[str, str]:
+    """The ``{username, password}`` of the app's secret at version stage ``stage``."""
+    if not settings.database_password_secret_arn:
+        raise ValueError(
+            "a login stage needs the app's secret (STREAMAPP_DATABASE_PASSWORD_SECRET_ARN)"
+        )
+    value = client(settings, "secretsmanager").get_secret_value(
+        SecretId=settings.database_password_secret_arn, VersionStage=stage
+    )["SecretString"]
+    document = json.loads(value)
+    return str(document["username"]), str(document["password"])
 
 
 def _logs_in(settings: Settings, user: str, password: str) -> bool:
