@@ -316,6 +316,10 @@ def test_hosts_call_aws_as_their_instance_roles_and_only_as_the_call_table_says(
     """The hosts sign with their tier's instance role (IMDSv2 credentials of the emulated
     instance; the emulator enforces the role's policy) and make only the calls of the IAM call
     table for their tier, recorded by the app itself (STREAMAPP_AWS_CALL_LOG)."""
+    _assert_host_calls_in_the_call_table(up)
+
+
+def _assert_host_calls_in_the_call_table(up):
     from tests.harness import call_table
 
     table = call_table.load()
@@ -460,14 +464,9 @@ def test_a_rotation_of_the_apps_database_login_keeps_the_platform_serving(up):
     the pair with a new password, which the migration step made on a web host; the previous
     login still works (hosts that read it keep serving), the platform answers, and a run with
     nothing due changes nothing."""
-    import boto3
     import psycopg
 
-    aws = aws_env((STATE / "emulator" / "endpoint").read_text().strip())
-    secrets = boto3.client(
-        "secretsmanager", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name=aws["AWS_REGION"],
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
+    secrets = _aws("secretsmanager")
     name = "stream-local/db-app"
     before = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
     result = _playbook("rotate_db_login.yml", {"db_app_login_rotate": True}, 600)
@@ -490,6 +489,8 @@ def test_a_rotation_of_the_apps_database_login_keeps_the_platform_serving(up):
     again = _playbook("rotate_db_login.yml", {}, 600)
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
+    # The set step read the pending version with the web host's own role, as the table says.
+    _assert_host_calls_in_the_call_table(up)
 
 
 def test_down_leaves_nothing_running(up):
