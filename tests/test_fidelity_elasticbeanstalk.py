@@ -334,3 +334,33 @@ def test_option_settings_are_refused_as_aws_refuses_them(eb, app, options, messa
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
     assert message in refused.value.response["Error"]["Message"]
     assert described(eb, name) == []
+
+
+def test_a_version_the_platform_cannot_run_fails_to_deploy(aws, eb, app):
+    """A Python bundle with neither a Procfile nor application.py: the instances' engine fails,
+    the environment is Ready but Red with the errors in its events, and keeps running the
+    version it ran; UpdateApplicationVersion changes a version's description."""
+    name = unique("broken")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("README", "no app here")
+    aws("s3").put_object(Bucket=app["bucket"], Key="broken.zip", Body=buf.getvalue())
+    eb.create_application_version(
+        ApplicationName=app["name"],
+        VersionLabel=name,
+        SourceBundle={"S3Bucket": app["bucket"], "S3Key": "broken.zip"},
+    )
+    updated = eb.update_application_version(
+        ApplicationName=app["name"], VersionLabel=name, Description="no app"
+    )
+    assert updated["ApplicationVersion"]["Description"] == "no app"
+    environment(eb, app, name, VersionLabel="v1")
+    eb.update_environment(EnvironmentName=name, VersionLabel=name)
+    env = described(eb, name)[0]
+    assert (env["Status"], env["Health"], env["VersionLabel"]) == ("Ready", "Red", "v1")
+    errors = [
+        e["Message"] for e in eb.describe_events(EnvironmentName=name, Severity="ERROR")["Events"]
+    ]
+    assert errors[0] == "Failed to deploy application."
+    assert "Instance deployment failed. For details, see 'eb-engine.log'." in errors
+    eb.terminate_environment(EnvironmentName=name)

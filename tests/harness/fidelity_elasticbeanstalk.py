@@ -641,6 +641,46 @@ def _operation(
     _later(_ready_at(duration_kind), done)
 
 
+def _deployment_error(state: _State, env: dict[str, Any]) -> str | None:
+    """Why the environment's version would fail to deploy on its platform, as the instances'
+    engine would log it (None: it deploys). The Python platform runs the Procfile's ``web``
+    process, or gunicorn on ``application:application`` without one."""
+    label = env.get("VersionLabel")
+    if not label:
+        return None  # AWS's sample application
+    bundle = state.versions[(env["ApplicationName"], label)].get("SourceBundle")
+    if not bundle:
+        return None
+    from moto.s3.models import s3_backends
+
+    obj = s3_backends[state.account]["aws"].get_object(bundle["S3Bucket"], bundle["S3Key"])
+    if obj is None:
+        return f"Unable to download the source bundle s3://{bundle['S3Bucket']}/{bundle['S3Key']}."
+    try:
+        names = set(zipfile.ZipFile(io.BytesIO(obj.value)).namelist())
+    except zipfile.BadZipFile:
+        return "The source bundle is not a zip file."
+    if "Python" in env["SolutionStackName"] and not names & {"Procfile", "application.py"}:
+        return (
+            "Engine execution has encountered an error: your WSGIPath refers to a file that "
+            "does not exist (no Procfile, no application.py)."
+        )
+    return None
+
+
+def _failed(state: _State, env: dict[str, Any], reason: str, summary: str) -> None:
+    state.event(
+        f"[Instance: i-{_suffix(17, '0123456789abcdef')}] Command failed on instance. {reason}",
+        env=env,
+        severity="ERROR",
+    )
+    state.event(
+        "Instance deployment failed. For details, see 'eb-engine.log'.", env=env, severity="ERROR"
+    )
+    state.event(summary, env=env, severity="ERROR")
+    _set_health(env, "Red", "Severe")
+
+
 def _launch(state: _State, env: dict[str, Any]) -> None:
     name = env["EnvironmentName"]
     _set_health(env, "Grey", "Pending")
@@ -656,6 +696,16 @@ def _launch(state: _State, env: dict[str, Any]) -> None:
         if env["Tier"]["Name"] != "Worker":
             state.event(f"Created load balancer named: {env['fidelity_load_balancer']}", env=env)
         state.event(f"Created Auto Scaling group named: {env['fidelity_asg']}", env=env)
+        error = _deployment_error(state, env)
+        if error:
+            _failed(state, env, error, "Failed to launch the application.")
+            state.event(
+                "Create environment operation is complete, but with errors. For more "
+                "information, see troubleshooting documentation.",
+                env=env,
+                severity="WARN",
+            )
+            return
         state.event("Instance deployment completed successfully.", env=env)
         if _enhanced(env):
             state.event(
@@ -669,7 +719,11 @@ def _launch(state: _State, env: dict[str, Any]) -> None:
     _operation(state, env, "Launching", "elasticbeanstalk.environment.launching", finish)
 
 
-def _update(state: _State, env: dict[str, Any], *, new_version: bool, reason: str) -> None:
+def _update(
+    state: _State, env: dict[str, Any], *, previous: str | None = None, reason: str
+) -> None:
+    """An update; ``previous`` is the version label before a deployment (None: no deployment)."""
+    new_version = previous is not None
     if _enhanced(env):
         _set_health(env, env["Health"], "Info")
     else:
@@ -681,6 +735,15 @@ def _update(state: _State, env: dict[str, Any], *, new_version: bool, reason: st
 
     def finish() -> None:
         env["Status"] = "Ready"
+        error = _deployment_error(state, env) if new_version else None
+        if error:
+            # The first batch failed: the instances keep running the previous version.
+            if previous:
+                env["VersionLabel"] = previous
+            else:
+                env.pop("VersionLabel", None)
+            _failed(state, env, error, "Failed to deploy application.")
+            return
         if new_version:
             state.event("New application version was deployed to running EC2 instances.", env=env)
         _set_health(env, "Green", "Ok")
@@ -985,6 +1048,20 @@ def _install_handlers() -> None:
         return {"ApplicationVersions": found}
 
     @handler
+    def update_application_version(self: EBResponse, state: _State) -> Any:
+        name, label = self._get_param("ApplicationName"), self._get_param("VersionLabel")
+        application(state, name)
+        version = state.versions.get((name, label))
+        if version is None:
+            raise _invalid(f"No Application Version named '{label}' found.")
+        if self._get_param("Description"):
+            version["Description"] = self._get_param("Description")
+        else:
+            version.pop("Description", None)
+        version["DateUpdated"] = _now()
+        return {"ApplicationVersion": _public(version)}
+
+    @handler
     def delete_application_version(self: EBResponse, state: _State) -> Any:
         name, label = self._get_param("ApplicationName"), self._get_param("VersionLabel")
         application(state, name)
@@ -1142,10 +1219,12 @@ def _install_handlers() -> None:
         if platform:
             env["SolutionStackName"] = platform["SolutionStackName"]
             env["PlatformArn"] = platform["PlatformArn"]
-        new_version = bool(label) and label != env.get("VersionLabel")
+        previous = (
+            env.get("VersionLabel", "") if label and label != env.get("VersionLabel") else None
+        )
         if label:
             env["VersionLabel"] = label
-        _update(state, env, new_version=new_version, reason="Environment update is starting.")
+        _update(state, env, previous=previous, reason="Environment update is starting.")
         return _public(env)
 
     @handler
@@ -1262,7 +1341,7 @@ def _install_handlers() -> None:
             tags.pop(key, None)
         tags.update(_tags_of(self._get_param("TagsToAdd")))
         if env is not None:
-            _update(state, env, new_version=False, reason="Environment tag update is starting.")
+            _update(state, env, reason="Environment tag update is starting.")
 
     # The Resource Groups Tagging API sees applications, versions and environments.
     def iter_tagged_resources(self: EBBackend) -> Iterator[Any]:

@@ -1,0 +1,64 @@
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers shared by the streamstack.aws Elastic Beanstalk modules: tags (one
+UpdateTagsForResource call for what is added and removed) and option values as AWS reports them.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
+    ansible_dict_to_boto3_tag_list,
+    boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+
+
+def live_tags(module, client, arn):
+    try:
+        found = client.list_tags_for_resource(aws_retry=True, ResourceArn=arn)
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to list the tags of {arn}")
+    return boto3_tag_list_to_ansible_dict(found.get("ResourceTags", []))
+
+
+def sync_tags(module, client, arn, wanted, purge, check):
+    """Bring the resource's tags to ``wanted`` (None: leave them) in one call.
+
+    Returns (changed, tags before, tags after)."""
+    before = live_tags(module, client, arn)
+    if wanted is None:
+        return False, before, before
+    add, remove = compare_aws_tags(before, wanted, purge)
+    after = {k: v for k, v in {**before, **add}.items() if k not in remove}
+    if (add or remove) and not check:
+        request = {"ResourceArn": arn}
+        if add:
+            request["TagsToAdd"] = ansible_dict_to_boto3_tag_list(add)
+        if remove:
+            request["TagsToRemove"] = list(remove)
+        try:
+            client.update_tags_for_resource(aws_retry=True, **request)
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"Failed to tag {arn}")
+    return bool(add or remove), before, after
+
+
+def option_value(value):
+    """An option's value as AWS reports it: booleans in lower case, numbers as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def same_value(live, wanted):
+    """Whether a live option value is the wanted one; comma-separated lists (subnets, security
+    groups, instance types) compare as sets, whatever their order and spacing."""
+    if live == wanted:
+        return True
+    if live is None:
+        return False
+    if "," in live or "," in wanted:
+        return sorted(p.strip() for p in live.split(",")) == sorted(
+            p.strip() for p in wanted.split(",")
+        )
+    return False

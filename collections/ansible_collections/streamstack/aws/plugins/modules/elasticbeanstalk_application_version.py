@@ -1,0 +1,240 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: elasticbeanstalk_application_version
+version_added: 0.4.0
+short_description: Register a source bundle in S3 as an Elastic Beanstalk application version
+description:
+  - Creates or deletes the application version O(version_label) of O(application) from a source
+    bundle (a zip) in an S3 bucket of the application's Region; its description and tags are
+    updated in place.
+  - A version label names one bundle for good - AWS cannot point a version at another bundle -
+    so a different O(s3_bucket) or O(s3_key) for an existing label fails; build a new label (for
+    example from the bundle's content hash) instead.
+author:
+  - StreamStack contributors (@streamstack)
+options:
+  application:
+    description: The application's name.
+    type: str
+    required: true
+  version_label:
+    description: The version's label (at most 100 characters).
+    type: str
+    required: true
+  s3_bucket:
+    description: Bucket of the source bundle (required to create the version).
+    type: str
+  s3_key:
+    description: Key of the source bundle (required to create the version).
+    type: str
+  description:
+    description: The version's description (at most 200 characters). V(null) leaves it alone.
+    type: str
+  process:
+    description:
+      - Have Elastic Beanstalk validate the bundle when the version is created (its status is
+        then V(Processed), or V(Failed) for a bundle it cannot use, and the module fails).
+    type: bool
+    default: true
+  tags:
+    description: Tags of the version. V(null) leaves them alone.
+    type: dict
+    aliases: [resource_tags]
+  purge_tags:
+    description: Whether tags not in O(tags) are removed.
+    type: bool
+    default: true
+  delete_source_bundle:
+    description: With O(state=absent), delete the source bundle from S3 too.
+    type: bool
+    default: false
+  state:
+    description: V(present) or V(absent).
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Supports C(check_mode) and C(diff).
+  - The caller needs C(s3:GetObject) on the bundle (Elastic Beanstalk reads it with the
+    caller's permissions) besides C(elasticbeanstalk:CreateApplicationVersion).
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: The bundle make bundle built, as a version
+  streamstack.aws.elasticbeanstalk_application_version:
+    application: stream-production
+    version_label: streamapp-0.1.0-3f2a9c1e
+    s3_bucket: stream-production-bundles-111122223333
+    s3_key: streamapp-0.1.0-3f2a9c1e.zip
+    tags: {Project: stream, Environment: production, ManagedBy: ansible}
+"""
+
+RETURN = r"""
+application_version:
+  description: The version (keys in snake case), empty when O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    application_version_arn:
+      description: Its ARN.
+      type: str
+    status:
+      description: V(Processed), V(Unprocessed), V(Processing), V(Building) or V(Failed).
+      type: str
+    source_bundle:
+      description: Its bundle, C(s3_bucket) and C(s3_key).
+      type: dict
+"""
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import sync_tags
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+
+
+def find(module, client, application, label):
+    try:
+        found = client.describe_application_versions(
+            aws_retry=True, ApplicationName=application, VersionLabels=[label]
+        )
+    except AWS_ERRORS as e:
+        module.fail_json_aws(e, msg=f"Failed to describe version {label} of {application}")
+    versions = found.get("ApplicationVersions", [])
+    return versions[0] if versions else None
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            application=dict(type="str", required=True),
+            version_label=dict(type="str", required=True),
+            s3_bucket=dict(type="str"),
+            s3_key=dict(type="str", no_log=False),
+            description=dict(type="str"),
+            process=dict(type="bool", default=True),
+            tags=dict(type="dict", aliases=["resource_tags"]),
+            purge_tags=dict(type="bool", default=True),
+            delete_source_bundle=dict(type="bool", default=False),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        ),
+        required_if=[("state", "present", ["s3_bucket", "s3_key"])],
+        supports_check_mode=True,
+    )
+    params, check = module.params, module.check_mode
+    application, label = params["application"], params["version_label"]
+    client = module.client("elasticbeanstalk", retry_decorator=AWSRetry.jittered_backoff())
+    version = find(module, client, application, label)
+    wanted_bundle = {"S3Bucket": params["s3_bucket"], "S3Key": params["s3_key"]}
+
+    if params["state"] == "absent":
+        if version and not check:
+            try:
+                client.delete_application_version(
+                    aws_retry=True,
+                    ApplicationName=application,
+                    VersionLabel=label,
+                    DeleteSourceBundle=params["delete_source_bundle"],
+                )
+            except AWS_ERRORS as e:
+                module.fail_json_aws(e, msg=f"Failed to delete version {label} of {application}")
+        module.exit_json(
+            changed=version is not None,
+            application_version={},
+            diff={"before": {"version_label": label} if version else {}, "after": {}},
+        )
+
+    after = {
+        "source_bundle": wanted_bundle,
+        "description": params["description"] or "",
+        "tags": params["tags"] or {},
+    }
+    if version is None:
+        if check:
+            module.exit_json(
+                changed=True, application_version={}, diff={"before": {}, "after": after}
+            )
+        request = {
+            "ApplicationName": application,
+            "VersionLabel": label,
+            "SourceBundle": wanted_bundle,
+            "Process": params["process"],
+        }
+        if params["description"]:
+            request["Description"] = params["description"]
+        if params["tags"]:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in params["tags"].items()]
+        try:
+            version = client.create_application_version(aws_retry=True, **request)[
+                "ApplicationVersion"
+            ]
+        except AWS_ERRORS as e:
+            module.fail_json_aws(e, msg=f"Failed to create version {label} of {application}")
+        if version.get("Status") == "Failed":
+            module.fail_json(
+                msg=f"Elastic Beanstalk could not process the bundle of {label} "
+                f"(s3://{wanted_bundle['S3Bucket']}/{wanted_bundle['S3Key']}): is it a zip?",
+                application_version=camel_dict_to_snake_dict(version),
+            )
+        result = camel_dict_to_snake_dict(version)
+        result["tags"] = params["tags"] or {}
+        module.exit_json(
+            changed=True, application_version=result, diff={"before": {}, "after": after}
+        )
+
+    live_bundle = version.get("SourceBundle") or {}
+    if live_bundle != wanted_bundle:
+        module.fail_json(
+            msg=f"Version {label} of {application} is the bundle s3://{live_bundle.get('S3Bucket')}/"
+            f"{live_bundle.get('S3Key')}, not s3://{wanted_bundle['S3Bucket']}/"
+            f"{wanted_bundle['S3Key']}: a version label cannot change its bundle; use a new label.",
+        )
+    changed = False
+    description = params["description"]
+    if description is not None and description != version.get("Description", ""):
+        changed = True
+        if not check:
+            try:
+                client.update_application_version(
+                    aws_retry=True,
+                    ApplicationName=application,
+                    VersionLabel=label,
+                    Description=description,
+                )
+            except AWS_ERRORS as e:
+                module.fail_json_aws(e, msg=f"Failed to update version {label} of {application}")
+    tagged, tags_before, tags = sync_tags(
+        module,
+        client,
+        version["ApplicationVersionArn"],
+        params["tags"],
+        params["purge_tags"],
+        check,
+    )
+    before = {
+        "source_bundle": live_bundle,
+        "description": version.get("Description", ""),
+        "tags": tags_before,
+    }
+    after["description"] = description if description is not None else before["description"]
+    after["tags"] = tags
+    result = camel_dict_to_snake_dict(version)
+    result["tags"] = tags
+    module.exit_json(
+        changed=changed or tagged,
+        application_version=result,
+        diff={"before": before, "after": after},
+    )
+
+
+if __name__ == "__main__":
+    main()

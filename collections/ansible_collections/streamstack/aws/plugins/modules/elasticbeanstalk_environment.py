@@ -1,0 +1,551 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: elasticbeanstalk_environment
+version_added: 0.4.0
+short_description: Manage an Elastic Beanstalk environment, its settings and its deployed version
+description:
+  - Creates, updates or terminates an Elastic Beanstalk environment of an application - a web
+    server (O(tier=web)) or a worker fed by an SQS queue (O(tier=worker)) - with its platform,
+    option settings, application version, description and tags.
+  - Only the option settings given are compared with the live ones (AWS reports its defaults
+    for every other option); options differing are sent in one C(UpdateEnvironment) call,
+    together with a new O(version_label) - a deployment, done with the environment's own
+    deployment policy (for example C(RollingWithAdditionalBatch)).
+  - The platform is chosen when the environment is created - O(platform_arn),
+    O(solution_stack_name), or the newest version of O(platform_branch). Later runs keep the
+    platform version the environment runs (managed platform updates move it within its
+    branch); a different branch, or a different O(platform_arn), updates it.
+  - AWS refuses to change an environment that is not C(Ready); the module waits for it first
+    (O(wait)). With O(wait), it then waits for the environment to be C(Ready) and its health
+    C(Green) after a change - the health gate of a deployment - and fails with the
+    environment's warnings and errors otherwise.
+  - Tags are applied in one C(UpdateTagsForResource) call; AWS applies an environment's tags
+    to its resources, which is an environment update of its own.
+author:
+  - StreamStack contributors (@streamstack)
+options:
+  application:
+    description: The application's name.
+    type: str
+    required: true
+  name:
+    description: The environment's name (4-40 letters, digits and hyphens), unique in the Region.
+    type: str
+    required: true
+    aliases: [environment_name]
+  tier:
+    description:
+      - V(web), a load-balanced web server, or V(worker), an SQS daemon posting to the app.
+    type: str
+    choices: [web, worker]
+    default: web
+  platform_arn:
+    description: The platform version's ARN.
+    type: str
+  solution_stack_name:
+    description: The platform version's solution stack name.
+    type: str
+  platform_branch:
+    description:
+      - A platform branch, for example C(Python 3.13 running on 64bit Amazon Linux 2023); a new
+        environment gets its newest version.
+    type: str
+  version_label:
+    description: The application version to run. V(null) leaves the deployed version alone.
+    type: str
+  cname_prefix:
+    description:
+      - The web environment's CNAME prefix (C(PREFIX.REGION.elasticbeanstalk.com)); AWS picks
+        one otherwise. Set at creation only.
+    type: str
+  description:
+    description: The environment's description. V(null) leaves it alone.
+    type: str
+  option_settings:
+    description:
+      - Option settings, each C(namespace), C(option_name) and C(value) (booleans and numbers
+        are sent as AWS reports them - V(true), V(300)); C(resource_name) for options that
+        name one.
+      - Comma-separated values (subnets, security groups) compare as sets.
+    type: list
+    elements: dict
+    default: []
+  tags:
+    description: Tags of the environment. V(null) leaves them alone.
+    type: dict
+    aliases: [resource_tags]
+  purge_tags:
+    description: Whether tags not in O(tags) are removed.
+    type: bool
+    default: true
+  wait:
+    description:
+      - Wait for the environment to be C(Ready) (and C(Green), see O(healthy)) after a change,
+        C(Terminated) after O(state=absent).
+    type: bool
+    default: true
+  healthy:
+    description: With O(wait), also wait for the environment's health to be C(Green).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait at most, each time.
+    type: int
+    default: 1800
+  wait_delay:
+    description: Seconds between two looks at the environment.
+    type: int
+    default: 15
+  force_terminate:
+    description: With O(state=absent), terminate even while an operation is in progress.
+    type: bool
+    default: false
+  state:
+    description: V(present) or V(absent).
+    type: str
+    choices: [present, absent]
+    default: present
+notes:
+  - Supports C(check_mode) and C(diff).
+  - The caller needs C(iam:PassRole) on the instance profile's role and the service role.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+  - amazon.aws.region.modules
+  - amazon.aws.boto3
+"""
+
+EXAMPLES = r"""
+- name: The web environment, deployed to a version with an additional batch
+  streamstack.aws.elasticbeanstalk_environment:
+    application: stream-production
+    name: stream-production-web
+    platform_branch: Python 3.13 running on 64bit Amazon Linux 2023
+    version_label: streamapp-0.1.0-3f2a9c1e
+    option_settings:
+      - namespace: "aws:elasticbeanstalk:command"
+        option_name: DeploymentPolicy
+        value: RollingWithAdditionalBatch
+      - {namespace: "aws:autoscaling:launchconfiguration", option_name: DisableIMDSv1, value: true}
+    tags: {Project: stream, Environment: production, ManagedBy: ansible}
+"""
+
+RETURN = r"""
+environment:
+  description: The environment (keys in snake case), empty when it does not exist.
+  returned: always
+  type: dict
+  contains:
+    environment_id:
+      description: Its id.
+      type: str
+    status:
+      description: V(Launching), V(Updating), V(Ready), V(Terminating) or V(Terminated).
+      type: str
+    health:
+      description: V(Green), V(Yellow), V(Red) or V(Grey).
+      type: str
+    cname:
+      description: The web environment's domain name.
+      type: str
+    endpoint_url:
+      description: Its load balancer's domain name.
+      type: str
+    version_label:
+      description: The version it runs.
+      type: str
+    platform_arn:
+      description: Its platform version.
+      type: str
+    tags:
+      description: Its tags.
+      type: dict
+events:
+  description: The environment's warnings and errors since the module started it changing.
+  returned: when waiting failed
+  type: list
+  elements: str
+"""
+
+import time
+from datetime import UTC, datetime
+
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
+    live_tags,
+    option_value,
+    same_value,
+    sync_tags,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+
+TIERS = {
+    "web": {"Name": "WebServer", "Type": "Standard"},
+    "worker": {"Name": "Worker", "Type": "SQS/HTTP"},
+}
+
+
+class Environment:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.client = module.client("elasticbeanstalk", retry_decorator=AWSRetry.jittered_backoff())
+
+    # -- reading ---------------------------------------------------------------------------
+    def find(self):
+        try:
+            found = self.client.describe_environments(
+                aws_retry=True,
+                ApplicationName=self.params["application"],
+                EnvironmentNames=[self.params["name"]],
+                IncludeDeleted=False,
+            )["Environments"]
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(
+                e, msg=f"Failed to describe environment {self.params['name']}"
+            )
+        live = [e for e in found if e["Status"] != "Terminated"]
+        return live[0] if live else None
+
+    def by_id(self, env_id):
+        try:
+            found = self.client.describe_environments(aws_retry=True, EnvironmentIds=[env_id])
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg=f"Failed to describe environment {env_id}")
+        return found["Environments"][0] if found["Environments"] else None
+
+    def settings(self, env):
+        try:
+            found = self.client.describe_configuration_settings(
+                aws_retry=True,
+                ApplicationName=env["ApplicationName"],
+                EnvironmentName=env["EnvironmentName"],
+            )
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(
+                e, msg=f"Failed to read the settings of {env['EnvironmentName']}"
+            )
+        return found["ConfigurationSettings"][0]["OptionSettings"]
+
+    def newest_platform(self, branch):
+        try:
+            found = self.client.list_platform_versions(
+                aws_retry=True,
+                Filters=[
+                    {"Type": "PlatformBranchName", "Operator": "=", "Values": [branch]},
+                    {"Type": "PlatformVersion", "Operator": "=", "Values": ["latest"]},
+                ],
+            )["PlatformSummaryList"]
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg=f"Failed to list the platform versions of {branch}")
+        if not found:
+            self.module.fail_json(
+                msg=f"No platform version of the branch '{branch}' in this Region."
+            )
+
+        def version(summary):
+            return tuple(int(p) for p in summary["PlatformVersion"].split(".") if p.isdigit())
+
+        return max(found, key=version)["PlatformArn"]
+
+    def events(self, env_id, since):
+        try:
+            found = self.client.describe_events(
+                aws_retry=True, EnvironmentId=env_id, StartTime=since, Severity="WARN"
+            )["Events"]
+        except AWS_ERRORS:
+            return []
+        return [f"{e['Severity']}: {e['Message']}" for e in found]
+
+    # -- what is wanted ---------------------------------------------------------------------
+    def wanted_options(self):
+        wanted = []
+        for setting in self.params["option_settings"]:
+            missing = [k for k in ("namespace", "option_name", "value") if k not in setting]
+            if missing:
+                self.module.fail_json(
+                    msg=f"option_settings entry {setting} lacks {', '.join(missing)}"
+                )
+            entry = {
+                "Namespace": setting["namespace"],
+                "OptionName": setting["option_name"],
+                "Value": option_value(setting["value"]),
+            }
+            if setting.get("resource_name"):
+                entry["ResourceName"] = setting["resource_name"]
+            wanted.append(entry)
+        return wanted
+
+    @staticmethod
+    def key(entry):
+        return f"{entry['Namespace']}:{entry['OptionName']}"
+
+    def option_changes(self, live_settings, wanted):
+        changes, before = [], {}
+        for entry in wanted:
+            live = [
+                s
+                for s in live_settings
+                if s["Namespace"] == entry["Namespace"]
+                and s["OptionName"] == entry["OptionName"]
+                and ("ResourceName" not in entry or s.get("ResourceName") == entry["ResourceName"])
+            ]
+            value = live[0].get("Value") if live else None
+            before[self.key(entry)] = value
+            if not same_value(value, entry["Value"]):
+                changes.append(entry)
+        return changes, before
+
+    def platform_change(self, env):
+        params = self.params
+        if params["platform_arn"]:
+            return (
+                params["platform_arn"] if params["platform_arn"] != env.get("PlatformArn") else None
+            )
+        if params["solution_stack_name"]:
+            if params["solution_stack_name"] != env.get("SolutionStackName"):
+                return {"SolutionStackName": params["solution_stack_name"]}
+            return None
+        if params["platform_branch"]:
+            branch = (env.get("PlatformArn") or "").split(":platform/", 1)[-1].rsplit("/", 1)[0]
+            if branch != params["platform_branch"]:
+                return self.newest_platform(params["platform_branch"])
+        return None
+
+    # -- waiting ----------------------------------------------------------------------------
+    def wait(self, env_id, status, since, healthy):
+        params = self.params
+        deadline = time.monotonic() + params["wait_timeout"]
+        while True:
+            env = self.by_id(env_id)
+            if env is None and status == "Terminated":
+                return None
+            if env and env["Status"] == status and (not healthy or env.get("Health") == "Green"):
+                return env
+            # Ready and Red with errors: the operation failed (a deployment the health gate
+            # stopped); AWS keeps it so until the next change, no use waiting.
+            failed = env and env["Status"] == "Ready" and healthy and env.get("Health") == "Red"
+            errors = (
+                [e for e in self.events(env_id, since) if e.startswith("ERROR")] if failed else []
+            )
+            if errors:
+                self.module.fail_json(
+                    msg=f"Environment {params['name']} is Ready but Red: the change failed.",
+                    environment=camel_dict_to_snake_dict(env),
+                    events=self.events(env_id, since),
+                )
+            if time.monotonic() >= deadline:
+                state = f"{env['Status']}, health {env.get('Health')}" if env else "gone"
+                self.module.fail_json(
+                    msg=f"Environment {params['name']} is not {status}"
+                    f"{' and Green' if healthy else ''} after {params['wait_timeout']} s "
+                    f"({state}).",
+                    environment=camel_dict_to_snake_dict(env or {}),
+                    events=self.events(env_id, since),
+                )
+            time.sleep(params["wait_delay"])
+
+    def ready_first(self, env, since):
+        """AWS changes only a Ready environment: wait for a running operation to end."""
+        if env["Status"] == "Ready":
+            return env
+        if not self.params["wait"]:
+            self.module.fail_json(
+                msg=f"Environment {self.params['name']} is {env['Status']}; AWS changes it only "
+                "when it is Ready (wait: true waits for that)."
+            )
+        return self.wait(env["EnvironmentId"], "Ready", since, healthy=False)
+
+    # -- the states -------------------------------------------------------------------------
+    def absent(self):
+        params, check = self.params, self.module.check_mode
+        env = self.find()
+        if env is None:
+            self.module.exit_json(changed=False, environment={}, diff={"before": {}, "after": {}})
+        before = {"name": env["EnvironmentName"], "status": env["Status"]}
+        if check:
+            self.module.exit_json(
+                changed=True, environment={}, diff={"before": before, "after": {}}
+            )
+        since = datetime.now(UTC)
+        if env["Status"] != "Ready" and not params["force_terminate"]:
+            env = self.ready_first(env, since)
+        try:
+            self.client.terminate_environment(
+                aws_retry=True,
+                EnvironmentId=env["EnvironmentId"],
+                ForceTerminate=params["force_terminate"],
+            )
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg=f"Failed to terminate environment {params['name']}")
+        if params["wait"]:
+            self.wait(env["EnvironmentId"], "Terminated", since, healthy=False)
+        self.module.exit_json(changed=True, environment={}, diff={"before": before, "after": {}})
+
+    def create(self, wanted):
+        params = self.params
+        request = {
+            "ApplicationName": params["application"],
+            "EnvironmentName": params["name"],
+            "Tier": TIERS[params["tier"]],
+            "OptionSettings": wanted,
+        }
+        if params["platform_arn"]:
+            request["PlatformArn"] = params["platform_arn"]
+        elif params["solution_stack_name"]:
+            request["SolutionStackName"] = params["solution_stack_name"]
+        elif params["platform_branch"]:
+            request["PlatformArn"] = self.newest_platform(params["platform_branch"])
+        else:
+            self.module.fail_json(
+                msg="A new environment needs platform_arn, solution_stack_name or platform_branch."
+            )
+        for key, param in (
+            ("VersionLabel", "version_label"),
+            ("Description", "description"),
+            ("CNAMEPrefix", "cname_prefix"),
+        ):
+            if params[param]:
+                request[key] = params[param]
+        if params["tags"]:
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in params["tags"].items()]
+        after = {
+            "options": {self.key(e): e["Value"] for e in wanted},
+            "version_label": params["version_label"],
+            "tags": params["tags"] or {},
+        }
+        if self.module.check_mode:
+            self.module.exit_json(changed=True, environment={}, diff={"before": {}, "after": after})
+        since = datetime.now(UTC)
+        try:
+            env = self.client.create_environment(aws_retry=True, **request)
+        except AWS_ERRORS as e:
+            self.module.fail_json_aws(e, msg=f"Failed to create environment {params['name']}")
+        if params["wait"]:
+            env = self.wait(env["EnvironmentId"], "Ready", since, healthy=params["healthy"])
+        self.exit(env, True, {}, after)
+
+    def present(self):
+        params, check = self.params, self.module.check_mode
+        wanted = self.wanted_options()
+        env = self.find()
+        if env is None:
+            self.create(wanted)
+        if env["Tier"]["Name"] != TIERS[params["tier"]]["Name"]:
+            self.module.fail_json(
+                msg=f"Environment {params['name']} is a {env['Tier']['Name']} environment; AWS "
+                "cannot change an environment's tier: terminate it, or choose another name."
+            )
+        since = datetime.now(UTC)
+        changes, options_before = self.option_changes(self.settings(env), wanted)
+        request = {}
+        if changes:
+            request["OptionSettings"] = changes
+        version = params["version_label"]
+        if version and version != env.get("VersionLabel"):
+            request["VersionLabel"] = version
+        description = params["description"]
+        if description is not None and description != env.get("Description", ""):
+            request["Description"] = description
+        platform = self.platform_change(env)
+        if isinstance(platform, dict):
+            request.update(platform)
+        elif platform:
+            request["PlatformArn"] = platform
+        tags_before = live_tags(self.module, self.client, env["EnvironmentArn"])
+        before = {
+            "options": options_before,
+            "version_label": env.get("VersionLabel"),
+            "description": env.get("Description", ""),
+            "platform_arn": env.get("PlatformArn"),
+            "tags": tags_before,
+        }
+        changed_keys = {self.key(e) for e in changes}
+        after = dict(
+            before,
+            options={
+                self.key(e): e["Value"]
+                if self.key(e) in changed_keys
+                else options_before[self.key(e)]
+                for e in wanted
+            },
+        )
+        after["version_label"] = request.get("VersionLabel", before["version_label"])
+        after["description"] = request.get("Description", before["description"])
+        after["platform_arn"] = request.get("PlatformArn", before["platform_arn"])
+        changed = bool(request)
+        if request and not check:
+            env = self.ready_first(env, since)
+            try:
+                env = self.client.update_environment(
+                    aws_retry=True, EnvironmentId=env["EnvironmentId"], **request
+                )
+            except AWS_ERRORS as e:
+                self.module.fail_json_aws(e, msg=f"Failed to update environment {params['name']}")
+            if params["wait"]:
+                env = self.wait(env["EnvironmentId"], "Ready", since, healthy=params["healthy"])
+        if params["tags"] is not None and not check:
+            add, remove = compare_aws_tags(tags_before, params["tags"], params["purge_tags"])
+            if add or remove:
+                env = self.ready_first(env, since)
+        tagged, _tags_before, tags = sync_tags(
+            self.module,
+            self.client,
+            env["EnvironmentArn"],
+            params["tags"],
+            params["purge_tags"],
+            check,
+        )
+        if tagged and not check and params["wait"]:
+            env = self.wait(env["EnvironmentId"], "Ready", since, healthy=params["healthy"])
+        after["tags"] = tags
+        self.exit(env, changed or tagged, before, after)
+
+    def exit(self, env, changed, before, after):
+        result = camel_dict_to_snake_dict(env)
+        result["tags"] = after.get("tags", {})
+        self.module.exit_json(
+            changed=changed, environment=result, diff={"before": before, "after": after}
+        )
+
+
+def main():
+    module = AnsibleAWSModule(
+        argument_spec=dict(
+            application=dict(type="str", required=True),
+            name=dict(type="str", required=True, aliases=["environment_name"]),
+            tier=dict(type="str", default="web", choices=["web", "worker"]),
+            platform_arn=dict(type="str"),
+            solution_stack_name=dict(type="str"),
+            platform_branch=dict(type="str"),
+            version_label=dict(type="str"),
+            cname_prefix=dict(type="str"),
+            description=dict(type="str"),
+            option_settings=dict(type="list", elements="dict", default=[]),
+            tags=dict(type="dict", aliases=["resource_tags"]),
+            purge_tags=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            healthy=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=1800),
+            wait_delay=dict(type="int", default=15),
+            force_terminate=dict(type="bool", default=False),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+        ),
+        mutually_exclusive=[("platform_arn", "solution_stack_name", "platform_branch")],
+        supports_check_mode=True,
+    )
+    environment = Environment(module)
+    if module.params["state"] == "absent":
+        environment.absent()
+    environment.present()
+
+
+if __name__ == "__main__":
+    main()
