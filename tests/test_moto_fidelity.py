@@ -2325,3 +2325,77 @@ def test_oidc_provider_audiences_change_in_place(aws):
     iam.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID="c")
     provider = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=arn)
     assert provider["ClientIDList"] == ["b"]
+
+
+def test_iam_authorizes_create_distribution_with_tags_as_two_actions(aws, emulator):
+    """CreateDistributionWithTags is no IAM action: AWS requires cloudfront:CreateDistribution
+    and cloudfront:TagResource (moto's name of the call was all a policy could grant)."""
+    import boto3
+
+    iam, sts = aws("iam"), aws("sts")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    config = {
+        "CallerReference": unique("tagged"),
+        "Comment": "",
+        "Enabled": False,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "o",
+                    "DomainName": "fid-tagged.example.com",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                    },
+                }
+            ],
+        },
+        "DefaultCacheBehavior": behaviour("o"),
+    }
+    tags = {"Items": [{"Key": "Environment", "Value": "fid"}]}
+    outcomes = {}
+    for granted in (
+        ["cloudfront:CreateDistribution"],
+        ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
+    ):
+        name = unique("cf")
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+            "Arn"
+        ]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": granted, "Resource": "*"}],
+        }
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+        credentials = sts.assume_role(RoleArn=arn, RoleSessionName="ci")["Credentials"]
+        cloudfront = boto3.client(
+            "cloudfront",
+            endpoint_url=emulator.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+        )
+        try:
+            created = cloudfront.create_distribution_with_tags(
+                DistributionConfigWithTags={"DistributionConfig": config, "Tags": tags}
+            )
+            outcomes[len(granted)] = "created"
+            aws("cloudfront").delete_distribution(
+                Id=created["Distribution"]["Id"], IfMatch=created["ETag"]
+            )
+        except ClientError as err:
+            outcomes[len(granted)] = err.response["ResponseMetadata"]["HTTPStatusCode"]
+    assert outcomes[1] == 403, outcomes
+    assert outcomes[2] == "created", outcomes

@@ -2628,6 +2628,10 @@ _S3_IAM_ACTIONS = {"HeadBucket": "ListBucket"}
 # call table's own test (the recorded calls) catching it: the emulator must never refuse what
 # AWS allows.
 _IAM_SERVICES = {"s3", "dynamodb", "sqs", "secretsmanager", "ssm", "logs", "monitoring", "ec2"}
+# Operations IAM authorizes under other actions (Service Authorization Reference): all needed.
+_IAM_OPERATION_ACTIONS = {
+    ("cloudfront", "CreateDistributionWithTags"): ("CreateDistribution", "TagResource"),
+}
 # Calls of the modelled services that act on no one resource: AWS checks them against "*".
 _IAM_ACCOUNT_CALLS = {
     "dynamodb": {"ListTables", "DescribeLimits", "DescribeEndpoints"},
@@ -2824,8 +2828,13 @@ def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
     modelled = _iam_request(response, service, operation, resource)
     if service not in _IAM_SERVICES or modelled is None:
         # A resource not modelled here: refuse only what no statement could grant.
-        action_name, resource_arn = f"{_IAM_PREFIX.get(service, service)}:{operation}", "*"
-        allowed = _iam_may_grant(documents, action_name)
+        prefix = _IAM_PREFIX.get(service, service)
+        actions = _IAM_OPERATION_ACTIONS.get((service, operation), (operation,))
+        resource_arn = "*"
+        for action_name in (f"{prefix}:{action}" for action in actions):
+            allowed = _iam_may_grant(documents, action_name)
+            if not allowed:
+                break
     elif not modelled[1]:
         return  # decided elsewhere (DeleteObjects: each key)
     else:
