@@ -1099,6 +1099,304 @@ def test_journal_records_what_clients_sent(aws, emulator):
     assert entries[-1]["params"]["EngineVersion"] == ["15"]
 
 
+# --- The realistic mode: AWS's durations, eventual consistency, seeded faults -----------------
+
+# Every transition issue 17 names, in the one table.
+REALISTIC_TRANSITIONS = [
+    "rds.db_instance.creating",
+    "rds.db_instance.modifying",
+    "rds.db_instance.deleting",
+    "cloudfront.distribution.deploying",
+    "ec2.nat_gateway.pending",
+    "elbv2.load_balancer.provisioning",
+    "autoscaling.instance.pending",
+]
+
+
+@pytest.fixture
+def realistic(emulator):
+    """Turns the realistic mode on (emulator.realistic's arguments) for one test; off after."""
+    yield emulator.realistic
+    emulator.realistic(0, 0)
+
+
+def first_answers(aws, service: str):
+    """A client that shows the emulator's first answer (SDKs retry throttling and 5xx)."""
+    import boto3
+    from botocore.config import Config
+
+    client = aws(service)
+    return boto3.client(
+        service,
+        region_name=client.meta.region_name,
+        endpoint_url=client.meta.endpoint_url,
+        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def answer_of(call: Any, *args: Any) -> tuple[str, int] | None:
+    """The error code and HTTP status of ``call(*args)``, None if it succeeded."""
+    try:
+        call(*args)
+    except ClientError as err:
+        return err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"]
+    return None
+
+
+def test_realistic_mode_is_one_switch_with_aws_durations_and_their_sources(realistic, emulator):
+    state = realistic(1 / 60, 0.05, 7)
+    assert (state["on"], state["scale"], state["fault_rate"], state["seed"]) == (
+        True,
+        pytest.approx(1 / 60),
+        0.05,
+        7,
+    )
+    for kind in REALISTIC_TRANSITIONS:
+        seconds, source = state["durations"][kind]
+        assert seconds >= 60 and len(source) > 40, kind
+    for kind in ("iam.instance_profile", "ec2.new_resource_id"):
+        seconds, source = state["consistency_windows"][kind]
+        assert 0 < seconds <= 30 and len(source) > 40, kind
+    assert emulator.realistic(0, 0)["on"] is False
+
+
+# What each service answers when it throttles or fails (its API reference's error codes).
+SERVICE_FAULTS = {
+    "ec2": {("RequestLimitExceeded", 503), ("InternalError", 500), ("Unavailable", 503)},
+    "iam": {("Throttling", 400), ("InternalFailure", 500), ("ServiceUnavailable", 503)},
+    "dynamodb": {
+        ("ThrottlingException", 400),
+        ("InternalServerError", 500),
+        ("ServiceUnavailable", 503),
+    },
+    "logs": {("ThrottlingException", 400), ("InternalFailure", 500), ("ServiceUnavailable", 503)},
+    "cloudfront": {("Throttling", 400), ("InternalFailure", 500), ("ServiceUnavailable", 503)},
+}
+SERVICE_CALLS = {
+    "ec2": lambda client: client.describe_vpcs(),
+    "iam": lambda client: client.list_roles(),
+    "dynamodb": lambda client: client.list_tables(),
+    "logs": lambda client: client.describe_log_groups(),
+    "cloudfront": lambda client: client.list_distributions(),
+}
+
+
+def test_realistic_faults_are_each_services_own_and_replay_from_the_seed(aws, emulator, realistic):
+    def run() -> dict[str, list]:
+        realistic(1 / 600, 0.3, 11)
+        emulator.journal(clear=True)
+        answers = {}
+        for service, call in SERVICE_CALLS.items():
+            client = first_answers(aws, service)
+            answers[service] = [answer_of(call, client) for _ in range(20)]
+        return answers
+
+    first = run()
+    state, journal = emulator.realistic_state(), emulator.journal()
+    for service, answers in first.items():
+        faults = [answer for answer in answers if answer]
+        assert 2 <= len(faults) <= 12, (service, answers)  # 30 % of 20, give or take
+        assert set(faults) <= SERVICE_FAULTS[service], service
+    # Every fault is in the journal, with its code, and counted.
+    faulted = [entry["fault"] for entry in journal if "fault" in entry]
+    given = [answer[0] for answers in first.values() for answer in answers if answer]
+    assert sorted(faulted) == sorted(given)
+    assert sum(state["faults"].values()) == len(given)
+    # The same seed replays the same faults, call for call; another seed does not.
+    assert run() == first
+    realistic(1 / 600, 0.3, 12)
+    client = first_answers(aws, "iam")
+    other = [answer_of(client.list_roles) for _ in range(20)]
+    assert other != first["iam"]
+
+
+def test_realistic_faults_are_what_sdks_retry(aws, emulator, realistic):
+    """Each fault is one botocore retries (standard mode: 3 attempts, so a call fails at 5 %
+    faults once in 8000: longer runs need the modules' own retries)."""
+    realistic(1 / 600, 0.2, 11)  # this seed: no call is refused three times in a row
+    retries = 0
+    for service, call in SERVICE_CALLS.items():
+        client = aws(service)
+        for _ in range(10):
+            retries += call(client)["ResponseMetadata"]["RetryAttempts"]
+    assert retries == sum(emulator.realistic_state()["faults"].values()) > 0
+
+
+def test_realistic_new_subnets_route_tables_and_groups_are_not_found_for_a_moment(aws, realistic):
+    ec2 = aws("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.93.0.0/16")["Vpc"]["VpcId"]
+    realistic(1 / 600, 0, consistency=1.5)  # EC2's 1 s window: 1.5 s
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.93.1.0/24")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    group = ec2.create_security_group(GroupName=unique("sg"), Description="ec", VpcId=vpc_id)[
+        "GroupId"
+    ]
+    rule = [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": []}]
+    attempts = {
+        "InvalidSubnetID.NotFound": lambda: ec2.describe_subnets(SubnetIds=[subnet]),
+        "InvalidRouteTableID.NotFound": lambda: ec2.associate_route_table(
+            RouteTableId=table, SubnetId="subnet-0"
+        ),
+        "InvalidGroup.NotFound": lambda: ec2.authorize_security_group_ingress(
+            GroupId=group, IpPermissions=rule
+        ),
+    }
+    for code, attempt in attempts.items():
+        assert answer_of(attempt) == (code, 400)
+    # Filters list what exists (AWS may list fewer: nothing here relies on either).
+    listed = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
+    assert subnet in {item["SubnetId"] for item in listed}
+    time.sleep(1.6)
+    ec2.describe_subnets(SubnetIds=[subnet])
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
+
+
+def test_realistic_new_instance_profile_cannot_launch_for_a_moment(aws, network, realistic):
+    iam, ec2, autoscaling = aws("iam"), aws("ec2"), aws("autoscaling")
+    realistic(1 / 600, 0, consistency=0.3)  # IAM's 10 s: 3 s
+    name = unique("young")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    launch = {"ImageId": "ami-03cf127a", "MinCount": 1, "MaxCount": 1}
+    launch["SubnetId"] = network["subnets"][0]
+    with pytest.raises(ClientError) as err:
+        ec2.run_instances(IamInstanceProfile={"Name": name}, **launch)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+    assert err.value.response["Error"]["Message"] == (
+        f"Value ({name}) for parameter iamInstanceProfile.name is invalid. "
+        "Invalid IAM Instance Profile name"
+    )
+    # A launch template takes it (CreateLaunchTemplate does not check it); launching does not.
+    data = {"ImageId": "ami-03cf127a", "IamInstanceProfile": {"Name": name}}
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+    template = {"LaunchTemplateName": name, "Version": "$Latest"}
+    with pytest.raises(ClientError) as err:
+        ec2.run_instances(LaunchTemplate=template, **launch)
+    assert err.value.response["Error"]["Code"] == "InvalidParameterValue"
+    group = {"AutoScalingGroupName": name, "MinSize": 1, "MaxSize": 1, "LaunchTemplate": template}
+    group["VPCZoneIdentifier"] = network["subnets"][0]
+    with pytest.raises(ClientError) as err:
+        autoscaling.create_auto_scaling_group(**group)
+    assert err.value.response["Error"]["Code"] == "ValidationError"
+    assert err.value.response["Error"]["Message"].startswith(
+        "You must use a valid fully-formed launch template. "
+        f"Value ({name}) for parameter iamInstanceProfile.name is invalid."
+    )
+    assert not autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+        "AutoScalingGroups"
+    ]
+    time.sleep(3.1)
+    ec2.run_instances(IamInstanceProfile={"Name": name}, **launch)
+    autoscaling.create_auto_scaling_group(**group)
+
+
+def test_realistic_rds_instance_is_modifying_then_deleting_for_a_while(aws, realistic):
+    rds = aws("rds")
+    name = _db(rds, "16")  # the mode is off: available at once
+    realistic(1 / 100, 0)  # modifying 3 s, deleting 3.6 s
+
+    def status() -> str:
+        return rds.describe_db_instances(DBInstanceIdentifier=name)["DBInstances"][0][
+            "DBInstanceStatus"
+        ]
+
+    rds.modify_db_instance(
+        DBInstanceIdentifier=name, DBInstanceClass="db.t4g.small", ApplyImmediately=True
+    )
+    assert status() == "modifying"
+    until(lambda: status() == "available", timeout=10)
+    rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+    assert status() == "deleting"
+    rds.get_waiter("db_instance_deleted").wait(
+        DBInstanceIdentifier=name, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+
+
+def test_realistic_rds_subnet_group_in_use_is_not_deleted(aws, network):
+    rds = aws("rds")
+    group = unique("dbsubnets")
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=group, DBSubnetGroupDescription="fid", SubnetIds=network["subnets"]
+    )
+    name = unique("db")
+    rds.create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="app",
+        MasterUserPassword="fidelity-password",
+        DBSubnetGroupName=group,
+    )
+    with pytest.raises(ClientError) as err:
+        rds.delete_db_subnet_group(DBSubnetGroupName=group)
+    assert err.value.response["Error"]["Code"] == "InvalidDBSubnetGroupStateFault"
+    rds.delete_db_instance(DBInstanceIdentifier=name, SkipFinalSnapshot=True)
+    rds.delete_db_subnet_group(DBSubnetGroupName=group)
+
+
+def test_realistic_distribution_deploys_and_is_deleted_only_when_deployed(aws, realistic):
+    cloudfront = aws("cloudfront")
+    realistic(1 / 100, 0)  # InProgress for 3 s
+    created = cloudfront.create_distribution(DistributionConfig=minimal_distribution())
+    dist_id = created["Distribution"]["Id"]
+    assert created["Distribution"]["Status"] == "InProgress"
+    cloudfront.get_waiter("distribution_deployed").wait(
+        Id=dist_id, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+    current = cloudfront.get_distribution_config(Id=dist_id)
+    config = current["DistributionConfig"] | {"Enabled": False}
+    updated = cloudfront.update_distribution(
+        Id=dist_id, IfMatch=current["ETag"], DistributionConfig=config
+    )
+    assert updated["Distribution"]["Status"] == "InProgress"
+    with pytest.raises(ClientError) as err:
+        cloudfront.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
+    assert err.value.response["Error"]["Code"] == "DistributionNotDisabled"
+    cloudfront.get_waiter("distribution_deployed").wait(
+        Id=dist_id, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+    cloudfront.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
+
+
+def test_realistic_load_balancer_provisions_and_group_instances_pend(
+    aws, network, launch_template, realistic
+):
+    elbv2, autoscaling = aws("elbv2"), aws("autoscaling")
+    realistic(1 / 100, 0)  # provisioning 1.5 s, Pending 0.6 s
+    balancer = elbv2.create_load_balancer(Name=unique("alb")[:32], Subnets=network["subnets"])
+    arn = balancer["LoadBalancers"][0]["LoadBalancerArn"]
+
+    def state() -> str:
+        return elbv2.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]["State"][
+            "Code"
+        ]
+
+    assert state() == "provisioning"
+    elbv2.get_waiter("load_balancer_available").wait(
+        LoadBalancerArns=[arn], WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+    name = unique("asg")
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        MinSize=1,
+        MaxSize=1,
+        LaunchTemplate={"LaunchTemplateId": launch_template["id"], "Version": "$Latest"},
+        VPCZoneIdentifier=network["subnets"][0],
+    )
+
+    def lifecycle() -> list[str]:
+        (group,) = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])[
+            "AutoScalingGroups"
+        ]
+        return [instance["LifecycleState"] for instance in group["Instances"]]
+
+    assert lifecycle() == ["Pending"]
+    until(lambda: lifecycle() == ["InService"], timeout=10)
+
+
 # --- The upstream modules, twice --------------------------------------------------------------
 
 

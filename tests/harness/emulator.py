@@ -157,6 +157,29 @@ class Emulator:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())
 
+    def realistic(
+        self, scale: float, fault_rate: float = 0.0, seed: int = 0, consistency: float = 1.0
+    ) -> dict:
+        """The realistic mode (the fidelity layer's /moto-api/fidelity/realistic): AWS's durations
+        at ``scale``, eventual consistency (its windows times ``consistency``), and throttling or
+        5xx faults on ``fault_rate`` of the requests, reproducible from ``seed``. Scale and rate
+        0 turn it off. Returns its state: settings, durations, faults given so far."""
+        settings = {"scale": scale, "fault_rate": fault_rate, "seed": seed}
+        return self._fidelity("realistic", settings | {"consistency": consistency})
+
+    def realistic_state(self) -> dict:
+        return self._fidelity("realistic")
+
+    def _fidelity(self, name: str, settings: dict | None = None) -> dict:
+        data = None if settings is None else json.dumps(settings).encode()
+        req = urllib.request.Request(
+            f"{self.endpoint}/moto-api/fidelity/{name}",
+            data=data,
+            method="GET" if data is None else "POST",
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
     def journal(self, *, clear: bool = False) -> list[dict]:
         """What clients sent (the fidelity layer's request journal), oldest first; ``clear``
         empties it instead."""
