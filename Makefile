@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test test-fleet lint lock docs bench-provision bench-patch bench-roles bench-app bench-up bench-asg
+.PHONY: help deps up down test test-fleet lint lock docs bundle bench-provision bench-patch bench-roles bench-app bench-up bench-asg
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ lint: ## yamllint, ansible-lint (production profile), ruff, parliament on the re
 	ruff check .
 	ruff format --check .
 	python -m tests.harness.iam_render lint
+
+bundle: deps ## The app as an Elastic Beanstalk source bundle in build/beanstalk/ (BUNDLE_INVENTORY, default inventories/local)
+	ansible-playbook -i $(or $(BUNDLE_INVENTORY),inventories/local) playbooks/bundle.yml
 
 lock: ## Re-pin requirements.txt from requirements.in and app/pyproject.toml
 	@scripts/lock

@@ -1,0 +1,75 @@
+"""`make bundle` (playbooks/bundle.yml, scripts/beanstalk_bundle.py): the app as an Elastic
+Beanstalk source bundle carrying the inventory's settings, the same bytes (and label) on a
+second run, ffmpeg's download refused without its checksum. No emulator: a build only."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+
+import yaml
+
+from tests.conftest import ROOT
+from tests.harness.ansible import run_playbook
+
+PLAYBOOK = ROOT / "playbooks" / "bundle.yml"
+INVENTORY = ROOT / "inventories" / "local"
+SHA256 = "0" * 64  # stands for the publisher's checksum: the hook is only rendered here
+
+
+def test_bundle(tmp_path):
+    def build(**extra):
+        result = run_playbook(
+            PLAYBOOK,
+            inventory=INVENTORY,
+            extra_vars={"beanstalk_bundle_dir": str(tmp_path), **extra},
+        )
+        return result, {name: res for name, _host, res in result.task_results()}
+
+    ffmpeg = {"beanstalk_ffmpeg_url": "https://example.test/ffmpeg-7.0.2.tar.xz"}
+    result, tasks = build(**ffmpeg)
+    assert not result.ok
+    assert (
+        "beanstalk_ffmpeg_sha256 must be the SHA-256"
+        in tasks["Bundle | Check the ffmpeg settings"]["msg"]
+    )
+
+    result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256)
+    assert result.ok, result.messages()
+    first = tasks["Bundle | The bundle"]["msg"]
+    assert tasks["Bundle | The app's wheel, its pinned requirements, the zip"]["changed"]
+    assert first["label"].startswith("streamapp-0.1.0-")
+
+    bundle = zipfile.ZipFile(first["path"])
+    modes = {i.filename: i.external_attr >> 16 & 0o777 for i in bundle.infolist()}
+    # Hooks run only when executable; the platform installs requirements.txt and runs the Procfile.
+    assert modes[".platform/hooks/prebuild/01_ffmpeg.sh"] == 0o755
+    assert modes[".platform/confighooks/prebuild/01_ffmpeg.sh"] == 0o755
+    assert (
+        bundle.read("Procfile")
+        .decode()
+        .startswith("web: gunicorn streamapp.asgi:app --worker-class uvicorn.workers.UvicornWorker")
+    )
+    requirements = bundle.read("requirements.txt").decode().splitlines()
+    lock = {
+        line.lower().replace("_", "-") for line in (ROOT / "requirements.txt").read_text().split()
+    }
+    pins = requirements[1:-1]
+    assert {"fastapi==0.165.0", "gunicorn==27.0.1", "psycopg-binary==3.3.9"} <= set(pins)
+    assert set(pins) <= lock  # every pin is the lock's version
+    wheel = requirements[-1]
+    assert wheel.startswith("wheels/streamapp-0.1.0-") and wheel in bundle.namelist()
+    assert not any(p.startswith(("pytest", "moto", "ansible")) for p in pins)  # the app's only
+    nginx = bundle.read(".platform/nginx/conf.d/streamapp.conf").decode()
+    # The inventory's upload limit, plus 1 MiB for the form (group_vars/all/compute.yml).
+    compute = yaml.safe_load((ROOT / "group_vars" / "all" / "compute.yml").read_text())
+    assert f"client_max_body_size {compute['upload_max_bytes'] + 1048576};" in nginx
+    hook = bundle.read(".platform/hooks/prebuild/01_ffmpeg.sh").decode()
+    assert f'echo "{SHA256}  $work/ffmpeg.tar.xz" | sha256sum --check --strict -' in hook
+    assert 'version="7.0.2"' in hook
+    subprocess.run(["bash", "-n"], input=hook, text=True, check=True)
+
+    result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256)
+    assert result.ok, result.messages()
+    assert tasks["Bundle | The bundle"]["msg"]["label"] == first["label"]
+    assert result.stats["localhost"]["changed"] == 0
