@@ -11,7 +11,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from streamapp import __version__, errors, jsonlog, web
-from streamapp.api import accounts, catalog, ops, uploads
+from streamapp.api import accounts, catalog, ops, sqsd, uploads
 from streamapp.config import Settings, get_settings
 from streamapp.guards import CrossSiteGuard, OpsEndpointsGuard
 from streamapp.limits import BodyLimitMiddleware
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Tr
     app.include_router(accounts.router)
     app.include_router(uploads.router)
     app.include_router(catalog.router)
+    sqsd.install(app, settings)
     web.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
     # The signed-media origin is the platform's public one (CloudFront serves the app and the

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     retry_delay_seconds: int = Field(default=30, ge=0, le=43200)
     transcode_timeout_seconds: int = Field(default=4 * 3600, ge=10)
     work_dir: str | None = None
+    # Elastic Beanstalk's worker environment: the path its SQS daemon (sqsd) POSTs each job to
+    # (the environment's aws:elasticbeanstalk:sqsd HttpPath; streamapp.api.sqsd). Empty: no
+    # such route, as on the web tier, which must never run jobs a viewer posts.
+    sqsd_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
 
     # Operations.
     # /metrics, /docs, /redoc and /openapi.json: "internal" serves them only to requests made

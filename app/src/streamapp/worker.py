@@ -201,6 +201,41 @@ class Worker:
             item.thumbnail_key = thumb_key if has_thumb else None
             session.commit()
 
+    # -- a job delivered by Elastic Beanstalk's SQS daemon ----------------------------------
+    def handle_delivered(self, body: str, attempt: int) -> bool:
+        """One job that Elastic Beanstalk's worker daemon (sqsd) received and POSTed to the app:
+        the daemon owns the message. True: done with it (the daemon deletes it). False: have it
+        delivered again, after the environment's ErrorVisibilityTimeout (retry_delay_seconds);
+        once ``job_max_attempts`` is reached the item is failed and the queue's redrive policy
+        moves the message to the dead-letter queue at its next receive."""
+        try:
+            job = Job.parse(body)
+            uuid.UUID(job.item_id)
+        except (ValueError, KeyError, TypeError):
+            log.error("malformed job dropped", extra={"body": body[:200]})
+            return True
+        if attempt > self.settings.job_max_attempts:
+            # The queue has no (or a larger) redrive limit: do the dead-lettering ourselves.
+            self._fail(job, attempt, "gave up after repeated failures")
+            if self.settings.jobs_dlq_url:
+                client(self.settings, "sqs").send_message(
+                    QueueUrl=self.settings.jobs_dlq_url, MessageBody=body
+                )
+            return True
+        try:
+            self._transcode(job, attempt)
+        except Exception as exc:
+            reason = str(exc)[:500] or type(exc).__name__
+            log.warning(
+                "job failed", extra={"item_id": job.item_id, "attempt": attempt, "reason": reason}
+            )
+            if attempt >= self.settings.job_max_attempts:
+                self._fail(job, attempt, reason)
+            else:
+                self._record_retry(job, attempt, reason)
+            return False
+        return True
+
     # -- failure paths ----------------------------------------------------------------------
     def _after_failure(self, job: Job, attempt: int, reason: str, receipt: str) -> None:
         if attempt >= self.settings.job_max_attempts:
@@ -208,6 +243,10 @@ class Worker:
             # Visible again at once: the next receive makes SQS move it to the DLQ.
             self._set_visibility(receipt, 0)
             return
+        self._record_retry(job, attempt, reason)
+        self._set_visibility(receipt, self.settings.retry_delay_seconds)
+
+    def _record_retry(self, job: Job, attempt: int, reason: str) -> None:
         try:
             with db.new_session(self.settings) as session:
                 item = session.get(MediaItem, uuid.UUID(job.item_id))
@@ -217,7 +256,6 @@ class Worker:
                     session.commit()
         except Exception:
             log.exception("could not record the failed attempt")
-        self._set_visibility(receipt, self.settings.retry_delay_seconds)
 
     def _fail(self, job: Job, attempt: int, reason: str) -> None:
         with db.new_session(self.settings) as session:
