@@ -44,7 +44,7 @@ docs: deps ## Render the diagrams (docs/*.dot, graphviz) and the benchmark plot 
 	for f in docs/*.dot; do dot -Tsvg "$$f" -o "$${f%.dot}.svg"; done
 	python bench/plot.py
 
-bench-provision: deps ## Wall time of a first provision and a no-op re-run on the emulator
+bench-provision: deps ## Provision on the emulator: first run, no-op, --check --diff; ours beside the naive anchor (bench/anchor)
 	python bench/provision.py
 
 bench-roles: deps ## Host roles on a fresh podman host (web and worker node): converge, no-op re-converge, --check
