@@ -36,7 +36,7 @@ def test_bundle(tmp_path):
 
     result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256)
     assert result.ok, result.messages()
-    first = tasks["Bundle | The bundle"]["msg"]
+    first = tasks["Bundle | The bundle"]["beanstalk_bundle"]
     assert tasks["Bundle | The app's wheel, its pinned requirements, the zip"]["changed"]
     assert first["label"].startswith("streamapp-0.1.0-")
 
@@ -71,5 +71,5 @@ def test_bundle(tmp_path):
 
     result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256)
     assert result.ok, result.messages()
-    assert tasks["Bundle | The bundle"]["msg"]["label"] == first["label"]
+    assert tasks["Bundle | The bundle"]["beanstalk_bundle"]["label"] == first["label"]
     assert result.stats["localhost"]["changed"] == 0

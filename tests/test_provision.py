@@ -74,6 +74,11 @@ BAD_INPUTS = {
         "at least two",
     ),
     "unknown environment": ({"platform_env": "qa"}, "platform_env"),
+    "unknown hosting": ({"app_hosting": "lambda"}, "app_hosting"),
+    "beanstalk update window": (
+        {"app_hosting": "beanstalk", "beanstalk_update_window": "Sunday 3am"},
+        "beanstalk_update_window",
+    ),
     "instance type format": ({"web_instance_type": "t3small"}, "instance types"),
     "db class format": ({"db_instance_class": "t3.micro"}, "DB classes"),
     "subnet outside the vpc": (
