@@ -45,6 +45,20 @@ def test_the_server_and_its_modules_go_away_with_their_run():
     assert not _still_there(socket_path)
 
 
+def test_the_server_starts_with_the_runs_first_task_before_any_module(tmp_path):
+    """Started in the background by a task that runs no module: no wait at the first module."""
+    result = run_playbook(
+        ROOT / "tests" / "playbooks" / "local_forkserver_early.yml",
+        env={"TMPDIR": str(tmp_path)},
+        extra_vars={"fs_folder": str(tmp_path / f"ansible-forkserver-{os.getuid()}")},
+    )
+    assert result.ok, result.messages()
+    (sockets,) = [
+        res["msg"] for name, _, res in result.task_results() if name == "Where it listens"
+    ]
+    assert len(sockets) == 1
+
+
 def test_a_server_folder_others_can_enter_is_not_used(tmp_path):
     shared = tmp_path / f"ansible-forkserver-{os.getuid()}"
     shared.mkdir()

@@ -17,9 +17,10 @@ description:
     so its result, failure and output are what the local connection gives.
   - Anything else (become, a different interpreter, no pipelining, async, a raw command) runs as
     the local connection runs it. So does every module when the server cannot be started.
-  - One server per ansible-playbook process, started by the first module call; it exits with
-    ansible-playbook or after O(idle_timeout) seconds without a request. Its socket is in a
-    directory only the controller's user can enter.
+  - One server per ansible-playbook process, started in the background by the run's first task
+    on this connection (so its imports overlap the tasks before the first module call); it
+    exits with ansible-playbook or after O(idle_timeout) seconds without a request. Its socket
+    is in a directory only the controller's user can enter.
 author: StreamStack contributors
 version_added: 1.0.0
 extends_documentation_fragment:
@@ -72,7 +73,9 @@ EXAMPLES = r"""
         cidr_block: 10.0.0.0/16
 """
 
+import contextlib
 import fcntl
+import multiprocessing
 import os
 import shlex
 import socket
@@ -147,13 +150,28 @@ class Connection(LocalConnection):
             return None
         return env
 
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._start_early()
+
+    def _start_early(self):
+        """Start the run's server with the run's first task on this connection, whatever it is,
+        without waiting: its imports then overlap the tasks before the first module call."""
+        if multiprocessing.parent_process() is None:
+            return  # not a task's worker: the parent of this process is not the run
+        try:
+            folder, run = _folder(), os.getppid()
+            if os.path.isdir(os.path.join(folder, str(run))):
+                return  # started, or being started
+            with _run_lock(folder, run):
+                if not os.path.isdir(os.path.join(folder, str(run))):
+                    self._launch(folder, run)
+        except OSError as error:
+            display.vvv(f"fork server not started early ({error})")
+
     def _server_connection(self):
         """A connection to this ansible-playbook's fork server, started if need be."""
-        folder = os.path.join(tempfile.gettempdir(), f"ansible-forkserver-{os.getuid()}")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.lstat(folder)
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
-            raise OSError(f"{folder} is not a private directory of this user")
+        folder = _folder()
         # Workers are forked by the ansible-playbook process: their parent names the run.
         run = os.getppid()
         path = os.path.join(folder, str(run), "socket")
@@ -161,22 +179,28 @@ class Connection(LocalConnection):
             return _connect(path)
         except OSError:
             pass
-        with open(os.path.join(folder, f"{run}.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with _run_lock(folder, run):
             try:
                 return _connect(path)
             except OSError:
                 pass
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            server = self._start_server(path, run)
+            server = _starting(folder, run) or self._launch(folder, run)
             deadline = time.monotonic() + _START_TIMEOUT
             while True:
                 try:
                     return _connect(path)
                 except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
+                    if not _alive(server) or time.monotonic() > deadline:
                         raise
                     time.sleep(0.02)
+
+    def _launch(self, folder, run):
+        """Start the server in the background; return its pid (also kept in the run's folder)."""
+        os.makedirs(os.path.join(folder, str(run)), mode=0o700, exist_ok=True)
+        pid = self._start_server(os.path.join(folder, str(run), "socket"), run).pid
+        with open(os.path.join(folder, str(run), "server.pid"), "w") as handle:
+            handle.write(str(pid))
+        return pid
 
     def _start_server(self, path, run):
         preload = list(self.get_option("preload_modules"))
@@ -190,6 +214,46 @@ class Connection(LocalConnection):
             start_new_session=True,
             close_fds=True,
         )
+
+
+def _folder():
+    folder = os.path.join(tempfile.gettempdir(), f"ansible-forkserver-{os.getuid()}")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise OSError(f"{folder} is not a private directory of this user")
+    return folder
+
+
+@contextlib.contextmanager
+def _run_lock(folder, run):
+    with open(os.path.join(folder, f"{run}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _starting(folder, run):
+    """The pid of the run's server another task started, if it still runs."""
+    try:
+        with open(os.path.join(folder, str(run), "server.pid")) as handle:
+            pid = int(handle.read())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A server started by this worker and already exited is a zombie until reaped.
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True
 
 
 def _connect(path):

@@ -221,6 +221,8 @@ def serve(path: str, watch_pid: int, idle_seconds: float) -> None:
             conn.close()
     finally:
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+        with contextlib.suppress(OSError):  # the connection's lock file of this run
+            os.unlink(os.path.dirname(path) + ".lock")
 
 
 def main(argv: list[str]) -> int:
