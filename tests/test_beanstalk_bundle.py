@@ -7,10 +7,13 @@ from __future__ import annotations
 import subprocess
 import zipfile
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT
 from tests.harness.ansible import run_playbook
+
+pytestmark = pytest.mark.beanstalk
 
 PLAYBOOK = ROOT / "playbooks" / "bundle.yml"
 INVENTORY = ROOT / "inventories" / "local"

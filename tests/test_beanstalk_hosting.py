@@ -12,8 +12,12 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from tests.conftest import ROOT
 from tests.harness.ansible import run_playbook
+
+pytestmark = pytest.mark.beanstalk
 
 PLAYBOOK = ROOT / "tests" / "playbooks" / "beanstalk_hosting.yml"
 INVENTORY = ROOT / "inventories" / "local"

@@ -11,7 +11,11 @@ import io
 import uuid
 import zipfile
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.beanstalk
 
 PLAYBOOK = ROOT / "tests" / "playbooks" / "elasticbeanstalk_modules.yml"
 

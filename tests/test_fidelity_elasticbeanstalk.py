@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+pytestmark = pytest.mark.beanstalk
+
 BRANCH = "Python 3.13 running on 64bit Amazon Linux 2023"
 FAST = {"Delay": 1, "MaxAttempts": 60}
 

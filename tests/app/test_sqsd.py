@@ -17,6 +17,8 @@ from streamapp.config import Settings
 from tests.app.conftest import MAX_ATTEMPTS, Media, upload
 from tests.app.test_worker import failing_ffmpeg  # noqa: F401 - the fixture
 
+pytestmark = pytest.mark.beanstalk
+
 PATH = "/internal/sqsd/jobs"
 
 
