@@ -11,9 +11,12 @@ loaded, and a non-security update of another package.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from tests.conftest import ROOT
 from tests.harness import hostbake
@@ -28,6 +31,23 @@ HOSTS = {"web-1": "web", "web-2": "web", "web-3": "web", "worker-1": "worker"}
 WEB = [h for h, r in HOSTS.items() if r == "web"]
 # Bounds of every load run: requests, seconds.
 LOAD = {"threads": 4, "rate": 25.0, "max_requests": 10000, "max_seconds": 300.0}
+# Provision, configure, the plan and the second patch run go through the emulator's realistic
+# mode: AWS's timings at 1/360 (RDS creating 2 s), eventual consistency, 5 % of the requests
+# throttled or failing (this seed's). Not the runs under load: the app's own calls would fail
+# too (it retries 3 times, as it should with its short timeouts).
+REALISTIC = {"scale": 1 / 360, "fault_rate": 0.05, "seed": 23}
+
+
+@contextlib.contextmanager
+def realistic(emulator, what: str):
+    """The realistic mode for one step; prints the faults it gave."""
+    emulator.realistic(**REALISTIC)
+    try:
+        yield
+        faults = emulator.realistic_state()["faults"]
+        print(f"{what} in the realistic mode {REALISTIC}: faults given {faults}")
+    finally:
+        emulator.realistic(0, 0)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +60,8 @@ def pf(aws, emulator, postgres, host_image):
     fleet.images = hostbake.images(roles=set(HOSTS.values()), repo=hostbake.TEST_REPO)
     patch_fleet = PatchFleet(fleet, NAME, work, aws, emulator.endpoint, postgres)
     try:
-        patch_fleet.up()
+        with realistic(emulator, "provision and configure"):
+            patch_fleet.up()
         yield patch_fleet
     finally:
         patch_fleet.remove()
@@ -48,14 +69,20 @@ def pf(aws, emulator, postgres, host_image):
 
 
 @pytest.fixture(scope="module")
-def lb(pf, aws, tmp_path_factory):
+def lb(pf, emulator, tmp_path_factory):
     ids, ports = pf.fleet.instance_ids(), pf.fleet.ports()
     balancer = LoadBalancer(
         name=NAME,
         state_dir=tmp_path_factory.mktemp("lb"),
         servers={ids[h]: ("127.0.0.1", ports[h]) for h in WEB},
         target_group_arn=pf.target_group_arn(),
-        elbv2=aws("elbv2"),
+        # It plays the ALB, which follows its targets' health without API throttling.
+        elbv2=boto3.client(
+            "elbv2",
+            region_name=emulator.region,
+            endpoint_url=emulator.endpoint,
+            config=Config(retries={"mode": "standard", "max_attempts": 10}),
+        ),
     )
     with balancer:
         balancer.wait_until(
@@ -102,9 +129,10 @@ def test_preflight_rejects_bad_inputs(pf, case):
     assert {pf.package_version(h) for h in HOSTS} == {"1.0"}
 
 
-def test_check_mode_lists_the_upgrades_and_changes_nothing(pf, lb):
+def test_check_mode_lists_the_upgrades_and_changes_nothing(pf, lb, emulator):
     first_event = len(lb.events)
-    result = pf.playbook(PATCH, check=True)
+    with realistic(emulator, "patch --check"):
+        result = pf.playbook(PATCH, check=True)
     assert result.ok, result.messages()
     plans = plan_messages(result)
     assert set(plans) == {pf.fleet.container(h) for h in HOSTS}
@@ -162,8 +190,9 @@ def test_rolling_patch_serves_every_request(pf, lb):
     print(f"patched {len(HOSTS)} hosts in {seconds:.0f} s; load: {load.result.summary()}")
 
 
-def test_second_run_changes_nothing(pf, lb):
-    result = pf.playbook(PATCH, extra_vars={"patch_serial": 2})
+def test_second_run_changes_nothing(pf, lb, emulator):
+    with realistic(emulator, "patch again"):
+        result = pf.playbook(PATCH, extra_vars={"patch_serial": 2})
     assert result.ok, result.messages()
     assert result.changed == 0, result.changed_tasks()
     assert all("Nothing to do." in msg for msg in plan_messages(result).values())

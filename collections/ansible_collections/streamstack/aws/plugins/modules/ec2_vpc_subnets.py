@@ -146,6 +146,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
     compare_aws_tags,
 )
+from ansible_collections.amazon.aws.plugins.module_utils.waiters import get_waiter
 from ansible_collections.streamstack.aws.plugins.module_utils.ec2_in_use import (
     retry_while_in_use,
 )
@@ -247,6 +248,12 @@ def wait_available(module, client, subnet_ids):
         return
     delay = 5
     try:
+        # EC2 is eventually consistent: DescribeSubnets may not know a new subnet for a moment
+        # (InvalidSubnetID.NotFound), which fails subnet_available at once; subnet_exists retries.
+        get_waiter(client, "subnet_exists").wait(
+            SubnetIds=subnet_ids,
+            WaiterConfig={"Delay": 2, "MaxAttempts": max(1, module.params["wait_timeout"] // 2)},
+        )
         client.get_waiter("subnet_available").wait(
             SubnetIds=subnet_ids,
             WaiterConfig={
