@@ -1134,10 +1134,10 @@ def first_answers(aws, service: str):
     )
 
 
-def answer_of(call: Any, *args: Any) -> tuple[str, int] | None:
-    """The error code and HTTP status of ``call(*args)``, None if it succeeded."""
+def answer_of(call: Any, *args: Any, **kwargs: Any) -> tuple[str, int] | None:
+    """The error code and HTTP status of ``call(*args, **kwargs)``, None if it succeeded."""
     try:
-        call(*args)
+        call(*args, **kwargs)
     except ClientError as err:
         return err.response["Error"]["Code"], err.response["ResponseMetadata"]["HTTPStatusCode"]
     return None
@@ -1247,6 +1247,10 @@ def test_realistic_new_subnets_route_tables_and_groups_are_not_found_for_a_momen
     listed = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
     assert subnet in {item["SubnetId"] for item in listed}
     time.sleep(1.6)
+    later = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.93.2.0/24")["Subnet"]["SubnetId"]
+    assert answer_of(ec2.describe_subnets, SubnetIds=[later]) == ("InvalidSubnetID.NotFound", 400)
+    realistic(0, 0)  # off: known at once, as moto has it
+    ec2.describe_subnets(SubnetIds=[later])
     ec2.describe_subnets(SubnetIds=[subnet])
     ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
     ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)

@@ -2370,8 +2370,11 @@ def _made_now(*keys: str, kind: str) -> None:
     """Record resources AWS does not yet know everywhere (realistic mode only)."""
     if not _REALISTIC["on"]:
         return
-    until = time.monotonic() + AWS_CONSISTENCY[kind][0] * _REALISTIC["consistency"]
+    now = time.monotonic()
+    until = now + AWS_CONSISTENCY[kind][0] * _REALISTIC["consistency"]
     with _REALISTIC_LOCK:
+        for key in [key for key, at in _YOUNG.items() if at <= now]:
+            del _YOUNG[key]  # known everywhere by now
         _YOUNG.update(dict.fromkeys((key for key in keys if key), until))
 
 
@@ -2469,6 +2472,8 @@ def realistic_mode_endpoint() -> None:
             )
             _REALISTIC_CALLS.clear()
             _REALISTIC_FAULTS.clear()
+            if not _REALISTIC["on"]:
+                _YOUNG.clear()  # off: moto's instant consistency again, for every resource
 
     def realistic(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
         if request.method == "POST":
