@@ -23,6 +23,21 @@ def _session_dir(variable: str, name: str) -> Path:
     return Path(os.environ.get(variable) or ROOT / ".cache" / name / str(os.getpid()))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def payload_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The session's own folder for streamstack.aws.warm_controller (enabled in ansible.cfg):
+    the session's runs share the module payloads they build, and nothing kept by an earlier
+    session or by the user's own runs (~/.cache) takes part in a test."""
+    folder = tmp_path_factory.mktemp("payloads")
+    saved = os.environ.get("STREAMSTACK_PAYLOAD_CACHE")
+    os.environ["STREAMSTACK_PAYLOAD_CACHE"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("STREAMSTACK_PAYLOAD_CACHE", None)
+    else:
+        os.environ["STREAMSTACK_PAYLOAD_CACHE"] = saved
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """The moto server (with the fidelity layer) shared by the whole session, holding what a

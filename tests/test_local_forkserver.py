@@ -43,6 +43,7 @@ def test_the_server_and_its_modules_go_away_with_their_run():
     while _still_there(socket_path) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _still_there(socket_path)
+    assert not Path(f"{socket_path.parent}.lock").exists()  # no file left per run
 
 
 def test_the_server_starts_with_the_runs_first_task_before_any_module(tmp_path):

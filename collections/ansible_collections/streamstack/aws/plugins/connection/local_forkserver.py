@@ -227,9 +227,19 @@ def _folder():
 
 @contextlib.contextmanager
 def _run_lock(folder, run):
-    with open(os.path.join(folder, f"{run}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+    """The run's lock. The server removes the file (under this lock) when it exits: a lock
+    taken on a file no longer at the path is taken again on the new one."""
+    path = os.path.join(folder, f"{run}.lock")
+    while True:
+        with open(path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if os.fstat(lock.fileno()).st_ino != os.stat(path).st_ino:
+                    continue
+            except FileNotFoundError:
+                continue
+            yield
+            return
 
 
 def _starting(folder, run):

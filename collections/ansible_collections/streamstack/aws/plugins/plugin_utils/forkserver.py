@@ -23,6 +23,7 @@ removes its socket directory. One request per connection:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import selectors
@@ -220,9 +221,14 @@ def serve(path: str, watch_pid: int, idle_seconds: float) -> None:
                     os._exit(0)
             conn.close()
     finally:
-        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-        with contextlib.suppress(OSError):  # the connection's lock file of this run
+        # Under the connection's lock of this run (local_forkserver._run_lock), so that no task
+        # starting a server meanwhile sees this one's folder, then loses it.
+        listener.close()
+        with contextlib.suppress(OSError), open(os.path.dirname(path) + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            shutil.rmtree(os.path.dirname(path), ignore_errors=True)
             os.unlink(os.path.dirname(path) + ".lock")
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)  # if the lock could not be had
 
 
 def main(argv: list[str]) -> int:
