@@ -158,3 +158,128 @@ def test_the_table_names_real_operations():
         if entry.service == "s3" or "cloudfront" not in entry.tiers:
             model = session.get_service_model(entry.service)
             assert entry.operation in model.operation_names, entry.label()
+
+
+# --- CI's roles (playbooks/ci_bootstrap.yml, vars/ci_policy.yml) -----------------------------
+
+
+def ci_decide(rendered: dict, role: str, action: str, resource: str, **context) -> str:
+    names = rendered["names"]
+    documents = [
+        Policy(f"ci-{role}-{part}", rendered["documents"][f"ci-{role}-{part}"])
+        for part in (1, 2, 3)
+    ]
+    session = f"arn:aws:sts::{names['account']}:assumed-role/ci-{role}-{names['prefix']}/ci-job"
+    principal = Principal(arn=session, account=names["account"])
+    return evaluate(documents, action, resource, context, principal=principal).effect
+
+
+def test_ci_deploy_role_is_kept_to_its_environment(rendered):
+    """Named resources by prefix, EC2 and CloudFront by the Environment and Project tags (a
+    Deny), IAM only on the tiers' roles (never its own), PassRole only to EC2, the origin record
+    only."""
+    names = rendered["names"]
+    prefix, account, region = names["prefix"], names["account"], names["region"]
+    subnet = f"arn:aws:ec2:{region}:{account}:subnet/subnet-0abc"
+    distribution = f"arn:aws:cloudfront::{account}:distribution/E123"
+    mine = {"aws:ResourceTag/Environment": names["env"], "aws:ResourceTag/Project": names["name"]}
+    other_env = dict(mine, **{"aws:ResourceTag/Environment": "staging"})
+    other_project = dict(mine, **{"aws:ResourceTag/Project": "other"})
+    role = f"arn:aws:iam::{account}:role/{prefix}-web"
+    cases = [
+        ("ec2:DeleteSubnet", subnet, mine, "allow"),
+        ("ec2:DeleteSubnet", subnet, {}, "allow"),  # untagged: a subnet being made
+        ("ec2:DeleteSubnet", subnet, other_env, "explicit_deny"),
+        (
+            "ec2:TerminateInstances",
+            f"arn:aws:ec2:{region}:{account}:instance/i-1",
+            other_project,
+            "explicit_deny",
+        ),
+        (
+            "ec2:DeleteSubnet",
+            f"arn:aws:ec2:us-west-2:{account}:subnet/subnet-1",
+            mine,
+            "implicit_deny",
+        ),
+        ("ec2:DescribeSubnets", "*", {}, "allow"),
+        ("cloudfront:UpdateDistribution", distribution, mine, "allow"),
+        ("cloudfront:DeleteDistribution", distribution, other_env, "explicit_deny"),
+        ("s3:PutObject", f"arn:aws:s3:::{prefix}-media-{account}/hls/a.ts", {}, "allow"),
+        (
+            "s3:PutObject",
+            f"arn:aws:s3:::stream-staging-media-{account}/hls/a.ts",
+            {},
+            "implicit_deny",
+        ),
+        ("s3:DeleteBucket", f"arn:aws:s3:::stream-staging-media-{account}", {}, "implicit_deny"),
+        ("iam:PutRolePolicy", role, {}, "allow"),
+        (
+            "iam:PutRolePolicy",
+            f"arn:aws:iam::{account}:role/ci-deploy-{prefix}",
+            {},
+            "implicit_deny",
+        ),
+        ("iam:CreateRole", f"arn:aws:iam::{account}:role/{prefix}-admin", {}, "implicit_deny"),
+        ("iam:AttachRolePolicy", role, {}, "implicit_deny"),
+        ("iam:PassRole", role, {"iam:PassedToService": "ec2.amazonaws.com"}, "allow"),
+        ("iam:PassRole", role, {"iam:PassedToService": "lambda.amazonaws.com"}, "implicit_deny"),
+        (
+            "route53:ChangeResourceRecordSets",
+            "arn:aws:route53:::hostedzone/Z1",
+            {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames": [
+                    f"{prefix}-origin.example.com"
+                ]
+            },
+            "allow",
+        ),
+        (
+            "route53:ChangeResourceRecordSets",
+            "arn:aws:route53:::hostedzone/Z1",
+            {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["www.example.com"]},
+            "implicit_deny",
+        ),
+        (
+            "ssm:GetParameter",
+            f"arn:aws:ssm:{region}:{account}:parameter/stream/staging/outputs",
+            {},
+            "implicit_deny",
+        ),
+        (
+            "ssm:GetParameter",
+            f"arn:aws:ssm:{region}::parameter/aws/service/debian/release/12/latest/amd64",
+            {},
+            "allow",
+        ),
+        ("sts:AssumeRole", f"arn:aws:iam::{account}:role/anything", {}, "implicit_deny"),
+    ]
+    decided = [
+        (action, resource, ci_decide(rendered, "deploy", action, resource, **ctx))
+        for action, resource, ctx, _ in cases
+    ]
+    assert decided == [(action, resource, want) for action, resource, _, want in cases]
+
+
+def test_ci_policies_hold_no_wildcard_service_and_fit_iam(rendered):
+    """No `*:*`, no service wildcard (`iam:*`, `s3:*`, ...); the plan role only reads; each
+    managed policy within IAM's 6,144 characters (whitespace not counted)."""
+    import json
+
+    for name, document in rendered["documents"].items():
+        if not name.startswith("ci-"):
+            continue
+        assert len(json.dumps(document, separators=(",", ":"))) <= 6144, name
+        for statement in document["Statement"]:
+            actions = statement.get("Action", [])
+            assert not [a for a in actions if a == "*" or a.endswith(":*")], (
+                name,
+                statement["Sid"],
+            )
+            if name.startswith("ci-plan") and statement["Effect"] == "Allow":
+                writes = [
+                    a
+                    for a in actions
+                    if not a.split(":")[1].startswith(("Describe", "Get", "List"))
+                ]
+                assert writes == [], (name, statement["Sid"], writes)

@@ -6,23 +6,30 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import re
 import shutil
 import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.conftest import ROOT
+from tests.harness import ci_roles
+from tests.harness.ansible import _json_document
 from tests.harness.aws_resources import find_platform_resources
 from tests.harness.iam_policy import Principal, evaluate
 from tests.harness.prepared_account import self_signed
+from tests.harness.web_identity import assumed_role_env, github_token, gitlab_token
 
 PROVISION = ROOT / "playbooks" / "provision.yml"
 TEARDOWN = ROOT / "playbooks" / "teardown.yml"
+BAKE = ROOT / "playbooks" / "bake.yml"
 # A platform name of its own keeps this environment apart from other tests' resources.
 NAME, ENV = "provtest", "local"
 PREFIX = f"{NAME}-{ENV}"
@@ -46,18 +53,65 @@ def viewer_certificate(aws) -> str:
 
 
 @pytest.fixture(scope="module")
-def run(playbook, viewer_certificate):
+def ci(emulator) -> dict:
+    """CI's roles of this environment (playbooks/ci_bootstrap.yml) and a job's credentials for
+    each; ``seconds``: what making them and assuming them cost."""
+    started = time.monotonic()
+    roles = ci_roles.bootstrap(NAME, emulator.endpoint)
+    return {"roles": roles, "seconds": time.monotonic() - started}
+
+
+DEPLOY = ROOT / "scripts" / "deploy"
+
+
+@pytest.fixture(scope="module")
+def run(playbook, viewer_certificate, ci, tmp_path_factory):
     """ansible-playbook for this module's platform (extra vars may override the name and the
-    edge's options)."""
+    edge's options), as CI runs it: with the deploy role's credentials, provision.yml and
+    bake.yml through scripts/deploy (apply, bake), and provision.yml's check through
+    `scripts/deploy plan` with the plan role's (its Markdown summary in the result's
+    ``summary``). The emulator enforces IAM for both roles."""
     edge = {
         "cloudfront_aliases": [VIEWER_ALIAS],
         "cloudfront_certificate_arn": viewer_certificate,
         "cloudfront_waf_enabled": True,
     }
+    roles = ci["roles"]
 
-    def run_playbook(path, *, extra_vars=None, **kwargs):
+    def run_playbook(path, *, extra_vars=None, gitlab=False, **kwargs):
         merged = {"platform_name": NAME, **edge, **(extra_vars or {})}
-        return playbook(path, extra_vars=merged, **kwargs)
+        if path == PROVISION and kwargs.get("check"):
+            kwargs.pop("check"), kwargs.pop("diff", None)
+            out = tmp_path_factory.mktemp("plan")
+            # GitLab's job: no keys, its ID token in AWS_ID_TOKEN for botocore to exchange.
+            plan = (
+                roles.plan
+                if not gitlab
+                else {
+                    **dict.fromkeys(roles.plan, ""),
+                    "AWS_ID_TOKEN": gitlab_token(ci_roles.GITLAB_PROJECT, "feature-branch"),
+                    "AWS_ROLE_ARN": roles.plan_role,
+                    "AWS_ROLE_SESSION_NAME": "gitlab-plan",
+                }
+            )
+            result = playbook(
+                path,
+                extra_vars=merged,
+                command=[DEPLOY, "plan", "local"],
+                env={**plan, "PLAN_DIR": str(out)},
+                **kwargs,
+            )
+            planned = _json_document((out / "plan.json").read_text())
+            return dataclasses.replace(
+                result,
+                stats=planned.get("stats", {}),
+                plays=planned.get("plays", []),
+                summary=(out / "plan.md").read_text(),
+            )
+        action = {PROVISION: "apply", BAKE: "bake"}.get(path)
+        if action:
+            kwargs["command"] = [DEPLOY, action, "local"]
+        return playbook(path, extra_vars=merged, env=roles.deploy, **kwargs)
 
     return run_playbook
 
@@ -379,6 +433,123 @@ def test_first_run_creates_every_resource(provisioned, aws):
     }
 
 
+def iam_decisions(emulator) -> list[dict]:
+    with urllib.request.urlopen(f"{emulator.endpoint}/moto-api/fidelity/iam", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def test_the_first_run_was_the_deploy_roles_and_needed_nothing_more(provisioned, ci, emulator):
+    """provision.yml ran as CI's deploy job: every call the emulator decided was the deploy
+    role's, and none was refused (IAM enforced for assumed-role sessions)."""
+    role = f"assumed-role/{ci['roles'].deploy_role.rsplit('/', 1)[1]}/"
+    decided = [d for d in iam_decisions(emulator) if role in d["principal"]]
+    assert len(decided) > 50, len(decided)
+    assert [d for d in decided if not d["allowed"]] == []
+
+
+def test_the_ci_roles_are_idempotent(ci, emulator):
+    again = ci_roles.run_bootstrap(NAME, emulator.endpoint)
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
+    check = ci_roles.run_bootstrap(NAME, emulator.endpoint, check=True, diff=True)
+    assert check.ok, check.messages()
+    assert check.changed == 0, check.changed_tasks()
+
+
+def test_ci_bootstrap_refuses_bad_input_before_any_call(emulator, aws):
+    """Every bad variable is named (one run: the checks are one loop), nothing is made."""
+    bad = {
+        "ci_github_repository": "octo/*",
+        "ci_gitlab_project_path": "grp",
+        "ci_gitlab_deploy_branches": ["release/*"],
+        "ci_github_oidc_url": "http://token.actions.githubusercontent.com",
+        "ci_session_seconds": 900,
+        "ci_deploy_role_name": "cibad-local-deploy",
+        "ci_oidc_providers_state": "absent",
+    }
+    refused = ci_roles.run_bootstrap("cibad", emulator.endpoint, **bad)
+    assert not refused.ok
+    for variable in bad:
+        assert variable in refused.messages(), (variable, refused.messages())
+    names = [name for name, _host, _res in refused.task_results()]
+    assert "CI | Identify the account" not in names
+    assert not [r for r in aws("iam").list_roles()["Roles"] if "cibad" in r["RoleName"]]
+
+
+def test_the_ci_roles_trust_only_their_jobs(ci, emulator):
+    """The deploy role: only a job of the repository in this environment (GitHub) or on a deploy
+    branch (GitLab); the plan role: only a pull request or a merge request's branch."""
+    roles = ci["roles"]
+    refused = {
+        roles.deploy_role: [
+            github_token(ci_roles.REPOSITORY, "environment:production"),
+            github_token(ci_roles.REPOSITORY, "pull_request"),
+            github_token(ci_roles.REPOSITORY, "ref:refs/heads/main"),
+            github_token("octo/fork", "environment:local"),
+            gitlab_token(ci_roles.GITLAB_PROJECT, "feature-branch"),
+        ],
+        roles.plan_role: [
+            github_token(ci_roles.REPOSITORY, "environment:local"),
+            github_token("octo/fork", "pull_request"),
+            gitlab_token("grp/other", "feature-branch"),
+        ],
+    }
+    for role, tokens in refused.items():
+        for jwt in tokens:
+            with pytest.raises(ClientError) as denied:
+                assumed_role_env(emulator.endpoint, role, jwt, emulator.region)
+            assert denied.value.response["Error"]["Code"] == "AccessDenied", jwt
+    allowed = {roles.deploy_role: gitlab_token(ci_roles.GITLAB_PROJECT, "main")}
+    for role, jwt in allowed.items():
+        assert assumed_role_env(emulator.endpoint, role, jwt, emulator.region)
+
+
+def test_the_deploy_role_is_refused_outside_its_environment(provisioned, ci, aws, emulator):
+    """Another environment's bucket, parameter and secret (made here by the operator) are out
+    of the deploy role's reach; its own are not. The plan role reads but cannot write."""
+    import boto3
+
+    other = f"{NAME}-staging"
+    bucket = f"{other}-media-123456789012"
+    aws("s3").create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": emulator.region}
+    )
+    aws("s3").put_object(Bucket=bucket, Key="hls/a.ts", Body=b"x")
+    aws("ssm").put_parameter(Name=f"/{NAME}/staging/outputs", Value="{}", Type="String")
+    aws("secretsmanager").create_secret(Name=f"{other}/db-app", SecretString="{}")
+
+    def client(env: dict, service: str):
+        return boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=env["AWS_SESSION_TOKEN"],
+            region_name=emulator.region,
+        ).client(service, endpoint_url=emulator.endpoint)
+
+    deploy, plan = ci["roles"].deploy, ci["roles"].plan
+    own = f"{PREFIX}-media-123456789012"
+    client(deploy, "s3").put_object(Bucket=own, Key="hls/ci.ts", Body=b"x")
+    client(deploy, "s3").delete_object(Bucket=own, Key="hls/ci.ts")
+    assert client(plan, "s3").list_objects_v2(Bucket=own, Prefix="hls/")["KeyCount"] >= 0
+    refusals = [
+        lambda: client(deploy, "s3").list_objects_v2(Bucket=bucket),
+        lambda: client(deploy, "s3").get_object(Bucket=bucket, Key="hls/a.ts"),
+        lambda: client(deploy, "s3").put_object(Bucket=bucket, Key="hls/b.ts", Body=b"x"),
+        lambda: client(deploy, "s3").delete_bucket(Bucket=bucket),
+        lambda: client(deploy, "ssm").get_parameter(Name=f"/{NAME}/staging/outputs"),
+        lambda: client(deploy, "secretsmanager").get_secret_value(SecretId=f"{other}/db-app"),
+        lambda: client(plan, "s3").put_object(Bucket=own, Key="hls/b.ts", Body=b"x"),
+    ]
+    for refusal in refusals:
+        with pytest.raises(ClientError) as denied:
+            refusal()
+        assert denied.value.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException")
+    aws("s3").delete_object(Bucket=bucket, Key="hls/a.ts")
+    aws("s3").delete_bucket(Bucket=bucket)
+    aws("ssm").delete_parameter(Name=f"/{NAME}/staging/outputs")
+    aws("secretsmanager").delete_secret(SecretId=f"{other}/db-app", ForceDeleteWithoutRecovery=True)
+
+
 def test_the_database_creation_holds_no_other_lane(provisioned):
     """RDS takes 10-20 minutes to create an instance (here ~20 s): the lanes' phase-3 work (Auto
     Scaling groups, alarms, the distribution) runs while the network lane waits for it, instead
@@ -428,10 +599,12 @@ def test_second_run_changes_nothing_after_rds_upgraded_and_grew_itself(
 
 
 def test_check_mode_reports_no_change(provisioned, run, emulator):
+    """As a pull request's plan job runs it (scripts/deploy plan, the plan role)."""
     with realistic(emulator):
         check = run(PROVISION, check=True, diff=True)
     assert check.ok, check.messages()
     assert check.changed == 0, check.changed_tasks()
+    assert "**no changes**" in check.summary, check.summary
 
 
 def test_viewers_of_the_alias_get_tls_1_2_2021_over_sni(aws, distribution, viewer_certificate):
@@ -449,9 +622,13 @@ def test_viewers_of_the_alias_get_tls_1_2_2021_over_sni(aws, distribution, viewe
 
 
 def test_check_mode_shows_drift_without_applying_it(provisioned, run, aws):
-    check = run(PROVISION, check=True, extra_vars={"web_asg_max": 5})
+    """As GitLab's merge request plan job runs it: the job's ID token, no keys."""
+    check = run(PROVISION, check=True, extra_vars={"web_asg_max": 5}, gitlab=True)
     assert check.ok, check.messages()
-    assert any("Auto Scaling" in task for task in check.changed_tasks()), check.changed_tasks()
+    drifted = [task for task in check.changed_tasks() if "Auto Scaling" in task]
+    assert drifted, check.changed_tasks()
+    assert "to change**" in check.summary
+    assert drifted[0].split(": ", 1)[1] in check.summary, check.summary
     group = aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[f"{PREFIX}-web"])
     assert group["AutoScalingGroups"][0]["MaxSize"] == 3
 
@@ -1124,7 +1301,6 @@ def test_alarms_notify_the_topic(provisioned, aws):
 # tags, release, launch templates, instance refresh, pruning, idempotence and --check.
 # ---------------------------------------------------------------------------------------------
 
-BAKE = ROOT / "playbooks" / "bake.yml"
 ROLES = ("web", "worker")
 
 
@@ -1584,3 +1760,28 @@ def test_teardown_leaves_nothing_of_the_environment(provisioned, run, aws, emula
     assert ec2.describe_addresses(Filters=released)["Addresses"] == []
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
+
+
+def test_the_ci_roles_go_and_the_providers_last(ci, aws, emulator):
+    """ci_bootstrap.yml's removal: the environment's roles and their policies (the providers
+    stay for other environments); then, asked explicitly, the providers, while the roles' removal
+    changes nothing more."""
+    iam = aws("iam")
+    gone = ci_roles.run_bootstrap(NAME, emulator.endpoint, ci_bootstrap_state="absent")
+    assert gone.ok, gone.messages()
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    assert not [r for r in roles if r.startswith("ci-") and r.endswith(PREFIX)], roles
+    policies = [p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]]
+    assert not [p for p in policies if p.startswith("ci-") and PREFIX in p], policies
+    assert len(iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]) >= 2
+    providers = ci_roles.run_bootstrap(
+        NAME, emulator.endpoint, ci_bootstrap_state="absent", ci_oidc_providers_state="absent"
+    )
+    assert providers.ok, providers.messages()
+    assert {task.split(": ", 1)[1] for task in providers.changed_tasks()} == {
+        "CI | OIDC providers removed (no environment's role trusts them any more)"
+    }
+    arns = [p["Arn"] for p in iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]]
+    assert not [
+        a for a in arns if a.endswith(("/token.actions.githubusercontent.com", "/gitlab.com"))
+    ]

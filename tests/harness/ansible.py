@@ -20,6 +20,7 @@ class PlaybookResult:
     plays: list[dict] = field(repr=False)
     stderr: str = field(repr=False)
     raw: str = field(repr=False)
+    summary: str = field(default="", repr=False)  # scripts/deploy plan's Markdown
 
     @property
     def ok(self) -> bool:
@@ -88,8 +89,15 @@ def run_playbook(
     skip_tags: str | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 900,
+    command: list[str] | None = None,
 ) -> PlaybookResult:
-    cmd = [str(BIN / "ansible-playbook"), str(playbook)]
+    """``command`` runs the playbook through a wrapper instead (e.g. ``[scripts/deploy, apply,
+    local]``), which gets the options below."""
+    cmd = (
+        [str(part) for part in command]
+        if command
+        else [str(BIN / "ansible-playbook"), str(playbook)]
+    )
     if inventory:
         cmd += ["-i", str(inventory)]
     if extra_vars:
