@@ -6,13 +6,16 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps up down test test-fleet test-beanstalk lint lock docs bundle bench-provision bench-patch bench-roles bench-app bench-up bench-asg
+.PHONY: help deps venv up down test test-fleet test-beanstalk test-molecule lint lock docs bundle plan apply bake patch bench-provision bench-patch bench-roles bench-app bench-up bench-asg
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 deps: ## Install Debian packages and the venv (idempotent, fast when nothing changed)
 	@scripts/bootstrap
+
+venv: ## Only the venv (no Debian packages): what lint and deployments need
+	@scripts/bootstrap venv
 
 up: deps ## The platform on this machine: emulator, PostgreSQL, podman hosts, load balancer, samples (UP_* vars: README)
 	@scripts/up
@@ -30,12 +33,32 @@ test-fleet: deps ## Only the whole-fleet end-to-end test (part of make test): ma
 test-beanstalk: deps ## Only the Elastic Beanstalk hosting proofs (part of make test; 17 tests, 238 s at load 12)
 	pytest --durations=10 -m beanstalk $(PYTEST_ARGS)
 
-lint: ## yamllint, ansible-lint (production profile), ruff, parliament on the rendered IAM policies
+test-molecule: deps ## One role's Molecule scenario: make test-molecule SCENARIO=nginx (the pipelines' matrix)
+	pytest --durations=30 "tests/test_molecule.py::test_molecule_scenario[$(SCENARIO)]" $(PYTEST_ARGS)
+
+lint: ## yamllint, ansible-lint (production profile), ruff, parliament on the rendered IAM policies, the CI pipelines
 	yamllint --strict .
 	ansible-lint -q
 	ruff check .
 	ruff format --check .
 	python -m tests.harness.iam_render lint
+	actionlint .github/workflows/*.yml
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+
+# What the pipelines run against an environment (README "Run from CI"), with its CI role's
+# credentials: make plan|apply|bake|patch ENV=staging (patch: PATCH_BATCH, PATCH_LIMIT, PATCH_CHECK).
+plan: ## provision.yml --check --diff of ENV, the plan as Markdown (job summary, plan.md)
+	scripts/deploy plan $(ENV)
+
+apply: ## provision.yml on ENV
+	scripts/deploy apply $(ENV)
+
+bake: ## bake.yml on ENV: golden images when the hosts' sources changed, instance refresh
+	scripts/deploy bake $(ENV)
+
+patch: ## patch.yml on ENV: rolling patch (PATCH_BATCH, PATCH_LIMIT, PATCH_CHECK=true)
+	scripts/deploy patch $(ENV)
 
 bundle: deps ## The app as an Elastic Beanstalk source bundle in build/beanstalk/ (BUNDLE_INVENTORY, default inventories/local)
 	ansible-playbook -i $(or $(BUNDLE_INVENTORY),inventories/local) playbooks/bundle.yml
