@@ -122,9 +122,19 @@ class Settings(BaseSettings):
     max_streams: int = Field(default=8, ge=1)
     # ffprobe/trial decodes one API process runs at a time (more uploads wait, then get 503).
     max_concurrent_probes: int = Field(default=2, ge=1)
-    # Address space a probe (ffprobe, trial decode) may map, bytes (0: no limit); the worker's
-    # ladder runs under its unit's MemoryMax instead.
+    # Address space a probe (ffprobe, trial decode) may map, bytes (0: no limit); also its own
+    # cgroup's memory.max where it gets one (below).
     probe_memory_limit: int = Field(default=4 * 1024**3, ge=0)
+    # In a delegated cgroup (systemd Delegate=; streamapp.cgroups) every ffmpeg/ffprobe that
+    # reads an upload runs in a cgroup of its own: the ladder's ffmpeg with at most this memory
+    # (bytes, or with K/M/G/T, or a percentage of the host's RAM; 0: the unit's limit only),
+    # each with at most this share of all the CPUs (percent; 0: the unit's) and this many tasks
+    # (threads; 0: the unit's). Below the unit's own limits, so the worker keeps room to report.
+    ffmpeg_memory_max: str = Field(
+        default="70%", pattern=r"^(0|[1-9][0-9]*[KMGT]?|([1-9][0-9]?|100)%)$"
+    )
+    ffmpeg_cpu_quota_percent: int = Field(default=90, ge=0, le=100)
+    ffmpeg_tasks_max: int = Field(default=192, ge=0)
     video_rungs: str = "1080:5000,720:2800,480:1400,360:800"  # height:video kbps
     audio_rungs: str = "192,128,64"  # AAC kbps
     hls_segment_seconds: int = Field(default=4, ge=1, le=30)

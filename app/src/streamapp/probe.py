@@ -6,7 +6,8 @@ on builds with network protocols) are read as media, and DASH manifests and conc
 alike. So every ffmpeg/ffprobe that reads an upload gets ``input_options``: the file protocol
 only, and only the container formats we accept (never a playlist or list format); and a probed
 file must be within the size, duration, frame rate and stream count caps before anything is
-stored or transcoded.
+stored or transcoded. Each probe's tool runs in a cgroup of its own where the process has a
+delegated one (streamapp.cgroups), and under an address-space limit either way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamapp import cgroups
 from streamapp.config import Settings
 
 
@@ -65,6 +67,26 @@ def _limited(settings: Settings, argv: list[str]) -> list[str]:
     return ["prlimit", f"--as={settings.probe_memory_limit}", "--", *argv]
 
 
+def _run_confined(settings: Settings, argv: list[str]) -> subprocess.CompletedProcess[bytes]:
+    """Run a probe's tool on an upload in a cgroup of its own (streamapp.cgroups: memory.max
+    is the probe's memory limit), under its address-space limit either way."""
+    with cgroups.child(cgroups.limits(settings, settings.probe_memory_limit)) as media:
+        proc = subprocess.run(
+            media.wrap(_limited(settings, argv)),
+            capture_output=True,
+            timeout=settings.probe_timeout_seconds,
+            check=False,
+        )
+        media.check_joined(proc.returncode, proc.stderr)
+    if media.oom_killed:
+        raise ProbeError(
+            "unreadable_media",
+            "The file needs more memory to read than a probe may use "
+            f"({settings.probe_memory_limit // 1024**2} MiB).",
+        )
+    return proc
+
+
 def _reason(stderr: bytes, path: str) -> str:
     # The last line says why; the temporary file name means nothing to the uploader.
     lines = stderr.decode(errors="replace").strip().splitlines()
@@ -96,24 +118,19 @@ def _declared_fps(stream: dict[str, Any]) -> float:
 
 def probe(settings: Settings, path: str) -> MediaInfo:
     try:
-        proc = subprocess.run(
-            _limited(
-                settings,
-                [
-                    settings.ffprobe,
-                    "-v",
-                    "error",
-                    *input_options(settings),
-                    "-print_format",
-                    "json",
-                    "-show_format",
-                    "-show_streams",
-                    path,
-                ],
-            ),
-            capture_output=True,
-            timeout=settings.probe_timeout_seconds,
-            check=False,
+        proc = _run_confined(
+            settings,
+            [
+                settings.ffprobe,
+                "-v",
+                "error",
+                *input_options(settings),
+                "-print_format",
+                "json",
+                "-show_format",
+                "-show_streams",
+                path,
+            ],
         )
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("unreadable_media", "The file could not be read in time.") from exc
@@ -192,30 +209,25 @@ def probe(settings: Settings, path: str) -> MediaInfo:
 def _trial_decode(settings: Settings, path: str, info: MediaInfo) -> None:
     """Decode the first seconds: catches files whose headers are fine but data is not."""
     try:
-        proc = subprocess.run(
-            _limited(
-                settings,
-                [
-                    settings.ffmpeg,
-                    "-v",
-                    "error",
-                    "-xerror",
-                    "-nostdin",
-                    "-t",
-                    "2",
-                    *input_options(settings),
-                    "-i",
-                    path,
-                    "-map",
-                    "0:v:0?" if info.kind == "video" else "0:a:0",
-                    "-f",
-                    "null",
-                    "-",
-                ],
-            ),
-            capture_output=True,
-            timeout=settings.probe_timeout_seconds,
-            check=False,
+        proc = _run_confined(
+            settings,
+            [
+                settings.ffmpeg,
+                "-v",
+                "error",
+                "-xerror",
+                "-nostdin",
+                "-t",
+                "2",
+                *input_options(settings),
+                "-i",
+                path,
+                "-map",
+                "0:v:0?" if info.kind == "video" else "0:a:0",
+                "-f",
+                "null",
+                "-",
+            ],
         )
     except subprocess.TimeoutExpired as exc:
         raise ProbeError("unreadable_media", "The file could not be decoded in time.") from exc

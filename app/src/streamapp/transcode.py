@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from streamapp import cgroups
 from streamapp.config import Settings
 from streamapp.ladder import AUDIO_RENDITION, Rendition, command, finish_master
 from streamapp.probe import MediaInfo
@@ -21,7 +22,8 @@ class TranscodeError(RuntimeError):
 def _first_to_go_out_of_memory(argv: list[str]) -> list[str]:
     """``argv`` as the OOM killer's first choice: a hostile file that makes ffmpeg outgrow the
     worker unit's MemoryMax gets ffmpeg killed, never the worker that reports the failure
-    (raising one's own score needs no privilege; choom: util-linux, always on Debian)."""
+    (raising one's own score needs no privilege; choom: util-linux, always on Debian). In a
+    cgroup of its own (streamapp.cgroups) ffmpeg meets its own memory.max first."""
     return ["choom", "-n", "1000", "--", *argv]
 
 
@@ -38,10 +40,14 @@ def run_ladder(
         (out_dir / name).mkdir(parents=True, exist_ok=True)
     cmd = _first_to_go_out_of_memory(command(settings, info, str(source), out_dir, rungs))
     duration_us = max(info.duration, 0.001) * 1_000_000
+    memory = cgroups.memory_bytes(settings.ffmpeg_memory_max)
     start = time.monotonic()
-    with tempfile.TemporaryFile() as stderr:
+    with (
+        tempfile.TemporaryFile() as stderr,
+        cgroups.child(cgroups.limits(settings, memory)) as media,
+    ):
         proc = subprocess.Popen(
-            cmd,
+            media.wrap(cmd),
             stdout=subprocess.PIPE,
             stderr=stderr,
             stdin=subprocess.DEVNULL,
@@ -62,17 +68,24 @@ def run_ladder(
                 proc.kill()
                 proc.wait()
         elapsed = time.monotonic() - start
-        if code != 0:
-            stderr.seek(0)
-            tail = stderr.read()[-2000:].decode(errors="replace").strip().splitlines()
-            if elapsed >= settings.transcode_timeout_seconds:
-                raise TranscodeError(
-                    f"ffmpeg timed out after {settings.transcode_timeout_seconds}s"
-                )
-            if code == -9:
-                raise TranscodeError("ffmpeg was killed: out of memory")
-            reason = tail[-1] if tail else f"exit status {code}"
-            raise TranscodeError(f"ffmpeg failed: {reason}")
+        stderr.seek(0)
+        said = stderr.read()[-2000:]
+        media.check_joined(code, said)
+    # The kernel's own count, read as the cgroup went: the file outgrew ffmpeg's memory.max.
+    if media.oom_killed:
+        raise TranscodeError(
+            f"ffmpeg was killed: it used more than its memory limit ({memory // 1024**2} MiB)"
+            if memory
+            else "ffmpeg was killed: out of memory"
+        )
+    if code != 0:
+        tail = said.decode(errors="replace").strip().splitlines()
+        if elapsed >= settings.transcode_timeout_seconds:
+            raise TranscodeError(f"ffmpeg timed out after {settings.transcode_timeout_seconds}s")
+        if code == -9:
+            raise TranscodeError("ffmpeg was killed: out of memory")
+        reason = tail[-1] if tail else f"exit status {code}"
+        raise TranscodeError(f"ffmpeg failed: {reason}")
     if not (out_dir / "master.m3u8").is_file():
         raise TranscodeError("ffmpeg produced no master playlist")
     finish_master(out_dir)

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from streamapp import db, jsonlog, storage
+from streamapp import cgroups, db, jsonlog, storage
 from streamapp.aws import client, long_poll_config
 from streamapp.config import Settings, get_settings
 from streamapp.jobs import Job
@@ -298,6 +298,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = get_settings()
     jsonlog.setup(settings.log_level, settings.log_file)
+    # Into a leaf of the unit's delegated cgroup before any thread starts, so that each
+    # ffmpeg/ffprobe gets a cgroup of its own (or the log says why not).
+    cgroups.enter()
     worker = Worker(settings)
 
     def stop(signum: int, _frame: object) -> None:
