@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 
 from tests.conftest import ROOT
-from tests.harness import hostbake
+from tests.harness import ci_roles, hostbake
 from tests.harness.fleet import Fleet
 from tests.harness.loadbalancer import LoadBalancer, LoadGenerator
 from tests.harness.patching import EXTRA, PATCH, PROBE, PatchFleet
@@ -58,7 +58,9 @@ def pf(aws, emulator, postgres, host_image):
     # The hosts tests/test_make_up.py baked, when they match the current sources: configure.yml
     # still converges them in full to this platform's settings, with less left to do.
     fleet.images = hostbake.images(roles=set(HOSTS.values()), repo=hostbake.TEST_REPO)
-    patch_fleet = PatchFleet(fleet, NAME, work, aws, emulator.endpoint, postgres)
+    # Provision, configure and patch as CI's deploy job of this environment (IAM enforced).
+    deploy = ci_roles.bootstrap(NAME, emulator.endpoint).deploy
+    patch_fleet = PatchFleet(fleet, NAME, work, aws, emulator.endpoint, postgres, aws_env=deploy)
     try:
         with realistic(emulator, "provision and configure"):
             patch_fleet.up()
@@ -251,3 +253,17 @@ def test_failed_host_stops_the_play_and_stays_out_of_the_pool(pf, lb):
     assert set(states.values()) == {"healthy"} and len(states) == 2
     pool = lb.wait_until(lambda s: s[victim]["admin"] == "maint", timeout=5)
     assert all(v["admin"] == "ready" for i, v in pool.items() if i != victim)
+
+
+def test_the_fleet_was_provisioned_configured_and_patched_as_ci(pf, emulator):
+    """Every run above was CI's deploy job of this environment (tests/harness/ci_roles.py): the
+    emulator decided its calls as the deploy role's, refusing none."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{emulator.endpoint}/moto-api/fidelity/iam", timeout=10) as r:
+        decisions = json.loads(r.read())
+    role = f"assumed-role/ci-deploy-{NAME}-local/"
+    deploy = [d for d in decisions if role in d["principal"]]
+    assert deploy, {d["principal"] for d in decisions}
+    assert [d for d in deploy if not d["allowed"]] == []

@@ -198,6 +198,9 @@ class PatchFleet:
     emulator_endpoint: str
     postgres: Any  # tests.harness.postgres.Postgres
     public_url: str = "http://127.0.0.1"
+    # The AWS variables the playbooks run with (CI's deploy role: tests/harness/ci_roles.py);
+    # none: the account's own keys.
+    aws_env: dict[str, str] | None = None
     repo: TestRepo = field(init=False)
 
     def __post_init__(self) -> None:
@@ -234,7 +237,13 @@ class PatchFleet:
             "aws_endpoint_url": self.emulator_endpoint,
             **(extra_vars or {}),
         }
-        return run_playbook(path, inventory=self.inventory_dir, extra_vars=merged, **kwargs)
+        inventory: Path | None = self.inventory_dir
+        if path == PATCH:  # as the patch pipeline runs it (scripts/deploy names the inventory)
+            kwargs["command"] = [ROOT / "scripts" / "deploy", "patch", inventory]
+            inventory = None
+        return run_playbook(
+            path, inventory=inventory, extra_vars=merged, env=self.aws_env, **kwargs
+        )
 
     def provision(self) -> None:
         """provision.yml for this platform, unless its outputs parameter exists already, on an
@@ -257,6 +266,7 @@ class PatchFleet:
                     for size in ("min", "desired")
                 },
             },
+            env=self.aws_env,
         )
         if not result.ok:
             raise RuntimeError(f"provisioning {self.platform_name} failed: {result.messages()}")
