@@ -73,6 +73,8 @@ BAD = [
     ("app", {**APP, "app_admin_emails": ["a@example.com"]}, "app_admin_emails is gone"),
     ("app", {**APP, "app_user": "root"}, "unprivileged POSIX names"),
     ("app", {**APP, "app_worker_memory_max": "lots"}, "a size or a percentage"),
+    ("app", {**APP, "app_ffmpeg_tasks_max": 256}, "below both units' tasks limits"),
+    ("app", {**APP, "app_ffmpeg_memory_max": "all"}, "app_ffmpeg_memory_max a size"),
     ("app", {**APP, "app_media_bucket": ""}, "app_settings_source=vars needs app_media_bucket"),
     ("app", {**APP, "app_jobs_queue_url": "stream-queue"}, "app_jobs_queue_url as an http(s) URL"),
     ("app", {**APP, "app_database_url": "mysql://x/y"}, "app_database_url as postgresql"),

@@ -296,6 +296,79 @@ def test_tampered_signature_refused(get, played):
     assert get(bad).status == 403
 
 
+def _memory_cgroup(host, pid: str) -> str:
+    line = next(
+        x for x in host.file(f"/proc/{pid}/cgroup").content_string.splitlines() if ":memory:" in x
+    )
+    return line.split(":", 2)[2]
+
+
+def test_the_app_processes_run_in_a_leaf_of_their_delegated_cgroup(host):
+    """Each unit's process moved into <unit>/main at start (streamapp.cgroups), so that its
+    media processes can have cgroups of their own beside it."""
+    for unit in ("streamapp-api", "streamapp-worker"):
+        pid = host.check_output(f"systemctl show -p MainPID --value {unit}")
+        assert _memory_cgroup(host, pid) == f"/system.slice/{unit}.service/main", unit
+
+
+def test_a_file_whose_ffmpeg_outgrows_its_own_cgroup_fails_alone(host, played):
+    """The attack: an upload within every cap (4K, 1 s) whose decoding needs ~400 MiB (16
+    reference frames). The API's probes and the worker's run each in a cgroup of their own; the
+    ladder's ffmpeg meets its own memory.max (app_ffmpeg_memory_max: 200M) and the kernel kills
+    it there: the job fails with that reason, the worker keeps running, nothing is published,
+    and no media cgroup is left."""
+    jar = "/root/molecule-session-cookies"
+    host.check_output(
+        "ffmpeg -y -hide_banner -nostdin -v error -f lavfi -i testsrc2=size=3840x2160:rate=25 "
+        "-t 1 -c:v libx264 -preset ultrafast -refs 16 -x264-params level=6.2 -crf 35 "
+        "-pix_fmt yuv420p /tmp/molecule-hungry.mp4"
+    )
+    worker = host.check_output("systemctl show -p MainPID --value streamapp-worker")
+    restarts = host.check_output("systemctl show -p NRestarts --value streamapp-worker")
+    # Every running ffmpeg/ffprobe and its memory cgroup, every 50 ms, while the job runs.
+    watch = host.check_output(
+        "nohup sh -c 'while :; do for p in $(pgrep -x ffmpeg) $(pgrep -x ffprobe); do "
+        'echo "$(cat /proc/$p/comm) $(grep :memory: /proc/$p/cgroup)"; done; sleep 0.05; done\' '
+        ">/root/molecule-cgroups.log 2>/dev/null </dev/null & echo $!"
+    )
+    try:
+        item = _curl(
+            host, "-b", jar, "-X", "POST", "-F", "file=@/tmp/molecule-hungry.mp4",
+            "-F", "title=Hungry", "-F", "visibility=private", f"{BASE}/api/items",
+        )  # fmt: skip
+        assert item.get("status") == "queued", item
+        for _ in range(180):  # bounded: 180 s
+            item = _curl(host, "-b", jar, f"{BASE}/api/items/{item['id']}")
+            if "memory limit" in (item.get("failure_reason") or "") or item["status"] == "ready":
+                break
+            time.sleep(1)
+    finally:
+        host.run(f"kill {watch}")
+    assert "ffmpeg was killed: it used more than its memory limit (200 MiB)" in (
+        item.get("failure_reason") or ""
+    ), item
+    assert item["status"] in ("queued", "failed") and not item["renditions"], item
+    seen = set(host.file("/root/molecule-cgroups.log").content_string.splitlines())
+    # (On cgroup v1 a task that is exiting, e.g. just OOM-killed, shows as "/": left out.)
+    cgroups = {line.split(":memory:", 1)[1] for line in seen if ":memory:" in line} - {"/"}
+    assert cgroups, seen
+    assert all("/media-" in c for c in cgroups), seen  # never the unit's cgroup or its leaf
+    assert any(c.startswith("/system.slice/streamapp-worker.service/media-") for c in cgroups)
+    assert any(c.startswith("/system.slice/streamapp-api.service/media-") for c in cgroups)
+    # The worker that reported it is the one that ran it.
+    assert host.check_output("systemctl show -p MainPID --value streamapp-worker") == worker
+    assert host.check_output("systemctl show -p NRestarts --value streamapp-worker") == restarts
+    listed = host.check_output(
+        f"curl -sS 'http://127.0.0.1:5000/stream-test-media?list-type=2&prefix=hls/{item['id']}/'"
+    )
+    assert "ListBucketResult" in listed and "<Key>" not in listed, listed
+    for unit in ("streamapp-api", "streamapp-worker"):
+        left = host.check_output(f"ls /sys/fs/cgroup/memory/system.slice/{unit}.service")
+        assert "media-" not in left, left
+    # No retries in the background of the later tests.
+    host.check_output(f"curl -sS -b {jar} -X DELETE {BASE}/api/items/{item['id']}")
+
+
 def test_boot_unit_writes_the_file_from_ssm_and_restarts_the_app(host, get):
     """With no environment file (a golden image holds none), the boot unit writes it from the
     outputs parameter, byte for byte what the role wrote, and the app serves again."""
