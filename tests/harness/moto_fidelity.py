@@ -44,6 +44,24 @@ def apply() -> None:
     _applied = True
 
 
+def _settling(owner: Any, name: str, *, settled: str, settling: str) -> None:
+    """Make ``owner.name`` read ``settling`` while moto has set it to ``settled`` and the
+    object's ``fidelity_ready_at`` (a monotonic time) has not come; any other value moto sets
+    (e.g. deleting) reads as set."""
+    key = f"fidelity_{name}"
+
+    def get(self: Any) -> str:
+        value = self.__dict__.get(key, settled)
+        if value == settled and time.monotonic() < self.__dict__.get("fidelity_ready_at", 0):
+            return settling
+        return value
+
+    def put(self: Any, value: str) -> None:
+        self.__dict__[key] = value
+
+    setattr(owner, name, property(get, put))
+
+
 def _around(owner: Any, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Replace ``owner.name`` by the decorated function, which gets the original as first arg."""
     original = getattr(owner, name, None)
@@ -835,16 +853,7 @@ def ec2_images_are_pending_for_a_while() -> None:
     """
     from moto.ec2.models.amis import Ami, AmiBackend
 
-    def get_state(self: Any) -> str:
-        state = self.__dict__.get("fidelity_state", "available")
-        if state == "available" and time.monotonic() < self.__dict__.get("fidelity_ready_at", 0):
-            return "pending"
-        return state
-
-    def set_state(self: Any, value: str) -> None:
-        self.__dict__["fidelity_state"] = value
-
-    Ami.state = property(get_state, set_state)  # type: ignore[assignment]
+    _settling(Ami, "state", settled="available", settling="pending")
 
     @_around(AmiBackend, "create_image")
     def create_image(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -2140,16 +2149,7 @@ def ec2_nat_gateways_are_pending_for_a_while() -> None:
     """
     from moto.ec2.models.nat_gateways import NatGateway
 
-    def get_state(self: Any) -> str:
-        state = self.__dict__.get("fidelity_state", "available")
-        if state == "available" and time.monotonic() < self.__dict__.get("fidelity_ready_at", 0):
-            return "pending"
-        return state
-
-    def set_state(self: Any, value: str) -> None:
-        self.__dict__["fidelity_state"] = value
-
-    NatGateway.state = property(get_state, set_state)  # type: ignore[assignment]
+    _settling(NatGateway, "state", settled="available", settling="pending")
 
     @_around(NatGateway, "__init__")
     def init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
@@ -2743,16 +2743,7 @@ def realistic_load_balancers_provision_and_group_instances_pend() -> None:
         if time.monotonic() >= self.__dict__.get("fidelity_ready_at", 0):
             original(self)
 
-    def get_lifecycle(self: Any) -> str:
-        state = self.__dict__.get("fidelity_lifecycle", "InService")
-        if state == "InService" and time.monotonic() < self.__dict__.get("fidelity_ready_at", 0):
-            return "Pending"
-        return state
-
-    def set_lifecycle(self: Any, value: str) -> None:
-        self.__dict__["fidelity_lifecycle"] = value
-
-    InstanceState.lifecycle_state = property(get_lifecycle, set_lifecycle)  # type: ignore[assignment]
+    _settling(InstanceState, "lifecycle_state", settled="InService", settling="Pending")
 
     @_around(InstanceState, "__init__")
     def state_init(original: Callable[..., None], self: Any, *args: Any, **kwargs: Any) -> None:
