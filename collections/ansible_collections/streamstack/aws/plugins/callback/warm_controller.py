@@ -137,8 +137,9 @@ def sources_of(payload: bytes) -> dict[str, list] | None:
         parts = member.split("/")
         if parts[0] == "ansible_collections" and len(parts) > 3:
             runtime = "/".join([*parts[:3], "meta", "runtime.yml"])
-            path = _resolve(runtime)
-            sources[runtime] = [path, _sha256(_read(path)) if path else None]
+            if runtime not in sources:  # once per collection, not once per file of it
+                path = _resolve(runtime)
+                sources[runtime] = [path, _sha256(_read(path)) if path else None]
     return sources
 
 
