@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv up down test test-fleet test-beanstalk test-molecule lint lock docs bundle plan apply bake patch bench-provision bench-patch bench-roles bench-app bench-up bench-asg
+.PHONY: help deps venv up down test test-fleet test-beanstalk test-molecule test-ee ee lint lock docs bundle plan apply bake patch bench-provision bench-patch bench-roles bench-app bench-up bench-asg
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -35,6 +35,12 @@ test-beanstalk: deps ## Only the Elastic Beanstalk hosting proofs (part of make 
 
 test-molecule: deps ## One role's Molecule scenario: make test-molecule SCENARIO=nginx (the pipelines' matrix)
 	pytest --durations=30 "tests/test_molecule.py::test_molecule_scenario[$(SCENARIO)]" $(PYTEST_ARGS)
+
+ee: deps ## The execution environment image, built offline with podman (execution-environment.yml; README)
+	python scripts/ee.py build
+
+test-ee: ee ## The image's test (not in make test): ansible-navigator runs provision.yml in it against the emulator
+	pytest --durations=10 -m ee $(PYTEST_ARGS)
 
 lint: ## yamllint, ansible-lint (production profile), ruff, parliament on the rendered IAM policies, the CI pipelines
 	yamllint --strict .
