@@ -8,6 +8,7 @@ import base64
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import ROOT
 from tests.harness import ci_roles
-from tests.harness.ansible import _json_document
+from tests.harness.ansible import BIN, _json_document
 from tests.harness.aws_resources import find_platform_resources
 from tests.harness.iam_policy import Principal, evaluate
 from tests.harness.prepared_account import self_signed
@@ -1468,7 +1469,9 @@ def test_bake_builds_one_tagged_image_per_tier_and_rolls_it_out(provisioned, bak
         assert params["IamInstanceProfile.Arn"][0].endswith(f":instance-profile/{PREFIX}-{role}")
         assert params["MetadataOptions.HttpTokens"] == ["required"]
         assert params["BlockDeviceMapping.1.Ebs.Encrypted"] == ["true"]
-        assert bake.public_key in base64.b64decode(params["UserData"][0]).decode()
+        user_data = base64.b64decode(params["UserData"][0]).decode()
+        assert user_data.startswith("#cloud-config\n") and bake.public_key in user_data
+        assert "amazon-ssm-agent" not in user_data  # reached by SSH here
     for role, count in (("web", 2), ("worker", 1)):
         (refresh,) = autoscaling.describe_instance_refreshes(
             AutoScalingGroupName=f"{PREFIX}-{role}"
@@ -1622,6 +1625,40 @@ def test_provision_keeps_the_released_images(provisioned, run, aws):
     assert again.ok, again.messages()
     assert again.changed == 0, again.changed_tasks()
     assert {role: template_image(aws, role) for role in ROLES} == released
+
+
+def test_a_builder_reached_through_session_manager_installs_the_agent():
+    """bake_connection amazon.aws.aws_ssm: the builder's user data installs the SSM agent and
+    curl as the launch templates' does (the image then carries them), and authorizes no key."""
+    template = ROOT / "playbooks" / "templates" / "bake_user_data.yml.j2"
+    variables = {
+        "bake_connection": "amazon.aws.aws_ssm",
+        "ssm_agent_install": True,
+        "aws_region": "eu-west-1",
+    }
+    proc = subprocess.run(
+        [
+            str(BIN / "ansible"),
+            "localhost",
+            "-m",
+            "ansible.builtin.debug",
+            "-e",
+            json.dumps(variables),
+            "-a",
+            f"msg={{{{ lookup('ansible.builtin.template', '{template}') }}}}",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "json"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    user_data = _json_document(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"]
+    assert user_data.startswith("#cloud-config\n") and "ssh_authorized_keys" not in user_data
+    assert "curl" in re.search(r"^packages: \[(.*)\]$", user_data, re.M)[1]
+    agent = "amazon-ssm-eu-west-1/latest/debian_$(dpkg --print-architecture)/amazon-ssm-agent.deb"
+    assert agent in user_data
+    assert "systemctl enable --now amazon-ssm-agent" in user_data
 
 
 def test_a_bake_reaches_builders_through_the_inventorys_bastion(provisioned, bake, aws, tmp_path):
