@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 
-STACK = ROOT / "tests" / "playbooks" / "cloudfront_stack.yml"
-EDGE_CASES = ROOT / "tests" / "playbooks" / "cloudfront_edge_cases.yml"
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+
+STACK = PLAYBOOKS / "cloudfront_stack.yml"
+EDGE_CASES = PLAYBOOKS / "cloudfront_edge_cases.yml"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 SEGMENTS = ["*.ts", "*.m4s", "*.aac"]
 ALL_TASKS = (

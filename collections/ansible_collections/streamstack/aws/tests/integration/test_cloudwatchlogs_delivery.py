@@ -10,12 +10,13 @@ module's back, a new distribution (source replaced), delete, delete again.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "cloudwatchlogs_delivery.yml"
+PLAYBOOK = PLAYBOOKS / "cloudwatchlogs_delivery.yml"
 TAGS = {"Project": "cd", "Environment": "test"}
 
 

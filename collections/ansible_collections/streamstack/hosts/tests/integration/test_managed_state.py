@@ -19,8 +19,10 @@ import pytest
 
 from tests.harness.ansible import ROOT, run_playbook
 
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+
 COLLECTION = ROOT / "collections" / "ansible_collections" / "streamstack" / "hosts"
-PLAYBOOK = ROOT / "tests" / "playbooks" / "managed_state.yml"
+PLAYBOOK = PLAYBOOKS / "managed_state.yml"
 
 spec = importlib.util.spec_from_file_location(
     "managed_state_utils", COLLECTION / "plugins" / "module_utils" / "managed_state.py"

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
 from tests.harness.prepared_account import self_signed
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "elb_listener_rules.yml"
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+
+PLAYBOOK = PLAYBOOKS / "elb_listener_rules.yml"
 OLD, NEW = f"old-{uuid.uuid4().hex}", f"new-{uuid.uuid4().hex}"
 
 
@@ -191,7 +193,7 @@ def test_rules_not_listed_are_purged_unless_told(created, run, aws, balancer):
 
 # --- streamstack.aws.elb_load_balancer_attributes on the same load balancer -----------------
 
-ATTRIBUTES = ROOT / "tests" / "playbooks" / "elb_load_balancer_attributes.yml"
+ATTRIBUTES = PLAYBOOKS / "elb_load_balancer_attributes.yml"
 
 
 def attributes(aws, balancer) -> dict[str, str]:

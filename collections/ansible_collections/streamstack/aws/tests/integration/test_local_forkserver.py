@@ -9,10 +9,11 @@ import re
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT
 from tests.harness.ansible import run_playbook
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "local_forkserver.yml"
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
+
+PLAYBOOK = PLAYBOOKS / "local_forkserver.yml"
 
 
 def answers(**kwargs) -> dict:
@@ -31,7 +32,7 @@ def test_modules_answer_as_the_local_connections_processes_do():
     for key in ("environment", "cwd", "refused", "failed", "timed_out"):
         assert forked[key] == local[key], key
     assert forked["environment"] == "from the task"
-    assert forked["cwd"] == str(ROOT / "tests" / "playbooks")
+    assert forked["cwd"] == str(PLAYBOOKS)
     assert "no_such_option" in forked["refused"]
 
 
@@ -49,7 +50,7 @@ def test_the_server_and_its_modules_go_away_with_their_run():
 def test_the_server_starts_with_the_runs_first_task_before_any_module(tmp_path):
     """Started in the background by a task that runs no module: no wait at the first module."""
     result = run_playbook(
-        ROOT / "tests" / "playbooks" / "local_forkserver_early.yml",
+        PLAYBOOKS / "local_forkserver_early.yml",
         env={"TMPDIR": str(tmp_path)},
         extra_vars={"fs_folder": str(tmp_path / f"ansible-forkserver-{os.getuid()}")},
     )

@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "set_modules.yml"
-BAD_INPUT = ROOT / "tests" / "playbooks" / "set_modules_bad_input.yml"
+PLAYBOOK = PLAYBOOKS / "set_modules.yml"
+BAD_INPUT = PLAYBOOKS / "set_modules_bad_input.yml"
 TASKS = (
     "Alarms",
     "Log groups",
@@ -439,7 +440,7 @@ def test_delete(created, run, live, aws):
     assert again.changed == 0, again.changed_tasks()
 
 
-LOG_GROUPS = ROOT / "tests" / "playbooks" / "log_groups.yml"
+LOG_GROUPS = PLAYBOOKS / "log_groups.yml"
 
 
 def test_log_group_tags_removed_and_groups_deleted_by_prefix_and_tags(playbook, aws, prefix):

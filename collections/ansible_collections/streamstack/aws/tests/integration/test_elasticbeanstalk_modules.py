@@ -1,5 +1,5 @@
 """streamstack.aws's Elastic Beanstalk modules against the emulator, one playbook run per stage
-(tests/playbooks/elasticbeanstalk_modules.yml): an application with a version lifecycle,
+(playbooks/elasticbeanstalk_modules.yml): an application with a version lifecycle,
 versions from bundles in S3, a web environment (plan, create, again, deploy a version with
 options compared as AWS reports them) and a worker; the final state again (nothing changes);
 a deployment while the environment is Updating (the module waits for Ready, as AWS changes only
@@ -10,14 +10,15 @@ from __future__ import annotations
 import io
 import uuid
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
 pytestmark = pytest.mark.beanstalk
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "elasticbeanstalk_modules.yml"
+PLAYBOOK = PLAYBOOKS / "elasticbeanstalk_modules.yml"
 
 
 def bundle(text: str, name: str = "Procfile") -> bytes:

@@ -1,5 +1,5 @@
 """streamstack.aws.ec2_vpc_flow_log against the emulator, in two playbook runs (one task per
-step; tests/playbooks/ec2_vpc_flow_log.yml): a VPC's flow log into an S3 bucket under a prefix;
+step; playbooks/ec2_vpc_flow_log.yml): a VPC's flow log into an S3 bucket under a prefix;
 --check, create, run again, --check of a change, the change (a new flow log replaces the old
 one, which AWS cannot modify), tags in place, another destination left alone; then delete,
 delete again, delete every flow log of the VPC. The outcome is asserted with boto3."""
@@ -7,10 +7,11 @@ delete again, delete every flow log of the VPC. The outcome is asserted with bot
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
-from tests.conftest import ROOT
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "ec2_vpc_flow_log.yml"
+PLAYBOOK = PLAYBOOKS / "ec2_vpc_flow_log.yml"
 
 
 def test_lifecycle(playbook, aws):

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "teardown_modules.yml"
+PLAYBOOK = PLAYBOOKS / "teardown_modules.yml"
 SCALE = 1 / 60  # S3 access logs in flight for 60 s instead of an hour
 
 
@@ -166,40 +167,3 @@ def test_subnets_and_groups_wait_until_aws_releases_a_deleted_load_balancers_int
     assert ec2.describe_subnets(Filters=in_vpc)["Subnets"] == []
     groups = ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]
     assert [g["GroupName"] for g in groups] == ["default"]
-
-
-def test_a_nat_gateway_left_deleting_by_an_interrupted_teardown_gives_its_address_back(
-    aws, playbook, emulator
-):
-    """The gateway is deleting (a teardown was interrupted): the next teardown finds no gateway
-    to delete, and releases the address once AWS has disassociated it."""
-    emulator.timing(1 / 10)  # deleting for 6 s: the release is refused meanwhile
-    ec2 = aws("ec2")
-    tags = {"Project": unique("nat")}
-    tagging = [{"Key": key, "Value": value} for key, value in tags.items()]
-    vpc_id = ec2.create_vpc(CidrBlock="10.96.0.0/16")["Vpc"]["VpcId"]
-    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.96.0.0/24")["Subnet"]["SubnetId"]
-    allocation_id = ec2.allocate_address(
-        Domain="vpc", TagSpecifications=[{"ResourceType": "elastic-ip", "Tags": tagging}]
-    )["AllocationId"]
-    nat_id = ec2.create_nat_gateway(
-        SubnetId=subnet_id,
-        AllocationId=allocation_id,
-        TagSpecifications=[{"ResourceType": "natgateway", "Tags": tagging}],
-    )["NatGateway"]["NatGatewayId"]
-    try:
-        ec2.delete_nat_gateway(NatGatewayId=nat_id)
-        result = playbook(
-            ROOT / "tests" / "playbooks" / "teardown_nat.yml",
-            extra_vars={
-                # retried every second, as the plan derives it, for up to 60 s
-                "platform_tags": tags,
-                "_teardown_retry_delay": 1,
-                "teardown_dependency_timeout": 60,
-            },
-        )
-    finally:
-        emulator.timing(0)
-    assert result.ok, result.messages()
-    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
-    assert ec2.describe_addresses(Filters=filters)["Addresses"] == []
