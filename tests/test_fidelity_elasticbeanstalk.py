@@ -254,6 +254,11 @@ def test_configuration_settings_report_defaults_and_what_was_set(eb, app):
     assert live[("aws:elasticbeanstalk:environment", "LoadBalancerType")]["Value"] == "classic"
     assert live[("aws:elasticbeanstalk:healthreporting:system", "SystemType")]["Value"] == "basic"
     assert not any(ns == "aws:elasticbeanstalk:sqsd" for ns, _ in live)
+    # The stack's own security group is the instances' when not disabled.
+    (default_group,) = live[("aws:autoscaling:launchconfiguration", "SecurityGroups")][
+        "Value"
+    ].split(",")
+    assert default_group.startswith("sg-")
 
     eb.update_environment(
         EnvironmentName=web,
@@ -291,6 +296,27 @@ def test_configuration_settings_report_defaults_and_what_was_set(eb, app):
         eb.terminate_environment(EnvironmentName=name)
 
 
+def test_the_stacks_own_security_group_joins_the_given_ones_unless_disabled(eb, app):
+    """AWS adds the environment's awseb-...-AWSEBSecurityGroup to the instances' groups and
+    reports it in SecurityGroups (a module comparing the value as given never converges),
+    unless DisableDefaultEC2SecurityGroup is true."""
+    launch = "aws:autoscaling:launchconfiguration"
+    given, disabled = unique("given"), unique("own")
+    groups = "sg-0aaaaaaaaaaaaaaa1,sg-0aaaaaaaaaaaaaaa2"
+    option = {"Namespace": launch, "OptionName": "SecurityGroups", "Value": groups}
+    environment(eb, app, given, OptionSettings=[option])
+    reported = settings(eb, app, given)[(launch, "SecurityGroups")]["Value"].split(",")
+    assert reported[:2] == groups.split(",") and len(reported) == 3
+    assert reported[2].startswith("sg-")
+    only = {"Namespace": launch, "OptionName": "DisableDefaultEC2SecurityGroup", "Value": "true"}
+    environment(eb, app, disabled, OptionSettings=[option, only])
+    live = settings(eb, app, disabled)
+    assert live[(launch, "SecurityGroups")]["Value"] == groups
+    assert live[(launch, "DisableDefaultEC2SecurityGroup")]["Value"] == "true"
+    for name in (given, disabled):
+        eb.terminate_environment(EnvironmentName=name)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -318,6 +344,10 @@ def test_configuration_settings_report_defaults_and_what_was_set(eb, app):
         (
             [("aws:elasticbeanstalk:managedactions", "PreferredStartTime", "Sunday 2am")],
             "Invalid option value: 'Sunday 2am'",
+        ),
+        (
+            [("aws:autoscaling:launchconfiguration", "DisableDefaultEC2SecurityGroup", "true")],
+            "DisableDefaultEC2SecurityGroup is true: the instances need security groups",
         ),
         (
             [("aws:autoscaling:launchconfiguration", "IamInstanceProfile", "no-such-profile")],

@@ -70,6 +70,7 @@ _OPTIONS: dict[str, dict[str, _Option]] = {
     },
     "aws:autoscaling:launchconfiguration": {
         "DisableIMDSv1": ("false", _BOOLEAN),
+        "DisableDefaultEC2SecurityGroup": ("false", _BOOLEAN),
         "EC2KeyName": (None, None),
         "IamInstanceProfile": (None, None),
         "ImageId": (None, None),
@@ -507,6 +508,14 @@ def _check_combination(state: _State, options: dict[tuple[str, str], str], tier:
                 "Configuration validation exception: Managed platform updates require enhanced "
                 f"health reporting (Namespace: '{health_ns}', OptionName: 'SystemType')."
             )
+    launch = "aws:autoscaling:launchconfiguration"
+    if _effective(options, launch, "DisableDefaultEC2SecurityGroup") == "true" and not _effective(
+        options, launch, "SecurityGroups"
+    ):
+        raise _invalid(
+            "Configuration validation exception: DisableDefaultEC2SecurityGroup is true: the "
+            f"instances need security groups (Namespace: '{launch}', OptionName: 'SecurityGroups')."
+        )
     policy = _effective(options, "aws:elasticbeanstalk:command", "DeploymentPolicy")
     single = _effective(options, env_ns, "EnvironmentType") == "SingleInstance"
     if single and policy in ("Rolling", "RollingWithAdditionalBatch", "TrafficSplitting"):
@@ -587,6 +596,12 @@ def _reported_settings(env: dict[str, Any]) -> list[dict[str, Any]]:
     if tier == "Worker":
         options[("aws:elasticbeanstalk:sqsd", "WorkerQueueURL")] = env["fidelity_worker_queue"]
     options.update(env["fidelity_options"])
+    launch = "aws:autoscaling:launchconfiguration"
+    if options.get((launch, "DisableDefaultEC2SecurityGroup")) != "true":
+        # The stack's own group (awseb-<id>-stack-AWSEBSecurityGroup-...) joins the instances'.
+        given = options.get((launch, "SecurityGroups"))
+        groups = [g.strip() for g in given.split(",")] if given else []
+        options[(launch, "SecurityGroups")] = ",".join([*groups, env["fidelity_default_group"]])
     reported = []
     for (namespace, name), value in sorted(options.items()):
         entry = {"Namespace": namespace, "OptionName": name, "Value": value}
@@ -1147,6 +1162,7 @@ def _install_handlers() -> None:
             "fidelity_options": options,
             "fidelity_tags": _tags_of(self._get_param("Tags")),
             "fidelity_asg": f"awseb-{env_id}-stack-AWSEBAutoScalingGroup-{_suffix(12).upper()}",
+            "fidelity_default_group": f"sg-{_suffix(17, '0123456789abcdef')}",
         }
         if label:
             env["VersionLabel"] = label

@@ -186,6 +186,7 @@ from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk i
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
 
+LAUNCH = "aws:autoscaling:launchconfiguration"
 TIERS = {
     "web": {"Name": "WebServer", "Type": "Standard"},
     "worker": {"Name": "Worker", "Type": "SQS/HTTP"},
@@ -289,6 +290,13 @@ class Environment:
 
     def option_changes(self, live_settings, wanted):
         changes, before = [], {}
+        # Unless DisableDefaultEC2SecurityGroup is true, AWS adds the environment's own group
+        # (awseb-<id>-stack-AWSEBSecurityGroup-...) to the instances' SecurityGroups it reports:
+        # the groups given are then compared as a subset.
+        own_group = not any(
+            self.key(e) == f"{LAUNCH}:DisableDefaultEC2SecurityGroup" and e["Value"] == "true"
+            for e in wanted
+        )
         for entry in wanted:
             live = [
                 s
@@ -299,6 +307,10 @@ class Environment:
             ]
             value = live[0].get("Value") if live else None
             before[self.key(entry)] = value
+            if own_group and self.key(entry) == f"{LAUNCH}:SecurityGroups" and value:
+                given = {g.strip() for g in entry["Value"].split(",")}
+                if given <= {g.strip() for g in value.split(",")}:
+                    continue
             if not same_value(value, entry["Value"]):
                 changes.append(entry)
         return changes, before
@@ -367,6 +379,11 @@ class Environment:
     def absent(self):
         params, check = self.params, self.module.check_mode
         env = self.find()
+        if env is not None and env["Status"] == "Terminating":
+            # Already going (another run, the console): nothing to ask, only to wait for.
+            if params["wait"]:
+                self.wait(env["EnvironmentId"], "Terminated", datetime.now(UTC), healthy=False)
+            env = None
         if env is None:
             self.module.exit_json(changed=False, environment={}, diff={"before": {}, "after": {}})
         before = {"name": env["EnvironmentName"], "status": env["Status"]}
@@ -436,6 +453,15 @@ class Environment:
         params, check = self.params, self.module.check_mode
         wanted = self.wanted_options()
         env = self.find()
+        if env is not None and env["Status"] == "Terminating":
+            # AWS changes no terminating environment and keeps its name until it has gone.
+            if not params["wait"]:
+                self.module.fail_json(
+                    msg=f"Environment {params['name']} is Terminating; wait: true waits for it "
+                    "to end and creates it anew."
+                )
+            self.wait(env["EnvironmentId"], "Terminated", datetime.now(UTC), healthy=False)
+            env = None
         if env is None:
             self.create(wanted)
         if env["Tier"]["Name"] != TIERS[params["tier"]]["Name"]:
@@ -491,6 +517,14 @@ class Environment:
                 self.module.fail_json_aws(e, msg=f"Failed to update environment {params['name']}")
             if params["wait"]:
                 env = self.wait(env["EnvironmentId"], "Ready", since, healthy=params["healthy"])
+                if "VersionLabel" in request and env.get("VersionLabel") != request["VersionLabel"]:
+                    # A rolling deployment that failed leaves the environment on its old version.
+                    self.module.fail_json(
+                        msg=f"Environment {params['name']} runs {env.get('VersionLabel')}, not "
+                        f"{request['VersionLabel']}: the deployment did not take.",
+                        environment=camel_dict_to_snake_dict(env),
+                        events=self.events(env["EnvironmentId"], since),
+                    )
         if params["tags"] is not None and not check:
             add, remove = compare_aws_tags(tags_before, params["tags"], params["purge_tags"])
             if add or remove:

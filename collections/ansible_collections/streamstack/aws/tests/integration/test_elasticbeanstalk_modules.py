@@ -43,6 +43,7 @@ def test_lifecycle(playbook, aws, emulator):
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.95.{i}.0/24")["Subnet"]["SubnetId"]
         for i in range(2)
     ]
+    group = ec2.create_security_group(GroupName=name, Description="eb", VpcId=vpc)["GroupId"]
 
     def run(stage):
         result = playbook(
@@ -53,6 +54,7 @@ def test_lifecycle(playbook, aws, emulator):
                 "eb_bucket": name,
                 "eb_role": name,
                 "eb_subnets": subnets,
+                "eb_group": group,
             },
             diff=True,
         )
@@ -114,6 +116,8 @@ def test_lifecycle(playbook, aws, emulator):
     worker = environment("worker")[0]
     assert worker["Tier"]["Name"] == "Worker"
     assert settings("worker")[("aws:elasticbeanstalk:sqsd", "HttpPath")] == "/jobs"
+    groups = settings("worker")[("aws:autoscaling:launchconfiguration", "SecurityGroups")]
+    assert groups.split(",")[0] == group and len(groups.split(",")) == 2  # and the stack's own
     app = eb.describe_applications(ApplicationNames=[name])["Applications"][0]
     assert (
         app["ResourceLifecycleConfig"]["VersionLifecycleConfig"]["MaxCountRule"]["MaxCount"] == 10
@@ -140,10 +144,17 @@ def test_lifecycle(playbook, aws, emulator):
         "v1",
     )
 
-    step = run("absent")
+    # The web environment is already Terminating (another run, the console; 10 s at this
+    # scale): absent waits for it to end, asking nothing (AWS changes no terminating one).
+    emulator.timing(1 / 30)
+    try:
+        eb.terminate_environment(EnvironmentName=f"{name}-web")
+        assert environment("web")[0]["Status"] == "Terminating"
+        step = run("absent")
+    finally:
+        emulator.timing(0)
     changed = {task for task, res in step.items() if res.get("changed")}
     assert changed == {
-        "Terminate the web environment",
         "Terminate the worker environment",
         "Delete version v2 and its bundle",
         "Delete the application",
