@@ -97,6 +97,11 @@ def test_provision_again_check_and_teardown(aws, emulator, tmp_path):
     assert version.startswith("streamapp-0.1.0-")
     assert all((e["Status"], e["Health"]) == ("Ready", "Green") for e in envs.values())
     assert envs[f"{prefix}-worker"]["Tier"]["Name"] == "Worker"
+    for tier in ("web", "worker"):
+        # The instances take these tags: no Role, or the inventory takes them for our hosts.
+        found = eb.list_tags_for_resource(ResourceArn=envs[f"{prefix}-{tier}"]["EnvironmentArn"])
+        tags = {t["Key"]: t["Value"] for t in found["ResourceTags"]}
+        assert tags.get("BeanstalkTier") == tier and "Role" not in tags, tags
 
     def settings(env):
         found = eb.describe_configuration_settings(ApplicationName=prefix, EnvironmentName=env)

@@ -57,6 +57,10 @@ def launched(aws) -> dict[str, list[str]]:
         "staging": TAGS | {"Environment": "staging", "Role": "web"},
         "other project": TAGS | {"Project": "other", "Role": "web"},
         "stopped": TAGS | {"Role": "web", "Name": "stream-production-web"},
+        # Elastic Beanstalk's instances (app_hosting: beanstalk) carry the environment's tags:
+        # Beanstalk configures them, never our host plays.
+        "beanstalk": TAGS
+        | {"Role": "web", "elasticbeanstalk:environment-name": "stream-production-web"},
     }
     ids["decoys"] = []
     for what, tags in decoys.items():
