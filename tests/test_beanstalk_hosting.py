@@ -162,6 +162,15 @@ def test_provision_again_check_and_teardown(aws, emulator, tmp_path):
     trust = role["AssumeRolePolicyDocument"]
     trust = json.loads(trust) if isinstance(trust, str) else trust
     assert trust["Statement"][0]["Principal"] == {"Service": "elasticbeanstalk.amazonaws.com"}
+    # The version lifecycle deletes old bundles with it: that bucket's objects only.
+    inline = iam.get_role_policy(
+        RoleName=f"{prefix}-beanstalk", PolicyName=f"{prefix}-beanstalk-bundles"
+    )
+    document = inline["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    assert [(s["Action"], s["Resource"]) for s in document["Statement"]] == [
+        ("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*")
+    ]
 
     run("teardown")
     assert (

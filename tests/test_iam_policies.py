@@ -36,10 +36,15 @@ def principal_of(tier: str, names: dict) -> Principal:
     return Principal(arn=role_session, account=names["account"])
 
 
-def identity_policies(tier: str, rendered: dict) -> list[Policy]:
+def instance_document(tier: str, hosting: str) -> str:
+    return f"instance-{tier}" if hosting == "ec2" else f"instance-{tier}-{hosting}"
+
+
+def identity_policies(tier: str, rendered: dict, hosting: str = "ec2") -> list[Policy]:
     if tier == "cloudfront":
         return []
-    return [Policy(f"{tier} instance policy", rendered["documents"][f"instance-{tier}"])]
+    document = instance_document(tier, hosting)
+    return [Policy(f"{document} policy", rendered["documents"][document])]
 
 
 def resource_policies(resource: str, rendered: dict) -> list[Policy]:
@@ -56,11 +61,11 @@ def resource_policies(resource: str, rendered: dict) -> list[Policy]:
     return found
 
 
-def decide(tier: str, entry: call_table.Entry, rendered: dict, policies=None):
+def decide(tier: str, entry: call_table.Entry, rendered: dict, policies=None, hosting="ec2"):
     names = rendered["names"]
     resource = entry.resource_for(names)
     return evaluate(
-        identity_policies(tier, rendered) if policies is None else policies,
+        identity_policies(tier, rendered, hosting) if policies is None else policies,
         entry.action,
         resource,
         entry.context_for(names),
@@ -69,35 +74,64 @@ def decide(tier: str, entry: call_table.Entry, rendered: dict, policies=None):
     )
 
 
-CALLS = [(tier, entry) for entry in TABLE.calls for tier in entry.tiers]
-DENIED = [(tier, entry) for entry in TABLE.denied for tier in entry.tiers]
+# Each hosting's calls against that hosting's policies (CloudFront's reads once: the bucket
+# policy is the same whatever hosts the app).
+CALLS = [
+    (hosting, tier, entry)
+    for hosting in call_table.HOSTINGS
+    for entry in TABLE.hosted(hosting).calls
+    for tier in entry.tiers
+    if hosting == "ec2" or tier != "cloudfront"
+]
+DENIED = [
+    (hosting, tier, entry)
+    for hosting in call_table.HOSTINGS
+    for entry in TABLE.hosted(hosting).denied
+    for tier in entry.tiers
+    if hosting == "ec2" or tier != "cloudfront"
+]
 
 
 @pytest.mark.parametrize(
-    ("tier", "entry"), CALLS, ids=[f"{t}: {e.call} {e.by}"[:90] for t, e in CALLS]
+    ("hosting", "tier", "entry"),
+    CALLS,
+    ids=[f"{h} {t}: {e.call} {e.by}"[:90] for h, t, e in CALLS],
 )
-def test_every_call_of_the_table_is_allowed(tier, entry, rendered):
-    decision = decide(tier, entry, rendered)
+def test_every_call_of_the_table_is_allowed(hosting, tier, entry, rendered):
+    decision = decide(tier, entry, rendered, hosting=hosting)
     assert decision.allowed, (
-        f"{tier} cannot {entry.call} ({entry.action} on {entry.resource_for(rendered['names'])}): "
-        f"{decision}"
+        f"{tier} ({hosting}) cannot {entry.call} ({entry.action} on "
+        f"{entry.resource_for(rendered['names'])}): {decision}"
     )
 
 
-@pytest.mark.parametrize(("tier", "entry"), DENIED, ids=[f"{t}: {e.why}" for t, e in DENIED])
-def test_what_a_tier_must_never_do_is_refused(tier, entry, rendered):
-    decision = decide(tier, entry, rendered)
+@pytest.mark.parametrize(
+    ("hosting", "tier", "entry"), DENIED, ids=[f"{h} {t}: {e.why}" for h, t, e in DENIED]
+)
+def test_what_a_tier_must_never_do_is_refused(hosting, tier, entry, rendered):
+    decision = decide(tier, entry, rendered, hosting=hosting)
     assert not decision.allowed, (
-        f"{tier} may {entry.action} on {entry.resource_for(rendered['names'])} ({entry.why}): "
-        f"{decision}"
+        f"{tier} ({hosting}) may {entry.action} on {entry.resource_for(rendered['names'])} "
+        f"({entry.why}): {decision}"
     )
 
 
-@pytest.mark.parametrize("document", ["instance-web", "instance-worker", "media-bucket"])
+DOCUMENTS = {  # document: (tier, hosting)
+    "instance-web": ("web", "ec2"),
+    "instance-worker": ("worker", "ec2"),
+    "instance-web-beanstalk": ("web", "beanstalk"),
+    "instance-worker-beanstalk": ("worker", "beanstalk"),
+    "media-bucket": ("cloudfront", "ec2"),
+}
+
+
+@pytest.mark.parametrize("document", list(DOCUMENTS))
 def test_every_allow_statement_is_needed_by_a_call(document, rendered):
     """Nothing more than the calls need: each action of each Allow statement is the action of a
-    call in the table that this statement alone allows (for the tier the document is for)."""
-    tiers = {"instance-web": ["web"], "instance-worker": ["worker"], "media-bucket": ["cloudfront"]}
+    call in the table that this statement alone allows (for the tier and hosting the document
+    is for)."""
+    tier, hosting = DOCUMENTS[document]
+    calls = TABLE.hosted(hosting).calls
     names = rendered["names"]
     unused = []
     for statement in rendered["documents"][document]["Statement"]:
@@ -112,8 +146,7 @@ def test_every_allow_statement_is_needed_by_a_call(document, rendered):
                 any(
                     entry.action == action
                     and decide(tier, entry, rendered, policies=[alone]).allowed
-                    for tier in tiers[document]
-                    for entry in TABLE.calls
+                    for entry in calls
                     if tier in entry.tiers
                 )
                 if document != "media-bucket"
@@ -127,7 +160,7 @@ def test_every_allow_statement_is_needed_by_a_call(document, rendered):
                         resource_policies=[alone],
                         principal=principal_of("cloudfront", names),
                     ).allowed
-                    for entry in TABLE.calls
+                    for entry in calls
                     if "cloudfront" in entry.tiers
                 )
             )
@@ -145,15 +178,17 @@ def test_instance_roles_attach_no_managed_policy():
 
 def test_the_table_names_real_operations():
     """Every call names an operation botocore knows, so the recorded calls can be compared
-    (the SSM agent's own APIs excepted: botocore has no model of them)."""
+    (the SSM agent's and Elastic Beanstalk's health agent's own APIs excepted: botocore has no
+    model of them)."""
     import botocore.session
 
     session = botocore.session.get_session()
     for entry in TABLE.calls:
         if entry.agent_api:
-            model = session.get_service_model("ssm") if entry.service == "ssm" else None
+            modelled = entry.service in ("ssm", "elasticbeanstalk")
+            model = session.get_service_model(entry.service) if modelled else None
             assert model is None or entry.operation not in model.operation_names, entry.label()
-            assert entry.service in ("ssm", "ssmmessages"), entry.label()
+            assert entry.service in ("ssm", "ssmmessages", "elasticbeanstalk"), entry.label()
             continue
         if entry.service == "s3" or "cloudfront" not in entry.tiers:
             model = session.get_service_model(entry.service)

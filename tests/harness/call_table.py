@@ -23,6 +23,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "tests" / "iam" / "calls.yml"
 TIERS = ("web", "worker", "cloudfront")
+# How the app is hosted (app_hosting): a call made on one only says so (`hosting: [...]`).
+HOSTINGS = ("ec2", "beanstalk")
 # An item's id in the table's example resources.
 EXAMPLE_ITEM = "0f8fad5b-d9cb-469f-a165-70867728950e"
 # The request context every call has: clients reach AWS over TLS, in the platform's region.
@@ -39,6 +41,7 @@ class Entry:
     by: str = ""
     why: str = ""
     agent_api: bool = False  # an SSM agent API botocore does not model (ssmmessages, ...)
+    hosting: tuple[str, ...] = HOSTINGS
 
     @property
     def service(self) -> str:
@@ -67,8 +70,15 @@ class CallTable:
     denied: tuple[Entry, ...]
 
     def operations(self, tier: str) -> set[tuple[str, str]]:
-        """The (botocore service, operation) pairs a tier's hosts may make."""
+        """The (botocore service, operation) pairs a tier's hosts may make (any hosting)."""
         return {(c.service, c.operation) for c in self.calls if tier in c.tiers}
+
+    def hosted(self, hosting: str) -> CallTable:
+        """The calls and refusals of one hosting (app_hosting)."""
+        return CallTable(
+            calls=tuple(c for c in self.calls if hosting in c.hosting),
+            denied=tuple(d for d in self.denied if hosting in d.hosting),
+        )
 
 
 def _entry(raw: Mapping[str, Any], *, denied: bool) -> Entry:
@@ -76,6 +86,9 @@ def _entry(raw: Mapping[str, Any], *, denied: bool) -> Entry:
     unknown = set(tiers) - set(TIERS)
     if unknown:
         raise ValueError(f"{TABLE.name}: unknown tiers {sorted(unknown)} in {raw}")
+    hosting = tuple(raw.get("hosting", HOSTINGS))
+    if not hosting or set(hosting) - set(HOSTINGS):
+        raise ValueError(f"{TABLE.name}: hosting must be some of {HOSTINGS} in {raw}")
     if not denied and "." not in str(raw.get("call", "")):
         raise ValueError(f"{TABLE.name}: call must be 'service.Operation' in {raw}")
     return Entry(
@@ -87,6 +100,7 @@ def _entry(raw: Mapping[str, Any], *, denied: bool) -> Entry:
         by=str(raw.get("by", "")),
         why=str(raw.get("why", "")),
         agent_api=bool(raw.get("agent_api", False)),
+        hosting=hosting,
     )
 
 
