@@ -1,9 +1,9 @@
 """app_hosting: beanstalk on the shared emulator, its own resources only
-(playbooks/resources/beanstalk.yml's parts in provisioning's order, then
-playbooks/teardown/beanstalk.yml; tests/playbooks/beanstalk_hosting.yml): what the other lanes
-make (VPC, subnets, groups, instance profiles, queue, database, distribution) is prepared here
-and given as their facts. First run, second run and --check changed=0, the security settings of
-both environments read back from Elastic Beanstalk, then the teardown leaves none of them.
+(playbooks/provision/resources/beanstalk.yml's parts in provisioning's order, then
+playbooks/teardown/resources/beanstalk.yml; tests/playbooks/beanstalk_hosting.yml): what the other
+lanes make (VPC, subnets, groups, instance profiles, queue, database, distribution) is prepared
+here and given as their facts. First run, second run and --check changed=0, the security settings
+of both environments read back from Elastic Beanstalk, then the teardown leaves none of them.
 
 Not yet wired into playbooks/provision.yml and teardown.yml (issue 20, next step)."""
 

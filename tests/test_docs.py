@@ -12,7 +12,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DOT = ROOT / "docs" / "architecture.dot"
 
-# Each resource file of playbooks/resources/ and the words the diagram must show for it.
+# Each resource file of playbooks/provision/resources/ and the words the diagram must show for it.
 DIAGRAM_TERMS = {
     "vpc": ["VPC"],
     "vpc_subnets_and_routes": ["Public subnets", "Private subnets", "Internet gateway", "NAT"],
@@ -42,7 +42,7 @@ DIAGRAM_TERMS = {
 
 
 def planned_resource_files() -> set[str]:
-    plan = yaml.safe_load((ROOT / "playbooks/vars/provision_plan.yml").read_text())
+    plan = yaml.safe_load((ROOT / "playbooks/provision/vars/provision_plan.yml").read_text())
     files = {"vpc"}
     for phase in plan["provision_plan"]:
         for entries in phase.values():

@@ -15,7 +15,7 @@ import yaml
 from tests.harness.ansible import ROOT
 from tests.harness.ec2_hosts import cloud_init_files, metadata_settings
 
-USER_DATA = ROOT / "playbooks" / "templates" / "user_data.yml.j2"
+USER_DATA = ROOT / "playbooks" / "provision" / "templates" / "user_data.yml.j2"
 
 
 def test_the_launch_templates_user_data_gives_the_boot_unit_its_host_json():

@@ -172,7 +172,7 @@ def test_every_allow_statement_is_needed_by_a_call(document, rendered):
 def test_instance_roles_attach_no_managed_policy():
     """AmazonSSMManagedInstanceCore grants ssm:GetParameter on every parameter of the account,
     CloudWatchAgentServerPolicy writes to any log group: the tiers' own statements replace them."""
-    iam_tasks = (ROOT / "playbooks" / "resources" / "iam.yml").read_text()
+    iam_tasks = (ROOT / "playbooks" / "provision" / "resources" / "iam.yml").read_text()
     assert "managed_policies: []" in iam_tasks and "arn:aws:iam::aws:policy" not in iam_tasks
 
 
@@ -195,7 +195,7 @@ def test_the_table_names_real_operations():
             assert entry.operation in model.operation_names, entry.label()
 
 
-# --- CI's roles (playbooks/ci_bootstrap.yml, vars/ci_policy.yml) -----------------------------
+# --- CI's roles (playbooks/ci_bootstrap.yml, ci_bootstrap/vars/policy.yml) ------------------------
 
 
 def ci_decide(rendered: dict, role: str, action: str, resource: str, **context) -> str:

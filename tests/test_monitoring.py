@@ -3,7 +3,7 @@
 An alarm on a metric nobody publishes sits in INSUFFICIENT_DATA forever and never fires. The
 agent's configuration is rendered by the cloudwatch_agent role itself (its variables and
 preflight, with the production inventory's group_vars, as playbooks/configure.yml applies it)
-and the alarms from playbooks/vars/cloudwatch_alarms.yml, both by
+and the alarms from playbooks/provision/vars/cloudwatch_alarms.yml, both by
 tests/playbooks/render_monitoring.yml.
 """
 

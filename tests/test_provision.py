@@ -1630,7 +1630,7 @@ def test_provision_keeps_the_released_images(provisioned, run, aws):
 def test_a_builder_reached_through_session_manager_installs_the_agent():
     """bake_connection amazon.aws.aws_ssm: the builder's user data installs the SSM agent and
     curl as the launch templates' does (the image then carries them), and authorizes no key."""
-    template = ROOT / "playbooks" / "templates" / "bake_user_data.yml.j2"
+    template = ROOT / "playbooks" / "bake" / "templates" / "user_data.yml.j2"
     variables = {
         "bake_connection": "amazon.aws.aws_ssm",
         "ssm_agent_install": True,

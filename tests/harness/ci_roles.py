@@ -7,7 +7,7 @@ which the fidelity layer checks against the roles' trust policies).
     run_playbook(PROVISION, check=True, env=roles.plan)    # as a pull request's plan job
 
 The emulator enforces IAM for these sessions (README, "IAM: one role per tier"), so a playbook
-run with them does only what the roles' policies (playbooks/vars/ci_policy.yml) allow.
+run with them does only what the roles' policies (playbooks/ci_bootstrap/vars/policy.yml) allow.
 """
 
 from __future__ import annotations

@@ -3,10 +3,10 @@ the production inventory renders it, run by a real nginx on loopback.
 
 The chain on AWS: viewer -> CloudFront, which appends the viewer's address to X-Forwarded-For ->
 ALB, which passes the header on unchanged (routing.http.xff_header_processing.mode: preserve,
-playbooks/resources/elb.yml) -> nginx, which trusts X-Forwarded-For from the ALB's subnets only
-(nginx_real_ip_from, group_vars/all/network.yml). Here 127.0.0.1 plays the ALB (the inventory's
-public subnets are set to 127.0.0.0/30), 127.0.0.9 a host that is not the ALB, and a small HTTP
-server the app, echoing the client address nginx hands it.
+playbooks/provision/resources/elb.yml) -> nginx, which trusts X-Forwarded-For from the ALB's
+subnets only (nginx_real_ip_from, group_vars/all/network.yml). Here 127.0.0.1 plays the ALB (the
+inventory's public subnets are set to 127.0.0.0/30), 127.0.0.9 a host that is not the ALB, and a
+small HTTP server the app, echoing the client address nginx hands it.
 """
 
 from __future__ import annotations

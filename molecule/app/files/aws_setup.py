@@ -2,7 +2,7 @@
 AWS (bucket, sessions table, transcoding queue and DLQ, the database master secret and the
 app's login secret) and
 publishes the outputs parameter /<platform>/<env>/outputs with the keys of
-playbooks/resources/ssm_parameter.yml. Idempotent: run again, it changes nothing.
+playbooks/provision/resources/ssm_parameter.yml. Idempotent: run again, it changes nothing.
 
     python aws_setup.py ENDPOINT PLATFORM ENV DB_PASSWORD
 """

@@ -27,7 +27,7 @@ SOURCES = (
     "app",
     "playbooks/configure.yml",
     "playbooks/bake.yml",
-    "playbooks/tasks/bake_clean.yml",
+    "playbooks/bake/tasks/clean.yml",
     "requirements.txt",
     "ansible.cfg",
 )
