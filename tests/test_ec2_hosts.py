@@ -19,7 +19,9 @@ USER_DATA = ROOT / "playbooks" / "provision" / "templates" / "user_data.yml.j2"
 
 
 def test_the_launch_templates_user_data_gives_the_boot_unit_its_host_json():
-    rendered = jinja2.Template(USER_DATA.read_text()).render(
+    # Its own folder loads what it includes (the SSM agent's installation).
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(USER_DATA.parent))  # noqa: S701 (YAML)
+    rendered = env.get_template(USER_DATA.name).render(
         platform_name="stream",
         platform_env="local",
         role="web",
