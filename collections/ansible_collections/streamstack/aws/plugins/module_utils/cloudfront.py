@@ -12,7 +12,13 @@ import base64
 import binascii
 import re
 
+from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    AWSErrorHandler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
 # The CloudFront control plane throttles at a few requests per second per account.
 RETRY_DECORATOR = AWSRetry.jittered_backoff(retries=10)
@@ -26,6 +32,7 @@ def cloudfront_client(module):
     return module.client("cloudfront", retry_decorator=RETRY_DECORATOR)
 
 
+@AWSErrorHandler.common_error_handler("list {list_key}")
 def list_all(client, operation, list_key, item_key=None, **filters):
     """Every item of a Marker-paginated CloudFront list (most have no boto3 paginator);
     ``filters`` are the operation's own parameters (e.g. ``Type="custom"``)."""
@@ -100,8 +107,115 @@ def pem_fingerprint(pem):
         return None
 
 
-def diff_result(module, before, after):
-    """The ``diff`` key for exit_json, only when --diff was asked for."""
-    if not module._diff:
-        return {}
-    return {"diff": {"before": before or {}, "after": after or {}}}
+def find_named(client, operation, list_key, name, *, item_key=None, config_key=None, **filters):
+    """The listed item whose name (in its ``config_key`` when the list nests it) is ``name``."""
+    for item in list_all(client, operation, list_key, item_key=item_key, **filters):
+        if (item.get(config_key) if config_key else item).get("Name") == name:
+            return item
+    return None
+
+
+class ConfigResource:
+    """A CloudFront resource that is one ``<Kind>Config`` under optimistic locking (key group,
+    origin access control, public key, response headers policy): read with the ETag that an
+    update or delete must quote (``IfMatch``), created, updated and deleted.
+
+    Errors are AnsibleAWSError naming the resource (``label`` and its ID); a stale ETag (someone
+    else changed it since we read it) fails asking to run again, never overwrites.
+    """
+
+    def __init__(self, client, kind, label, *, missing_code, in_use_code, in_use_hint):
+        self.client, self.kind, self.label = client, kind, label
+        self.missing_code, self.in_use_code, self.in_use_hint = (
+            missing_code,
+            in_use_code,
+            in_use_hint,
+        )
+        self._snake = re.sub(r"(?<!^)(?=[A-Z])", "_", kind).lower()  # KeyGroup: key_group
+
+    def _call(self, action, **params):
+        return getattr(self.client, f"{action}_{self._snake}")(aws_retry=True, **params)
+
+    @AWSErrorHandler.common_error_handler("read {self.label} {resource_id}")
+    def get(self, resource_id):
+        """(the resource as CloudFront returns it, with ``<Kind>Config``; its ETag), or (None,
+        None) when it was deleted since it was listed."""
+        try:
+            response = self._call("get", Id=resource_id)
+        except is_boto3_error_code(self.missing_code):
+            return None, None
+        return response[self.kind], response["ETag"]
+
+    @AWSErrorHandler.common_error_handler("create {self.label} {config[Name]}")
+    def create(self, config):
+        """(the new resource, its ETag)."""
+        response = self._call("create", **{f"{self.kind}Config": config})
+        return response[self.kind], response.get("ETag")
+
+    @AWSErrorHandler.common_error_handler("update {self.label} {resource_id}")
+    def update(self, resource_id, etag, config):
+        """(the resource after the update, its new ETag)."""
+        try:
+            response = self._call(
+                "update", Id=resource_id, IfMatch=etag, **{f"{self.kind}Config": config}
+            )
+        except is_boto3_error_code(STALE_ETAG_CODES) as e:
+            raise AnsibleAWSError(
+                message=f"{self.label.capitalize()} {resource_id} changed while updating it;"
+                " run again",
+                exception=e,
+            ) from e
+        return response[self.kind], response.get("ETag")
+
+    @AWSErrorHandler.common_error_handler("delete {self.label} {resource_id}")
+    def delete(self, resource_id, etag):
+        try:
+            self._call("delete", Id=resource_id, IfMatch=etag)
+        except is_boto3_error_code(self.missing_code):
+            pass  # deleted meanwhile: the goal is reached
+        except is_boto3_error_code(self.in_use_code) as e:  # pylint: disable=duplicate-except
+            raise AnsibleAWSError(
+                message=f"{self.label.capitalize()} {resource_id} {self.in_use_hint}", exception=e
+            ) from e
+
+    def config(self, resource):
+        return resource[f"{self.kind}Config"]
+
+
+def ensure_config(module, resource, existing_id, desired, *, key, view, result, merge=None):
+    """The present state of a ConfigResource: created from ``desired``, or updated when its
+    ``view`` differs (``merge(live config)`` is what an update sends, else ``desired``); check
+    mode changes nothing and returns it as it would be. Exits."""
+
+    def exit_with(changed, resource_id, config, etag, before=None, after=None):
+        diff = diff_result(module, before, after) if changed else {}
+        module.exit_json(changed=changed, **{key: result(resource_id, config, etag)}, **diff)
+
+    current, etag = resource.get(existing_id) if existing_id else (None, None)
+    if current is None:
+        after = view(desired)
+        if module.check_mode:
+            exit_with(True, None, desired, None, {}, after)
+        created, etag = resource.create(desired)
+        exit_with(True, created["Id"], resource.config(created), etag, {}, after)
+    live = resource.config(current)
+    wanted = merge(live) if merge else desired
+    before, after = view(live), view(wanted)
+    if before == after:
+        exit_with(False, existing_id, live, etag)
+    if module.check_mode:
+        exit_with(True, existing_id, wanted, etag, before, after)
+    updated, etag = resource.update(existing_id, etag, wanted)
+    exit_with(True, existing_id, resource.config(updated), etag, before, after)
+
+
+def ensure_config_absent(module, resource, existing_id, *, key, view):
+    """The absent state of a ConfigResource: deleted quoting its ETag (none in check mode)."""
+    current, etag = resource.get(existing_id) if existing_id else (None, None)
+    if current is None:
+        module.exit_json(changed=False, **{key: {}})
+    if not module.check_mode:
+        resource.delete(existing_id, etag)
+    module.exit_json(
+        changed=True, **{key: {}}, **diff_result(module, view(resource.config(current)), {})
+    )

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import error_handler
+
+DYNAMODB_ERRORS = error_handler("ResourceNotFoundException")
 
 # Right after CreateTable DynamoDB is still enabling a table's continuous backups and answers
 # UpdateContinuousBackups with ContinuousBackupsUnavailableException ("Backups are being enabled
@@ -17,6 +20,7 @@ _PITR_RETRY = AWSRetry.jittered_backoff(
 )
 
 
+@DYNAMODB_ERRORS.common_error_handler("update continuous backups of {table}")
 def update_continuous_backups(client, table, specification):
     """UpdateContinuousBackups, retried until the table's continuous backups are available."""
     return _PITR_RETRY(client.update_continuous_backups)(

@@ -8,39 +8,35 @@ from __future__ import annotations
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import aws_call
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    planned_tags,
+    sync_tags,
+)
 
 
-def live_tags(module, client, arn):
-    try:
-        found = client.list_tags_for_resource(aws_retry=True, ResourceArn=arn)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to list the tags of {arn}")
+def live_tags(client, arn):
+    found = aws_call(f"list the tags of {arn}", client.list_tags_for_resource, ResourceArn=arn)
     return boto3_tag_list_to_ansible_dict(found.get("ResourceTags", []))
 
 
-def sync_tags(module, client, arn, wanted, purge, check):
+def retag(module, client, arn, wanted, purge):
     """Bring the resource's tags to ``wanted`` (None: leave them) in one call.
 
     Returns (changed, tags before, tags after)."""
-    before = live_tags(module, client, arn)
-    if wanted is None:
-        return False, before, before
-    add, remove = compare_aws_tags(before, wanted, purge)
-    after = {k: v for k, v in {**before, **add}.items() if k not in remove}
-    if (add or remove) and not check:
+    before = live_tags(client, arn)
+
+    def update(add, remove):
         request = {"ResourceArn": arn}
         if add:
             request["TagsToAdd"] = ansible_dict_to_boto3_tag_list(add)
         if remove:
             request["TagsToRemove"] = list(remove)
-        try:
-            client.update_tags_for_resource(aws_retry=True, **request)
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to tag {arn}")
-    return bool(add or remove), before, after
+        aws_call(f"tag {arn}", client.update_tags_for_resource, **request)
+
+    changed = sync_tags(module, before, wanted, purge, update=update)
+    return changed, before, planned_tags(before, wanted, purge)
 
 
 def option_value(value):

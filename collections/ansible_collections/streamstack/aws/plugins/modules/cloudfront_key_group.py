@@ -98,31 +98,21 @@ key_group:
       type: str
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    STALE_ETAG_CODES,
+    ConfigResource,
     cloudfront_client,
-    diff_result,
+    ensure_config,
+    ensure_config_absent,
+    find_named,
     list_all,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
-
-
-def find_by_name(module, client, name):
-    try:
-        groups = list_all(client, "list_key_groups", "KeyGroupList", item_key="KeyGroup")
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to list key groups")
-    return next((g for g in groups if g["KeyGroupConfig"].get("Name") == name), None)
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import AnsibleAWSError
 
 
 def resolve_public_keys(module, client, refs):
     """IDs for the given public key IDs or names; unknown ones fail with their names."""
-    try:
-        keys = list_all(client, "list_public_keys", "PublicKeyList")
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to list public keys")
+    keys = list_all(client, "list_public_keys", "PublicKeyList")
     by_id = {key["Id"]: key["Id"] for key in keys}
     by_name = {key["Name"]: key["Id"] for key in keys}
     ids, unknown = [], []
@@ -141,14 +131,6 @@ def resolve_public_keys(module, client, refs):
     return sorted(ids)
 
 
-def get_group(module, client, group_id):
-    try:
-        response = client.get_key_group(Id=group_id, aws_retry=True)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to read key group {group_id}")
-    return response["KeyGroup"]["KeyGroupConfig"], response["ETag"]
-
-
 def view(config):
     return {
         "name": config.get("Name"),
@@ -165,78 +147,15 @@ def to_result(group_id, config, etag=None):
     return result
 
 
-def ensure_present(module, client, existing):
+def desired_config(module, client):
     refs = module.params["public_keys"]
     if not 1 <= len(refs) <= 5:
         module.fail_json(msg=f"public_keys must list 1 to 5 keys, not {len(refs)}")
-    desired = {
+    return {
         "Name": module.params["name"],
         "Items": resolve_public_keys(module, client, refs),
         "Comment": module.params["comment"],
     }
-    after = view(desired)
-    if existing is None:
-        if module.check_mode:
-            module.exit_json(
-                changed=True, key_group=to_result(None, desired), **diff_result(module, {}, after)
-            )
-        try:
-            response = client.create_key_group(KeyGroupConfig=desired, aws_retry=True)
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to create key group {desired['Name']}")
-        group = response["KeyGroup"]
-        module.exit_json(
-            changed=True,
-            key_group=to_result(group["Id"], group["KeyGroupConfig"], response.get("ETag")),
-            **diff_result(module, {}, after),
-        )
-
-    group_id = existing["Id"]
-    current, etag = get_group(module, client, group_id)
-    before = view(current)
-    if before == after:
-        module.exit_json(changed=False, key_group=to_result(group_id, current, etag))
-    if module.check_mode:
-        module.exit_json(
-            changed=True,
-            key_group=to_result(group_id, desired, etag),
-            **diff_result(module, before, after),
-        )
-    try:
-        response = client.update_key_group(
-            Id=group_id, IfMatch=etag, KeyGroupConfig=desired, aws_retry=True
-        )
-    except is_boto3_error_code(STALE_ETAG_CODES) as e:
-        module.fail_json_aws(e, msg=f"Key group {group_id} changed while updating it; run again")
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to update key group {group_id}")
-    group = response["KeyGroup"]
-    module.exit_json(
-        changed=True,
-        key_group=to_result(group_id, group["KeyGroupConfig"], response.get("ETag")),
-        **diff_result(module, before, after),
-    )
-
-
-def ensure_absent(module, client, existing):
-    if existing is None:
-        module.exit_json(changed=False, key_group={})
-    group_id = existing["Id"]
-    current, etag = get_group(module, client, group_id)
-    if not module.check_mode:
-        try:
-            client.delete_key_group(Id=group_id, IfMatch=etag, aws_retry=True)
-        except is_boto3_error_code("NoSuchResource"):
-            pass  # deleted meanwhile: the goal is reached
-        except is_boto3_error_code("ResourceInUse") as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(
-                e,
-                msg=f"Key group {group_id} is still trusted by a distribution's cache behaviour;"
-                " remove it from trusted_key_groups first",
-            )
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Failed to delete key group {group_id}")
-    module.exit_json(changed=True, key_group={}, **diff_result(module, view(current), {}))
 
 
 def main():
@@ -252,11 +171,38 @@ def main():
         required_if=[("state", "present", ["public_keys"])],
     )
     client = cloudfront_client(module)
-    existing = find_by_name(module, client, module.params["name"])
-    if module.params["state"] == "present":
-        ensure_present(module, client, existing)
-    else:
-        ensure_absent(module, client, existing)
+    resource = ConfigResource(
+        client,
+        "KeyGroup",
+        "key group",
+        missing_code="NoSuchResource",
+        in_use_code="ResourceInUse",
+        in_use_hint="is still trusted by a distribution's cache behaviour;"
+        " remove it from trusted_key_groups first",
+    )
+    try:
+        existing = find_named(
+            client,
+            "list_key_groups",
+            "KeyGroupList",
+            module.params["name"],
+            item_key="KeyGroup",
+            config_key="KeyGroupConfig",
+        )
+        existing_id = existing["Id"] if existing else None
+        if module.params["state"] == "present":
+            ensure_config(
+                module,
+                resource,
+                existing_id,
+                desired_config(module, client),
+                key="key_group",
+                view=view,
+                result=to_result,
+            )
+        ensure_config_absent(module, resource, existing_id, key="key_group", view=view)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

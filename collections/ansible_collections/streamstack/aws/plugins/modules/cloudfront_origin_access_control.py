@@ -134,15 +134,15 @@ origin_access_control:
 """
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    STALE_ETAG_CODES,
+    ConfigResource,
     cloudfront_client,
-    diff_result,
-    list_all,
+    ensure_config,
+    ensure_config_absent,
+    find_named,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import AnsibleAWSError
 
 CONFIG_KEYS = (
     "Name",
@@ -151,23 +151,6 @@ CONFIG_KEYS = (
     "SigningBehavior",
     "SigningProtocol",
 )
-
-
-def find_by_name(module, client, name):
-    try:
-        controls = list_all(client, "list_origin_access_controls", "OriginAccessControlList")
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to list origin access controls")
-    return next((c for c in controls if c.get("Name") == name), None)
-
-
-def get_config(module, client, control_id):
-    """The configuration and the ETag an update or delete must quote."""
-    try:
-        response = client.get_origin_access_control(Id=control_id, aws_retry=True)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to read origin access control {control_id}")
-    return response["OriginAccessControl"]["OriginAccessControlConfig"], response["ETag"]
 
 
 def comparable(config):
@@ -180,90 +163,6 @@ def to_result(control_id, config, etag=None):
     if etag:
         result["etag"] = etag
     return result
-
-
-def ensure_present(module, client, existing):
-    desired = {
-        "Name": module.params["name"],
-        "Description": module.params["description"],
-        "OriginAccessControlOriginType": module.params["origin_type"],
-        "SigningBehavior": module.params["signing_behavior"],
-        "SigningProtocol": module.params["signing_protocol"],
-    }
-    if existing is None:
-        if module.check_mode:
-            module.exit_json(
-                changed=True,
-                origin_access_control=to_result(None, desired),
-                **diff_result(module, {}, desired),
-            )
-        try:
-            response = client.create_origin_access_control(
-                OriginAccessControlConfig=desired, aws_retry=True
-            )
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to create origin access control {desired['Name']}")
-        control = response["OriginAccessControl"]
-        module.exit_json(
-            changed=True,
-            origin_access_control=to_result(
-                control["Id"], control["OriginAccessControlConfig"], response.get("ETag")
-            ),
-            **diff_result(module, {}, desired),
-        )
-
-    control_id = existing["Id"]
-    current, etag = get_config(module, client, control_id)
-    before = comparable(current)
-    if before == desired:
-        module.exit_json(changed=False, origin_access_control=to_result(control_id, current, etag))
-    if module.check_mode:
-        module.exit_json(
-            changed=True,
-            origin_access_control=to_result(control_id, desired, etag),
-            **diff_result(module, before, desired),
-        )
-    try:
-        response = client.update_origin_access_control(
-            Id=control_id, IfMatch=etag, OriginAccessControlConfig=desired, aws_retry=True
-        )
-    except is_boto3_error_code(STALE_ETAG_CODES) as e:
-        module.fail_json_aws(
-            e, msg=f"Origin access control {control_id} changed while updating it; run again"
-        )
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to update origin access control {control_id}")
-    module.exit_json(
-        changed=True,
-        origin_access_control=to_result(
-            control_id,
-            response["OriginAccessControl"]["OriginAccessControlConfig"],
-            response.get("ETag"),
-        ),
-        **diff_result(module, before, desired),
-    )
-
-
-def ensure_absent(module, client, existing):
-    if existing is None:
-        module.exit_json(changed=False, origin_access_control={})
-    control_id = existing["Id"]
-    current, etag = get_config(module, client, control_id)
-    before = comparable(current)
-    if not module.check_mode:
-        try:
-            client.delete_origin_access_control(Id=control_id, IfMatch=etag, aws_retry=True)
-        except is_boto3_error_code("NoSuchOriginAccessControl"):
-            pass  # deleted meanwhile: the goal is reached
-        except is_boto3_error_code("OriginAccessControlInUse") as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(
-                e,
-                msg=f"Origin access control {control_id} is still used by a distribution;"
-                " remove it from the distribution's origins first",
-            )
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Failed to delete origin access control {control_id}")
-    module.exit_json(changed=True, origin_access_control={}, **diff_result(module, before, {}))
 
 
 def main():
@@ -281,11 +180,35 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = cloudfront_client(module)
-    existing = find_by_name(module, client, module.params["name"])
-    if module.params["state"] == "present":
-        ensure_present(module, client, existing)
-    else:
-        ensure_absent(module, client, existing)
+    resource = ConfigResource(
+        client,
+        "OriginAccessControl",
+        "origin access control",
+        missing_code="NoSuchOriginAccessControl",
+        in_use_code="OriginAccessControlInUse",
+        in_use_hint="is still used by a distribution; remove it from the distribution's"
+        " origins first",
+    )
+    desired = {
+        "Name": module.params["name"],
+        "Description": module.params["description"],
+        "OriginAccessControlOriginType": module.params["origin_type"],
+        "SigningBehavior": module.params["signing_behavior"],
+        "SigningProtocol": module.params["signing_protocol"],
+    }
+    key = "origin_access_control"
+    try:
+        existing = find_named(
+            client, "list_origin_access_controls", "OriginAccessControlList", desired["Name"]
+        )
+        existing_id = existing["Id"] if existing else None
+        if module.params["state"] == "present":
+            ensure_config(
+                module, resource, existing_id, desired, key=key, view=comparable, result=to_result
+            )
+        ensure_config_absent(module, resource, existing_id, key=key, view=comparable)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

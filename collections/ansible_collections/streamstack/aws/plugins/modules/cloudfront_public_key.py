@@ -160,16 +160,16 @@ import hashlib
 import time
 
 from ansible.module_utils.basic import missing_required_lib
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    STALE_ETAG_CODES,
+    ConfigResource,
     cloudfront_client,
-    diff_result,
+    find_named,
     list_all,
     pem_fingerprint,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import AnsibleAWSError
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
 
 def fingerprint(pem):
@@ -195,27 +195,8 @@ def public_half(module, private_pem):
     )
 
 
-def find_by_name(module, client, name):
-    try:
-        keys = list_all(client, "list_public_keys", "PublicKeyList")
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to list public keys")
-    return next((key for key in keys if key.get("Name") == name), None)
-
-
-def get_key(module, client, key_id):
-    try:
-        response = client.get_public_key(Id=key_id, aws_retry=True)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to read public key {key_id}")
-    return response["PublicKey"], response["ETag"]
-
-
-def key_groups_using(module, client, key_id):
-    try:
-        groups = list_all(client, "list_key_groups", "KeyGroupList", item_key="KeyGroup")
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to list key groups")
+def key_groups_using(client, key_id):
+    groups = list_all(client, "list_key_groups", "KeyGroupList", item_key="KeyGroup")
     return sorted(
         group["KeyGroupConfig"]["Name"]
         for group in groups
@@ -242,32 +223,13 @@ def to_result(key_id, config, etag=None, created=None):
     return result
 
 
-def create(module, client, config):
-    try:
-        response = client.create_public_key(PublicKeyConfig=config, aws_retry=True)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to upload public key {config['Name']}")
-    key = response["PublicKey"]
-    return to_result(
-        key["Id"], key["PublicKeyConfig"], response.get("ETag"), key.get("CreatedTime")
-    )
-
-
-def delete(module, client, key_id, etag):
-    try:
-        client.delete_public_key(Id=key_id, IfMatch=etag, aws_retry=True)
-    except is_boto3_error_code("NoSuchPublicKey"):
-        pass  # deleted meanwhile: the goal is reached
-    except is_boto3_error_code("PublicKeyInUse") as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(
-            e, msg=f"Public key {key_id} is still in a key group; remove it there first"
-        )
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to delete public key {key_id}")
+def create(resource, config):
+    key, etag = resource.create(config)
+    return to_result(key["Id"], key["PublicKeyConfig"], etag, key.get("CreatedTime"))
 
 
 def fail_if_in_key_groups(module, client, key_id, action):
-    groups = key_groups_using(module, client, key_id)
+    groups = key_groups_using(client, key_id)
     if groups:
         module.fail_json(
             msg=f"Cannot {action} public key {module.params['name']} ({key_id}): it is in"
@@ -278,7 +240,7 @@ def fail_if_in_key_groups(module, client, key_id, action):
         )
 
 
-def ensure_present(module, client, existing):
+def ensure_present(module, client, resource, key_id):
     name = module.params["name"]
     pem = module.params["public_key"]
     if pem_fingerprint(pem) is None:
@@ -292,7 +254,8 @@ def ensure_present(module, client, existing):
         "EncodedKey": pem.strip() + "\n",
         "Comment": module.params["comment"],
     }
-    if existing is None:
+    key, etag = resource.get(key_id) if key_id else (None, None)
+    if key is None:
         if module.check_mode:
             module.exit_json(
                 changed=True,
@@ -300,7 +263,7 @@ def ensure_present(module, client, existing):
                 public_key=to_result(None, desired),
                 **diff_result(module, {}, view(desired)),
             )
-        result = create(module, client, desired)
+        result = create(resource, desired)
         module.exit_json(
             changed=True,
             replaced=False,
@@ -308,8 +271,6 @@ def ensure_present(module, client, existing):
             **diff_result(module, {}, view(desired)),
         )
 
-    key_id = existing["Id"]
-    key, etag = get_key(module, client, key_id)
     current = key["PublicKeyConfig"]
     before, after = view(current), view(desired)
     if before == after:
@@ -339,8 +300,8 @@ def ensure_present(module, client, existing):
                 public_key=to_result(None, desired),
                 **diff_result(module, before, after),
             )
-        delete(module, client, key_id, etag)
-        result = create(module, client, desired)
+        resource.delete(key_id, etag)
+        result = create(resource, desired)
         module.exit_json(
             changed=True,
             replaced=True,
@@ -358,33 +319,22 @@ def ensure_present(module, client, existing):
             public_key=to_result(key_id, update, etag),
             **diff_result(module, before, after),
         )
-    try:
-        response = client.update_public_key(
-            Id=key_id, IfMatch=etag, PublicKeyConfig=update, aws_retry=True
-        )
-    except is_boto3_error_code(STALE_ETAG_CODES) as e:
-        module.fail_json_aws(e, msg=f"Public key {key_id} changed while updating it; run again")
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to update public key {key_id}")
-    key = response["PublicKey"]
+    key, etag = resource.update(key_id, etag, update)
     module.exit_json(
         changed=True,
         replaced=False,
-        public_key=to_result(
-            key_id, key["PublicKeyConfig"], response.get("ETag"), key.get("CreatedTime")
-        ),
+        public_key=to_result(key_id, key["PublicKeyConfig"], etag, key.get("CreatedTime")),
         **diff_result(module, before, after),
     )
 
 
-def ensure_absent(module, client, existing):
-    if existing is None:
+def ensure_absent(module, client, resource, key_id):
+    key, etag = resource.get(key_id) if key_id else (None, None)
+    if key is None:
         module.exit_json(changed=False, replaced=False, public_key={})
-    key_id = existing["Id"]
-    key, etag = get_key(module, client, key_id)
     fail_if_in_key_groups(module, client, key_id, "delete")
     if not module.check_mode:
-        delete(module, client, key_id, etag)
+        resource.delete(key_id, etag)
     module.exit_json(
         changed=True,
         replaced=False,
@@ -411,11 +361,22 @@ def main():
     if module.params["private_key"]:
         module.params["public_key"] = public_half(module, module.params["private_key"])
     client = cloudfront_client(module)
-    existing = find_by_name(module, client, module.params["name"])
-    if module.params["state"] == "present":
-        ensure_present(module, client, existing)
-    else:
-        ensure_absent(module, client, existing)
+    resource = ConfigResource(
+        client,
+        "PublicKey",
+        "public key",
+        missing_code="NoSuchPublicKey",
+        in_use_code="PublicKeyInUse",
+        in_use_hint="is still in a key group; remove it there first",
+    )
+    try:
+        existing = find_named(client, "list_public_keys", "PublicKeyList", module.params["name"])
+        key_id = existing["Id"] if existing else None
+        if module.params["state"] == "present":
+            ensure_present(module, client, resource, key_id)
+        ensure_absent(module, client, resource, key_id)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

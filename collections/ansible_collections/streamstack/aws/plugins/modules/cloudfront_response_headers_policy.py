@@ -217,46 +217,21 @@ response_headers_policy:
       type: dict
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
-    STALE_ETAG_CODES,
+    ConfigResource,
     cloudfront_client,
-    diff_result,
-    list_all,
+    ensure_config,
+    ensure_config_absent,
+    find_named,
     normalize,
     prune,
     to_cf_list,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import AnsibleAWSError
 
 # Parts of the configuration this module decides; others (CORS, Server-Timing) are kept.
 OWNED = ("Name", "Comment", "SecurityHeadersConfig", "CustomHeadersConfig", "RemoveHeadersConfig")
-
-
-def find_by_name(module, client, name):
-    """(id, config, etag) of the custom policy with this name, or None."""
-    try:
-        policies = list_all(
-            client,
-            "list_response_headers_policies",
-            "ResponseHeadersPolicyList",
-            item_key="ResponseHeadersPolicy",
-            Type="custom",
-        )
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to list response headers policies")
-    for policy in policies:
-        if policy["ResponseHeadersPolicyConfig"].get("Name") == name:
-            try:
-                response = client.get_response_headers_policy(Id=policy["Id"], aws_retry=True)
-            except is_boto3_error_code("NoSuchResponseHeadersPolicy"):
-                return None  # deleted since it was listed
-            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-                module.fail_json_aws(e, msg=f"Failed to read response headers policy {name}")
-            found = response["ResponseHeadersPolicy"]
-            return found["Id"], found["ResponseHeadersPolicyConfig"], response["ETag"]
-    return None
 
 
 def security_headers(spec):
@@ -358,86 +333,6 @@ def to_result(policy_id, config, etag=None):
     return result
 
 
-def ensure_present(module, client, existing):
-    desired = desired_config(module)
-    if existing is None:
-        after = canonical(desired)
-        if module.check_mode:
-            module.exit_json(
-                changed=True,
-                response_headers_policy=to_result(None, desired),
-                **diff_result(module, {}, after),
-            )
-        try:
-            response = client.create_response_headers_policy(
-                ResponseHeadersPolicyConfig=desired, aws_retry=True
-            )
-        except AWS_ERRORS as e:
-            module.fail_json_aws(
-                e, msg=f"Failed to create response headers policy {desired['Name']}"
-            )
-        policy = response["ResponseHeadersPolicy"]
-        module.exit_json(
-            changed=True,
-            response_headers_policy=to_result(
-                policy["Id"], policy["ResponseHeadersPolicyConfig"], response.get("ETag")
-            ),
-            **diff_result(module, {}, after),
-        )
-
-    policy_id, live, etag = existing
-    merged = merged_config(live, desired)
-    before, after = canonical(live), canonical(merged)
-    if before == after:
-        module.exit_json(changed=False, response_headers_policy=to_result(policy_id, live, etag))
-    if module.check_mode:
-        module.exit_json(
-            changed=True,
-            response_headers_policy=to_result(policy_id, merged, etag),
-            **diff_result(module, before, after),
-        )
-    try:
-        response = client.update_response_headers_policy(
-            Id=policy_id, IfMatch=etag, ResponseHeadersPolicyConfig=merged, aws_retry=True
-        )
-    except is_boto3_error_code(STALE_ETAG_CODES) as e:
-        module.fail_json_aws(
-            e, msg=f"Response headers policy {policy_id} changed while updating it; run again"
-        )
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to update response headers policy {policy_id}")
-    policy = response["ResponseHeadersPolicy"]
-    module.exit_json(
-        changed=True,
-        response_headers_policy=to_result(
-            policy_id, policy["ResponseHeadersPolicyConfig"], response.get("ETag")
-        ),
-        **diff_result(module, before, after),
-    )
-
-
-def ensure_absent(module, client, existing):
-    if existing is None:
-        module.exit_json(changed=False, response_headers_policy={})
-    policy_id, live, etag = existing
-    if not module.check_mode:
-        try:
-            client.delete_response_headers_policy(Id=policy_id, IfMatch=etag, aws_retry=True)
-        except is_boto3_error_code("NoSuchResponseHeadersPolicy"):
-            pass  # deleted meanwhile: the goal is reached
-        except is_boto3_error_code("ResponseHeadersPolicyInUse") as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(
-                e,
-                msg=f"Response headers policy {policy_id} is still named by a distribution's"
-                " cache behaviour; remove it there first",
-            )
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Failed to delete response headers policy {policy_id}")
-    module.exit_json(
-        changed=True, response_headers_policy={}, **diff_result(module, canonical(live), {})
-    )
-
-
 def main():
     override = dict(type="bool", default=True)
     argument_spec = dict(
@@ -519,11 +414,41 @@ def main():
     )
     module = AnsibleAWSModule(argument_spec=argument_spec, supports_check_mode=True)
     client = cloudfront_client(module)
-    existing = find_by_name(module, client, module.params["name"])
-    if module.params["state"] == "present":
-        ensure_present(module, client, existing)
-    else:
-        ensure_absent(module, client, existing)
+    resource = ConfigResource(
+        client,
+        "ResponseHeadersPolicy",
+        "response headers policy",
+        missing_code="NoSuchResponseHeadersPolicy",
+        in_use_code="ResponseHeadersPolicyInUse",
+        in_use_hint="is still named by a distribution's cache behaviour; remove it there first",
+    )
+    key = "response_headers_policy"
+    try:
+        existing = find_named(
+            client,
+            "list_response_headers_policies",
+            "ResponseHeadersPolicyList",
+            module.params["name"],
+            item_key="ResponseHeadersPolicy",
+            config_key="ResponseHeadersPolicyConfig",
+            Type="custom",
+        )
+        existing_id = existing["Id"] if existing else None
+        if module.params["state"] == "present":
+            desired = desired_config(module)
+            ensure_config(
+                module,
+                resource,
+                existing_id,
+                desired,
+                key=key,
+                view=canonical,
+                result=to_result,
+                merge=lambda live: merged_config(live, desired),
+            )
+        ensure_config_absent(module, resource, existing_id, key=key, view=canonical)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

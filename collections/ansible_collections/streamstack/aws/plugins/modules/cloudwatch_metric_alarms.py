@@ -188,7 +188,15 @@ deleted:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    AWSErrorHandler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
+    exit_absent,
+    exit_present,
+    require_unique,
+)
 
 ALARM_SPEC = dict(
     name=dict(type="str", required=True),
@@ -294,7 +302,8 @@ def comparable(params):
     return out
 
 
-def describe(module, client, names=None, prefix=None):
+@AWSErrorHandler.common_error_handler("describe the alarms")
+def describe(client, names=None, prefix=None):
     """Metric alarms by name (100 a request) or by name prefix, keyed by name."""
     found = {}
     paginator = client.get_paginator("describe_alarms")
@@ -303,15 +312,27 @@ def describe(module, client, names=None, prefix=None):
         requests += [{"AlarmNames": names[i : i + 100]} for i in range(0, len(names), 100)]
     if prefix:
         requests.append({"AlarmNamePrefix": prefix})
-    try:
-        for request in requests:
-            for page in paginator.paginate(
-                AlarmTypes=["MetricAlarm"], **request
-            ).build_full_result()["MetricAlarms"]:
-                found[page["AlarmName"]] = page
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe the alarms")
+    for request in requests:
+        for page in paginator.paginate(AlarmTypes=["MetricAlarm"], **request).build_full_result()[
+            "MetricAlarms"
+        ]:
+            found[page["AlarmName"]] = page
     return found
+
+
+@AWSErrorHandler.common_error_handler("put alarm {name}")
+def put_alarm(module, client, name, params, current):
+    """PutMetricAlarm unless the alarm is as wanted; returns whether it changes."""
+    if current is not None and comparable(current) == comparable(params):
+        return False
+    if not module.check_mode:
+        client.put_metric_alarm(aws_retry=True, **params)
+    return True
+
+
+@AWSErrorHandler.common_error_handler("delete the alarms")
+def delete_alarms(client, names):
+    client.delete_alarms(aws_retry=True, AlarmNames=names)
 
 
 def ensure_present(module, client):
@@ -321,67 +342,34 @@ def ensure_present(module, client):
         if missing:
             module.fail_json(msg=f"alarm {alarm['name']}: {', '.join(missing)} required")
     names = [alarm["name"] for alarm in alarms]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        module.fail_json(msg=f"alarm names given more than once: {', '.join(duplicates)}")
-
-    live = describe(module, client, names=names)
-    created, updated, before, after = [], [], {}, {}
-    for alarm in alarms:
-        name = alarm["name"]
-        params = wanted(alarm)
-        desired = comparable(params)
-        current = comparable(live[name]) if name in live else None
-        if current is not None:
-            before[name] = current
-        after[name] = desired
-        if current == desired:
-            continue
-        (updated if current is not None else created).append(name)
-        if not module.check_mode:
-            try:
-                client.put_metric_alarm(aws_retry=True, **params)
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"Failed to put alarm {name}")
-
-    changed = bool(created or updated)
-    if changed and not module.check_mode:
-        live = describe(module, client, names=names)
-    # In check mode the alarms that would change are shown as they would be.
-    pending = set(created + updated) if module.check_mode else set()
-    result = [
-        camel_dict_to_snake_dict(wanted(alarm) if alarm["name"] in pending else live[alarm["name"]])
-        for alarm in alarms
-    ]
-    exit_set(
+    require_unique(module, names, "alarm names")
+    params = {alarm["name"]: wanted(alarm) for alarm in alarms}
+    exit_present(
         module,
         "alarms",
-        result,
-        changed=changed,
-        created=created,
-        updated=updated,
-        before=before,
-        after=after,
+        names,
+        describe(client, names=names),
+        apply=lambda name, current: put_alarm(module, client, name, params[name], current),
+        view=comparable,
+        wanted_view=lambda name, current: comparable(params[name]),
+        result=camel_dict_to_snake_dict,
+        planned=lambda name, wanted_view: camel_dict_to_snake_dict(params[name]),
+        refresh=lambda: describe(client, names=names),
     )
 
 
 def ensure_absent(module, client):
     names = [alarm["name"] for alarm in module.params["alarms"]]
-    live = describe(module, client, names=names, prefix=module.params["name_prefix"])
+    live = describe(client, names=names, prefix=module.params["name_prefix"])
     deleted = sorted(live)
-    if deleted and not module.check_mode:
-        for i in range(0, len(deleted), 100):
-            try:
-                client.delete_alarms(aws_retry=True, AlarmNames=deleted[i : i + 100])
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg="Failed to delete the alarms")
-    exit_set(
+    exit_absent(
         module,
         "alarms",
-        [camel_dict_to_snake_dict(live[name]) for name in deleted],
-        deleted=deleted,
+        deleted,
+        lambda batch: delete_alarms(client, batch),
+        batch=100,
         before={name: comparable(live[name]) for name in deleted},
-        after={},
+        items=[camel_dict_to_snake_dict(live[name]) for name in deleted],
     )
 
 
@@ -397,9 +385,12 @@ def main():
     if module.params["state"] == "present" and module.params["name_prefix"]:
         module.fail_json(msg="name_prefix selects alarms to delete; it needs state=absent")
     client = module.client("cloudwatch", retry_decorator=AWSRetry.jittered_backoff())
-    if module.params["state"] == "present":
-        ensure_present(module, client)
-    ensure_absent(module, client)
+    try:
+        if module.params["state"] == "present":
+            ensure_present(module, client)
+        ensure_absent(module, client)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

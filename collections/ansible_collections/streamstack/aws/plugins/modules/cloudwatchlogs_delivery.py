@@ -202,11 +202,19 @@ actions:
 import re
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    planned_tags,
+    sync_tags,
+)
+
+LOGS_ERRORS = error_handler("ResourceNotFoundException")
 
 NAME = re.compile(r"^[\w-]{1,60}$")
 # The delivery destination type AWS derives from the receiving resource's ARN.
@@ -222,57 +230,54 @@ class Deliveries:
         self.client = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
         self.actions = []
 
-    def fail(self, e, msg):
-        self.module.fail_json_aws(e, msg=msg)
-
+    @LOGS_ERRORS.list_error_handler("read delivery {kind} {name}")
     def get(self, kind, name):
         """The named source or destination with its tags, or None."""
         method, key = {
             "source": ("get_delivery_source", "deliverySource"),
             "destination": ("get_delivery_destination", "deliveryDestination"),
         }[kind]
-        try:
-            found = getattr(self.client, method)(aws_retry=True, name=name)[key]
-        except is_boto3_error_code("ResourceNotFoundException"):
-            return None
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            self.fail(e, f"Failed to read delivery {kind} {name}")
+        found = getattr(self.client, method)(aws_retry=True, name=name)[key]
         return dict(found, tags=self.tags(found["arn"]))
 
+    @LOGS_ERRORS.common_error_handler("describe the deliveries")
     def deliveries(self):
         """Every delivery of the account and region, with its tags read lazily."""
-        try:
-            pages = self.client.get_paginator("describe_deliveries").paginate()
-            return pages.build_full_result().get("deliveries", [])
-        except AWS_ERRORS as e:
-            self.fail(e, "Failed to describe the deliveries")
+        pages = self.client.get_paginator("describe_deliveries").paginate()
+        return pages.build_full_result().get("deliveries", [])
 
+    @LOGS_ERRORS.common_error_handler("read the tags of {arn}")
     def tags(self, arn):
-        try:
-            return self.client.list_tags_for_resource(aws_retry=True, resourceArn=arn)["tags"]
-        except AWS_ERRORS as e:
-            self.fail(e, f"Failed to read the tags of {arn}")
+        return self.client.list_tags_for_resource(aws_retry=True, resourceArn=arn)["tags"]
 
+    @LOGS_ERRORS.common_error_handler("{action}")
     def call(self, action, method, **request):
         """Do (or in check mode only note) one change; its response."""
         self.actions.append(action)
         if self.module.check_mode:
             return {}
-        try:
-            return getattr(self.client, method)(aws_retry=True, **request)
-        except AWS_ERRORS as e:
-            self.fail(e, f"Failed to {action}")
+        return getattr(self.client, method)(aws_retry=True, **request)
 
     def retag(self, kind, current):
-        tags, purge = self.module.params["tags"], self.module.params["purge_tags"]
-        if tags is None:
-            return current.get("tags", {})
-        add, remove = compare_aws_tags(current.get("tags", {}), tags, purge)
-        if remove:
-            self.call(f"untag {kind}", "untag_resource", resourceArn=current["arn"], tagKeys=remove)
-        if add:
-            self.call(f"tag {kind}", "tag_resource", resourceArn=current["arn"], tags=add)
-        return dict(tags) if purge else dict(current.get("tags", {}), **tags)
+        """Brings the resource's tags in line (each call noted, as every change is); returns
+        its tags after."""
+        tags, purge, arn = (
+            self.module.params["tags"],
+            self.module.params["purge_tags"],
+            current["arn"],
+        )
+        sync_tags(
+            self.module,
+            current.get("tags", {}),
+            tags,
+            purge,
+            tag=lambda add: self.call(f"tag {kind}", "tag_resource", resourceArn=arn, tags=add),
+            untag=lambda keys: self.call(
+                f"untag {kind}", "untag_resource", resourceArn=arn, tagKeys=keys
+            ),
+            check_mode=False,
+        )
+        return planned_tags(current.get("tags", {}), tags, purge)
 
 
 def destination_type(resource_arn):
@@ -533,7 +538,7 @@ def exit_with(module, api, before, source, destination, delivery):
         delivery_source=result(source),
         delivery_destination=result(destination),
         delivery=result(delivery),
-        diff={"before": before, "after": after},
+        **diff_result(module, before, after),
     )
 
 
@@ -574,10 +579,12 @@ def main():
     )
     validate(module)
     api = Deliveries(module)
-    if module.params["state"] == "present":
-        ensure_present(module, api)
-    else:
+    try:
+        if module.params["state"] == "present":
+            ensure_present(module, api)
         ensure_absent(module, api)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

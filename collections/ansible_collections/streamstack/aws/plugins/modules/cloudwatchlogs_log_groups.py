@@ -137,8 +137,21 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
+    exit_absent,
+    exit_present,
+    require_unique,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    planned_tags,
+    sync_tags,
+)
+
+LOGS_ERRORS = error_handler("ResourceNotFoundException")
 
 
 def group_arn(group):
@@ -155,34 +168,35 @@ def with_tags(client, group):
     return dict(group, tags=response["tags"])
 
 
-def describe(module, client, names):
+@LOGS_ERRORS.common_error_handler("describe the log groups")
+def describe(client, names):
     """The named groups that exist, keyed by name, with their tags."""
     found = {}
     paginator = client.get_paginator("describe_log_groups")
-    try:
-        for name in names:
-            pages = paginator.paginate(logGroupNamePrefix=name).build_full_result()
-            group = next((g for g in pages["logGroups"] if g["logGroupName"] == name), None)
-            group = with_tags(client, group) if group else None
-            if group is not None:
-                found[name] = group
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Failed to describe the log groups")
+    for name in names:
+        pages = paginator.paginate(logGroupNamePrefix=name).build_full_result()
+        group = next((g for g in pages["logGroups"] if g["logGroupName"] == name), None)
+        group = with_tags(client, group) if group else None
+        if group is not None:
+            found[name] = group
     return found
 
 
-def describe_prefix(module, client, prefix, tags):
+@LOGS_ERRORS.common_error_handler("describe the log groups under {prefix}")
+def describe_prefix(client, prefix, tags):
     """The groups under the prefix whose tags include all of ``tags``, keyed by name."""
     found = {}
     paginator = client.get_paginator("describe_log_groups")
-    try:
-        for group in paginator.paginate(logGroupNamePrefix=prefix).build_full_result()["logGroups"]:
-            group = with_tags(client, group)
-            if group is not None and tags.items() <= group["tags"].items():
-                found[group["logGroupName"]] = group
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to describe the log groups under {prefix}")
+    for group in paginator.paginate(logGroupNamePrefix=prefix).build_full_result()["logGroups"]:
+        group = with_tags(client, group)
+        if group is not None and tags.items() <= group["tags"].items():
+            found[group["logGroupName"]] = group
     return found
+
+
+@LOGS_ERRORS.deletion_error_handler("delete log group {name}")
+def delete_group(client, name):
+    client.delete_log_group(aws_retry=True, logGroupName=name)
 
 
 def view(group):
@@ -193,58 +207,94 @@ def to_result(group):
     return camel_dict_to_snake_dict(group, ignore_list=["tags"])
 
 
-def apply(module, client, spec, current):
+def planned(name, wanted):
+    return {
+        "log_group_name": name,
+        "retention_in_days": wanted["retention"],
+        "tags": wanted["tags"],
+    }
+
+
+@LOGS_ERRORS.common_error_handler("create or update log group {name}")
+def apply(module, client, name, spec, current):
     """Creates or updates one group; returns whether anything changed."""
-    name, retention = spec["name"], spec["retention"]
+    retention = spec["retention"]
     tags, purge = module.params["tags"], module.params["purge_tags"]
     check = module.check_mode
-    try:
-        if current is None:
-            if not check:
-                request = {"logGroupName": name}
-                if tags:
-                    request["tags"] = tags
-                if spec["kms_key_id"]:
-                    request["kmsKeyId"] = spec["kms_key_id"]
-                client.create_log_group(aws_retry=True, **request)
-                if retention is not None:
-                    client.put_retention_policy(
-                        aws_retry=True, logGroupName=name, retentionInDays=retention
-                    )
-            return True
-        changed = False
-        if current.get("retentionInDays") != retention:
-            changed = True
-            if check:
-                pass
-            elif retention is None:
-                client.delete_retention_policy(aws_retry=True, logGroupName=name)
-            else:
+    if current is None:
+        if not check:
+            request = {"logGroupName": name}
+            if tags:
+                request["tags"] = tags
+            if spec["kms_key_id"]:
+                request["kmsKeyId"] = spec["kms_key_id"]
+            client.create_log_group(aws_retry=True, **request)
+            if retention is not None:
                 client.put_retention_policy(
                     aws_retry=True, logGroupName=name, retentionInDays=retention
                 )
-        if tags is not None:
-            add, remove = compare_aws_tags(current.get("tags", {}), tags, purge)
-            if add or remove:
-                changed = True
-                arn = group_arn(current)
-                if remove and not check:
-                    client.untag_resource(aws_retry=True, resourceArn=arn, tagKeys=remove)
-                if add and not check:
-                    client.tag_resource(aws_retry=True, resourceArn=arn, tags=add)
-        return changed
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to create or update log group {name}")
+        return True
+    changed = False
+    if current.get("retentionInDays") != retention:
+        changed = True
+        if check:
+            pass
+        elif retention is None:
+            client.delete_retention_policy(aws_retry=True, logGroupName=name)
+        else:
+            client.put_retention_policy(
+                aws_retry=True, logGroupName=name, retentionInDays=retention
+            )
+    arn = group_arn(current)
+    return (
+        sync_tags(
+            module,
+            current.get("tags", {}),
+            tags,
+            purge,
+            tag=lambda add: client.tag_resource(aws_retry=True, resourceArn=arn, tags=add),
+            untag=lambda keys: client.untag_resource(aws_retry=True, resourceArn=arn, tagKeys=keys),
+        )
+        or changed
+    )
 
 
-def wanted_view(module, spec, current):
-    tags = module.params["tags"]
-    live_tags = (current or {}).get("tags", {})
-    if tags is None:
-        tags = live_tags
-    elif not module.params["purge_tags"]:
-        tags = dict(live_tags, **tags)
-    return {"retention": spec["retention"], "tags": tags}
+def run(module, client):
+    prefix = module.params["log_group_name_prefix"]
+    if prefix:
+        live = describe_prefix(client, prefix, module.params["tags"] or {})
+        specs, names = {}, sorted(live)
+    else:
+        specs = {spec["name"]: spec for spec in module.params["log_groups"]}
+        names = [spec["name"] for spec in module.params["log_groups"]]
+        require_unique(module, names, "log groups")
+        live = describe(client, names)
+
+    if module.params["state"] == "absent":
+        deleted = [name for name in names if name in live]
+        exit_absent(
+            module,
+            "log_groups",
+            deleted,
+            lambda name: delete_group(client, name),
+            before={name: view(live[name]) for name in deleted},
+        )
+    tags, purge = module.params["tags"], module.params["purge_tags"]
+    exit_present(
+        module,
+        "log_groups",
+        names,
+        live,
+        apply=lambda name, current: apply(module, client, name, specs[name], current),
+        view=view,
+        wanted_view=lambda name, current: {
+            "retention": specs[name]["retention"],
+            "tags": planned_tags((current or {}).get("tags", {}), tags, purge),
+        },
+        result=to_result,
+        planned=planned,
+        refresh=lambda: describe(client, names),
+    )
 
 
 def main():
@@ -273,69 +323,10 @@ def main():
     if prefix is not None and not prefix:
         module.fail_json(msg="log_group_name_prefix must not be empty (it would match every group)")
     client = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
-    if prefix:
-        live = describe_prefix(module, client, prefix, module.params["tags"] or {})
-        specs, names = [], sorted(live)
-    else:
-        specs = module.params["log_groups"]
-        names = [spec["name"] for spec in specs]
-        duplicates = sorted({name for name in names if names.count(name) > 1})
-        if duplicates:
-            module.fail_json(msg=f"log groups given more than once: {', '.join(duplicates)}")
-        live = describe(module, client, names)
-    before = {name: view(live[name]) for name in names if name in live}
-
-    if module.params["state"] == "absent":
-        deleted = [name for name in names if name in live]
-        for name in deleted if not module.check_mode else []:
-            try:
-                client.delete_log_group(aws_retry=True, logGroupName=name)
-            except is_boto3_error_code("ResourceNotFoundException"):
-                pass
-            except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-                module.fail_json_aws(e, msg=f"Failed to delete log group {name}")
-        exit_set(
-            module,
-            "log_groups",
-            [],
-            deleted=deleted,
-            before=before,
-            after={},
-        )
-
-    created, updated = [], []
-    after = {}
-    for spec in specs:
-        name = spec["name"]
-        after[name] = wanted_view(module, spec, live.get(name))
-        if apply(module, client, spec, live.get(name)):
-            (updated if name in live else created).append(name)
-    if (created or updated) and not module.check_mode:
-        live = describe(module, client, names)
-    # In check mode the groups that would change are shown as they would be.
-    pending = set(created + updated) if module.check_mode else set()
-    result = []
-    for name in names:
-        if name in pending:
-            planned = after[name]
-            result.append(
-                {
-                    "log_group_name": name,
-                    "retention_in_days": planned["retention"],
-                    "tags": planned["tags"],
-                }
-            )
-        else:
-            result.append(to_result(live[name]))
-    exit_set(
-        module,
-        "log_groups",
-        result,
-        created=created,
-        updated=updated,
-        before=before,
-        after=after,
-    )
+    try:
+        run(module, client)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

@@ -57,29 +57,31 @@ point_in_time_recovery:
       sample: ENABLED
 """
 
-import contextlib
-
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.streamstack.aws.plugins.module_utils.dynamodb import (
     update_continuous_backups,
 )
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
 
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+@error_handler("TableNotFoundException").list_error_handler(
+    "describe continuous backups of {table}"
+)
+def describe_backups(client, table):
+    return client.describe_continuous_backups(aws_retry=True, TableName=table)
 
 
 def describe(module, client, table):
-    try:
-        result = client.describe_continuous_backups(aws_retry=True, TableName=table)
-    except is_boto3_error_code("TableNotFoundException"):
+    found = describe_backups(client, table)
+    if found is None:
         module.fail_json(msg=f"DynamoDB table {table} does not exist")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to describe continuous backups of {table}")
-    return result["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
+    return found["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
 
 
 def main():
@@ -98,6 +100,13 @@ def main():
         module.fail_json(msg=f"recovery_period_days must be 1-35, got {period}")
 
     client = module.client("dynamodb", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        ensure(module, client, table, enabled, period)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+
+
+def ensure(module, client, table, enabled, period):
     current = describe(module, client, table)
     is_enabled = current.get("PointInTimeRecoveryStatus") == "ENABLED"
     wanted_period = period if period is not None else current.get("RecoveryPeriodInDays")
@@ -110,19 +119,15 @@ def main():
         spec = {"PointInTimeRecoveryEnabled": enabled}
         if enabled and wanted_period is not None:
             spec["RecoveryPeriodInDays"] = wanted_period
-        try:
-            update_continuous_backups(client, table, spec)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-            module.fail_json_aws(e, msg=f"Failed to update continuous backups of {table}")
+        update_continuous_backups(client, table, spec)
         after = describe(module, client, table)
 
     module.exit_json(
         changed=changed,
         point_in_time_recovery=camel_dict_to_snake_dict(after),
-        diff={
-            "before": {"point_in_time_recovery": is_enabled},
-            "after": {"point_in_time_recovery": enabled},
-        },
+        **diff_result(
+            module, {"point_in_time_recovery": is_enabled}, {"point_in_time_recovery": enabled}
+        ),
     )
 
 

@@ -130,38 +130,49 @@ table:
 """
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.dynamodb import (
+    DYNAMODB_ERRORS,
     update_continuous_backups,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, WAITER_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import AnsibleAWSError
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    planned_tags,
+    sync_tags,
+)
 
 TYPES = {"STRING": "S", "NUMBER": "N", "BINARY": "B"}
 
 
-def describe(module, client, name):
+@DYNAMODB_ERRORS.list_error_handler("describe table {name}")
+def describe_table(client, name):
+    return client.describe_table(aws_retry=True, TableName=name)["Table"]
+
+
+@DYNAMODB_ERRORS.common_error_handler("describe the settings of table {name}")
+def describe_settings(client, name, arn):
+    """(TTL description, point-in-time recovery description, tags response) of a table."""
+    ttl = client.describe_time_to_live(aws_retry=True, TableName=name)
+    backups = client.describe_continuous_backups(aws_retry=True, TableName=name)
+    return (
+        ttl.get("TimeToLiveDescription", {}),
+        backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {}),
+        client.list_tags_of_resource(aws_retry=True, ResourceArn=arn),
+    )
+
+
+def describe(client, name):
     """The table with its TTL, point-in-time recovery and tags, or None."""
-    try:
-        table = client.describe_table(aws_retry=True, TableName=name)["Table"]
-    except is_boto3_error_code("ResourceNotFoundException"):
+    table = describe_table(client, name)
+    if table is None:
         return None
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to describe table {name}")
-    try:
-        ttl = client.describe_time_to_live(aws_retry=True, TableName=name)
-        ttl = ttl.get("TimeToLiveDescription", {})
-        backups = client.describe_continuous_backups(aws_retry=True, TableName=name)
-        pitr = backups["ContinuousBackupsDescription"].get("PointInTimeRecoveryDescription", {})
-        tags = client.list_tags_of_resource(aws_retry=True, ResourceArn=table["TableArn"])
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to describe the settings of table {name}")
+    ttl, pitr, tags = describe_settings(client, name, table["TableArn"])
     table["ttl_attribute"] = (
         ttl.get("AttributeName", "")
         if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
@@ -222,11 +233,7 @@ def view(table):
 def wanted_view(module, current):
     params = module.params
     live = view(current) if current else {"ttl_attribute": "", "point_in_time_recovery": False}
-    tags = params["tags"]
-    if tags is None:
-        tags = live.get("tags", {})
-    elif not params["purge_tags"]:
-        tags = dict(live.get("tags", {}), **tags)
+    tags = planned_tags(live.get("tags", {}), params["tags"], params["purge_tags"])
     return {
         "billing": wanted_billing(params),
         "ttl_attribute": live["ttl_attribute"]
@@ -249,18 +256,16 @@ def billing_request(params):
     return request
 
 
+@DYNAMODB_ERRORS.common_error_handler("wait for table {name} ({waiter})")
 def wait(module, client, waiter, name):
     delay = 5
-    try:
-        client.get_waiter(waiter).wait(
-            TableName=name,
-            WaiterConfig={
-                "Delay": delay,
-                "MaxAttempts": max(1, module.params["wait_timeout"] // delay),
-            },
-        )
-    except WAITER_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Timed out waiting for table {name} ({waiter})")
+    client.get_waiter(waiter).wait(
+        TableName=name,
+        WaiterConfig={
+            "Delay": delay,
+            "MaxAttempts": max(1, module.params["wait_timeout"] // delay),
+        },
+    )
 
 
 def create(module, client, name):
@@ -280,9 +285,12 @@ def create(module, client, name):
     wait(module, client, "table_exists", name)
 
 
+@DYNAMODB_ERRORS.common_error_handler("create or update table {name}")
 def apply_settings(module, client, name, current, wanted):
     """Brings billing, TTL, PITR and tags of an existing (or just created) table in line."""
     params = module.params
+    if current is None:
+        create(module, client, name)
     if current is not None and billing(current) != wanted["billing"]:
         client.update_table(aws_retry=True, TableName=name, **billing_request(params))
         wait(module, client, "table_exists", name)
@@ -302,16 +310,18 @@ def apply_settings(module, client, name, current, wanted):
         update_continuous_backups(
             client, name, {"PointInTimeRecoveryEnabled": wanted["point_in_time_recovery"]}
         )
-    if current is not None and params["tags"] is not None:
-        add, remove = compare_aws_tags(current["tags"], params["tags"], params["purge_tags"])
-        if remove:
-            client.untag_resource(aws_retry=True, ResourceArn=current["TableArn"], TagKeys=remove)
-        if add:
-            client.tag_resource(
-                aws_retry=True,
-                ResourceArn=current["TableArn"],
-                Tags=ansible_dict_to_boto3_tag_list(add),
-            )
+    if current is not None:
+        arn = current["TableArn"]
+        sync_tags(
+            module,
+            current["tags"],
+            params["tags"],
+            params["purge_tags"],
+            tag=lambda add: client.tag_resource(
+                aws_retry=True, ResourceArn=arn, Tags=ansible_dict_to_boto3_tag_list(add)
+            ),
+            untag=lambda keys: client.untag_resource(aws_retry=True, ResourceArn=arn, TagKeys=keys),
+        )
 
 
 def to_result(table):
@@ -326,20 +336,46 @@ def to_result(table):
     return result
 
 
+@DYNAMODB_ERRORS.deletion_error_handler("delete table {name}")
+def delete_table(client, name):
+    client.delete_table(aws_retry=True, TableName=name)
+
+
 def ensure_absent(module, client, name, current):
     if current is not None and not module.check_mode:
-        try:
-            client.delete_table(aws_retry=True, TableName=name)
-        except is_boto3_error_code("ResourceNotFoundException"):
-            pass
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Failed to delete table {name}")
+        delete_table(client, name)
         wait(module, client, "table_not_exists", name)
     module.exit_json(
         changed=current is not None,
         table={},
-        diff={"before": view(current) if current else {}, "after": {}},
+        **diff_result(module, view(current) if current else {}, {}),
     )
+
+
+def ensure(module, client, name):
+    current = describe(client, name)
+    if module.params["state"] == "absent":
+        ensure_absent(module, client, name, current)
+
+    if module.params["hash_key_name"] is None:
+        module.fail_json(msg="hash_key_name is required with state=present")
+    if current is not None and live_key_schema(current) != key_schema(module.params):
+        module.fail_json(
+            msg=f"The key schema of table {name} cannot change: it is"
+            f" {live_key_schema(current)}, the task asks for {key_schema(module.params)}"
+        )
+    wanted = wanted_view(module, current)
+    before = view(current) if current else {}
+    changed = current is None or before != wanted
+    if changed and not module.check_mode:
+        apply_settings(module, client, name, current, wanted)
+        current = describe(client, name)
+    if module.check_mode and changed:
+        table = dict(to_result(current) if current else {"table_name": name}, **wanted)
+        table.pop("billing", None)
+    else:
+        table = to_result(current)
+    module.exit_json(changed=changed, table=table, **diff_result(module, before, wanted))
 
 
 def main():
@@ -365,36 +401,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    name = module.params["name"]
     client = module.client("dynamodb", retry_decorator=AWSRetry.jittered_backoff())
-    current = describe(module, client, name)
-    if module.params["state"] == "absent":
-        ensure_absent(module, client, name, current)
-
-    if module.params["hash_key_name"] is None:
-        module.fail_json(msg="hash_key_name is required with state=present")
-    if current is not None and live_key_schema(current) != key_schema(module.params):
-        module.fail_json(
-            msg=f"The key schema of table {name} cannot change: it is"
-            f" {live_key_schema(current)}, the task asks for {key_schema(module.params)}"
-        )
-    wanted = wanted_view(module, current)
-    before = view(current) if current else {}
-    changed = current is None or before != wanted
-    if changed and not module.check_mode:
-        try:
-            if current is None:
-                create(module, client, name)
-            apply_settings(module, client, name, current, wanted)
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to create or update table {name}")
-        current = describe(module, client, name)
-    if module.check_mode and changed:
-        table = dict(to_result(current) if current else {"table_name": name}, **wanted)
-        table.pop("billing", None)
-    else:
-        table = to_result(current)
-    module.exit_json(changed=changed, table=table, diff={"before": before, "after": wanted})
+    try:
+        ensure(module, client, module.params["name"])
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

@@ -202,19 +202,31 @@ deleted:
 
 import time
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
     boto3_tag_specifications,
-    compare_aws_tags,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.ec2_in_use import (
     retry_while_in_use,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
+    exit_absent,
+    exit_set,
+    require_unique,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    ec2_tag_calls,
+    planned_tags,
+    sync_tags,
+)
+
+EC2_ERRORS = error_handler("InvalidGroup.NotFound")
 
 PROTOCOLS = {"all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 DIRECTIONS = (
@@ -329,17 +341,23 @@ def show(permissions, names, list_names=None):
     return sorted(shown)
 
 
-def describe(module, client, vpc_id, names=None):
+@EC2_ERRORS.common_error_handler("describe the security groups")
+def describe(client, vpc_id, names=None):
     """Groups of the VPC (only the named ones when names is given), keyed by name."""
     filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
     if names:
         filters.append({"Name": "group-name", "Values": list(names)})
-    try:
-        paginator = client.get_paginator("describe_security_groups")
-        groups = paginator.paginate(Filters=filters).build_full_result()["SecurityGroups"]
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe the security groups")
+    paginator = client.get_paginator("describe_security_groups")
+    groups = paginator.paginate(Filters=filters).build_full_result()["SecurityGroups"]
     return {group["GroupName"]: group for group in groups}
+
+
+@EC2_ERRORS.common_error_handler("describe the managed prefix lists")
+def describe_prefix_lists(client, names):
+    paginator = client.get_paginator("describe_managed_prefix_lists")
+    return paginator.paginate(
+        Filters=[{"Name": "prefix-list-name", "Values": names}]
+    ).build_full_result()["PrefixLists"]
 
 
 def prefix_list_ids(module, client, specs):
@@ -355,13 +373,7 @@ def prefix_list_ids(module, client, specs):
     )
     if not names:
         return {}
-    try:
-        paginator = client.get_paginator("describe_managed_prefix_lists")
-        found = paginator.paginate(
-            Filters=[{"Name": "prefix-list-name", "Values": names}]
-        ).build_full_result()["PrefixLists"]
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe the managed prefix lists")
+    found = describe_prefix_lists(client, names)
     ids = {pl["PrefixListName"]: pl["PrefixListId"] for pl in found}
     missing = [name for name in names if name not in ids]
     if missing:
@@ -406,47 +418,40 @@ RULE_OPTIONS = dict(
 )
 
 
+@EC2_ERRORS.common_error_handler("delete the security groups")
+def revoke_all_rules(client, groups):
+    """Every rule of the groups: the groups being deleted may refer to each other."""
+    for group in groups:
+        for key, direction in (("IpPermissions", "ingress"), ("IpPermissionsEgress", "egress")):
+            if group.get(key):
+                getattr(client, f"revoke_security_group_{direction}")(
+                    aws_retry=True, GroupId=group["GroupId"], IpPermissions=group[key]
+                )
+
+
+@EC2_ERRORS.deletion_error_handler("delete the security groups")
+def delete_group(module, client, name, group_id, deadline):
+    retry_while_in_use(
+        module,
+        client,
+        lambda: client.delete_security_group(aws_retry=True, GroupId=group_id),
+        what=f"Security group {name} ({group_id})",
+        filters=[{"Name": "group-id", "Values": [group_id]}],
+        deadline=deadline,
+    )
+
+
 def delete_groups(module, client, vpc_id, names):
-    live = describe(module, client, vpc_id, names)
+    live = describe(client, vpc_id, names)
     deleted = [name for name in names if name in live]
     if not module.check_mode:
-        try:
-            # Rules first: the listed groups may refer to each other.
-            for name in deleted:
-                group = live[name]
-                for key, direction in (
-                    ("IpPermissions", "ingress"),
-                    ("IpPermissionsEgress", "egress"),
-                ):
-                    if group.get(key):
-                        getattr(client, f"revoke_security_group_{direction}")(
-                            aws_retry=True, GroupId=group["GroupId"], IpPermissions=group[key]
-                        )
-            deadline = time.monotonic() + module.params["wait_timeout"]
-            for name in deleted:
-                group_id = live[name]["GroupId"]
-                try:
-                    retry_while_in_use(
-                        module,
-                        client,
-                        lambda group_id=group_id: client.delete_security_group(
-                            aws_retry=True, GroupId=group_id
-                        ),
-                        what=f"Security group {name} ({group_id})",
-                        filters=[{"Name": "group-id", "Values": [group_id]}],
-                        deadline=deadline,
-                    )
-                except is_boto3_error_code("InvalidGroup.NotFound"):
-                    pass
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg="Failed to delete the security groups")
-    exit_set(
+        revoke_all_rules(client, [live[name] for name in deleted])
+    deadline = time.monotonic() + module.params["wait_timeout"]
+    exit_absent(
         module,
         "security_groups",
-        [],
-        deleted=deleted,
-        before={name: {} for name in deleted},
-        after={},
+        deleted,
+        lambda name: delete_group(module, client, name, live[name]["GroupId"], deadline),
     )
 
 
@@ -475,15 +480,18 @@ def main():
     vpc_id = module.params["vpc_id"]
     specs = module.params["security_groups"]
     names = [spec["name"] for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        module.fail_json(msg=f"security groups given more than once: {', '.join(duplicates)}")
+    require_unique(module, names, "security groups")
     client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
-    if module.params["state"] == "absent":
-        delete_groups(module, client, vpc_id, names)
+    try:
+        if module.params["state"] == "absent":
+            delete_groups(module, client, vpc_id, names)
+        ensure_present(module, client, vpc_id, specs, names)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
-    check, purge = module.check_mode, module.params["purge_tags"]
-    live = describe(module, client, vpc_id)  # the whole VPC: rules may name other groups
+
+def ensure_present(module, client, vpc_id, specs, names):
+    live = describe(client, vpc_id)  # the whole VPC: rules may name other groups
     ids = {name: group["GroupId"] for name, group in live.items()}
     # Every rule must be valid and name known groups before anything changes.
     known = set(ids) | set(names)
@@ -502,103 +510,9 @@ def main():
                     f" in {vpc_id} or in this task"
                 )
     lists = prefix_list_ids(module, client, specs)
-    list_names = {list_id: name for name, list_id in lists.items()}
-    created, updated = [], []
-    try:
-        # 1. Create the missing groups, so rules can refer to them.
-        for spec in specs:
-            name = spec["name"]
-            if name in live:
-                if (
-                    spec["description"] is not None
-                    and spec["description"] != live[name]["Description"]
-                ):
-                    module.fail_json(
-                        msg=f"security group {name}: AWS cannot change a group's description"
-                        f" ({live[name]['Description']!r} -> {spec['description']!r});"
-                        " create a group under a new name instead"
-                    )
-                continue
-            if not spec["description"]:
-                module.fail_json(msg=f"security group {name}: a description is needed to create it")
-            created.append(name)
-            if check:
-                continue
-            request = {"GroupName": name, "Description": spec["description"], "VpcId": vpc_id}
-            if spec["tags"]:
-                request["TagSpecifications"] = boto3_tag_specifications(
-                    spec["tags"], types="security-group"
-                )
-            ids[name] = client.create_security_group(aws_retry=True, **request)["GroupId"]
-        if created and not check:
-            client.get_waiter("security_group_exists").wait(
-                GroupIds=[ids[name] for name in created]
-            )
-            live.update(describe(module, client, vpc_id, created))
-        names_by_id = {group_id: name for name, group_id in ids.items()}
-
-        # 2. Rules and tags.
-        before, after, result = {}, {}, []
-        for spec in specs:
-            name = spec["name"]
-            group = live.get(name, {})
-            group_id = ids.get(name)
-            view_before, view_after = {}, {}
-            changed = False
-            for option, direction, key in DIRECTIONS:
-                live_perms = live_permissions(group.get(key, []))
-                if name not in created or check:
-                    view_before[direction] = (
-                        show(live_perms, names_by_id, list_names) if group else []
-                    )
-                if spec[option] is None:
-                    view_after[direction] = show(live_perms, names_by_id, list_names)
-                    continue
-                # Validated above; in check mode a new group is shown as sg:<name>.
-                wanted = wanted_permissions(spec[option], ids, lists)
-                view_after[direction] = show(wanted, names_by_id, list_names)
-                if group_id is None:
-                    continue  # check mode, a new group: created above
-                if apply_rules(client, group_id, direction, wanted, live_perms, check):
-                    changed = True
-            tags_live = boto3_tag_list_to_ansible_dict(group.get("Tags", []))
-            tags = tags_live
-            if spec["tags"] is not None:
-                tags = spec["tags"] if purge else dict(tags_live, **spec["tags"])
-                if name not in created:
-                    add, remove = compare_aws_tags(tags_live, spec["tags"], purge)
-                    if add or remove:
-                        changed = True
-                    if remove and not check:
-                        client.delete_tags(
-                            aws_retry=True,
-                            Resources=[group_id],
-                            Tags=[{"Key": key} for key in remove],
-                        )
-                    if add and not check:
-                        client.create_tags(
-                            aws_retry=True,
-                            Resources=[group_id],
-                            Tags=ansible_dict_to_boto3_tag_list(add),
-                        )
-            if changed and name not in created:
-                updated.append(name)
-            view_before["tags"] = tags_live if name in live else {}
-            view_after["tags"] = tags
-            before[name] = view_before if name not in created else {}
-            after[name] = view_after
-            result.append(
-                {
-                    "group_name": name,
-                    "group_id": group_id,
-                    "ingress": view_after["ingress"],
-                    "egress": view_after["egress"],
-                    "tags": tags,
-                }
-            )
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to create or update the security groups")
-
+    created, updated, before, after, result = apply_groups(
+        module, client, vpc_id, specs, live, ids, lists
+    )
     exit_set(
         module,
         "security_groups",
@@ -608,6 +522,88 @@ def main():
         before=before,
         after=after,
     )
+
+
+@EC2_ERRORS.common_error_handler("create or update the security groups")
+def apply_groups(module, client, vpc_id, specs, live, ids, lists):
+    check, purge = module.check_mode, module.params["purge_tags"]
+    list_names = {list_id: name for name, list_id in lists.items()}
+    created, updated = [], []
+    # 1. Create the missing groups, so rules can refer to them.
+    for spec in specs:
+        name = spec["name"]
+        if name in live:
+            if spec["description"] is not None and spec["description"] != live[name]["Description"]:
+                module.fail_json(
+                    msg=f"security group {name}: AWS cannot change a group's description"
+                    f" ({live[name]['Description']!r} -> {spec['description']!r});"
+                    " create a group under a new name instead"
+                )
+            continue
+        if not spec["description"]:
+            module.fail_json(msg=f"security group {name}: a description is needed to create it")
+        created.append(name)
+        if check:
+            continue
+        request = {"GroupName": name, "Description": spec["description"], "VpcId": vpc_id}
+        if spec["tags"]:
+            request["TagSpecifications"] = boto3_tag_specifications(
+                spec["tags"], types="security-group"
+            )
+        ids[name] = client.create_security_group(aws_retry=True, **request)["GroupId"]
+    if created and not check:
+        client.get_waiter("security_group_exists").wait(GroupIds=[ids[name] for name in created])
+        live.update(describe(client, vpc_id, created))
+    names_by_id = {group_id: name for name, group_id in ids.items()}
+
+    # 2. Rules and tags.
+    before, after, result = {}, {}, []
+    for spec in specs:
+        name = spec["name"]
+        group = live.get(name, {})
+        group_id = ids.get(name)
+        view_before, view_after = {}, {}
+        changed = False
+        for option, direction, key in DIRECTIONS:
+            live_perms = live_permissions(group.get(key, []))
+            if name not in created or check:
+                view_before[direction] = show(live_perms, names_by_id, list_names) if group else []
+            if spec[option] is None:
+                view_after[direction] = show(live_perms, names_by_id, list_names)
+                continue
+            # Validated above; in check mode a new group is shown as sg:<name>.
+            wanted = wanted_permissions(spec[option], ids, lists)
+            view_after[direction] = show(wanted, names_by_id, list_names)
+            if group_id is None:
+                continue  # check mode, a new group: created above
+            if apply_rules(client, group_id, direction, wanted, live_perms, check):
+                changed = True
+        tags_live = boto3_tag_list_to_ansible_dict(group.get("Tags", []))
+        tags = planned_tags(tags_live, spec["tags"], purge)
+        if name not in created and sync_tags(
+            module,
+            tags_live,
+            spec["tags"],
+            purge,
+            **ec2_tag_calls(client, group_id),
+        ):
+            changed = True
+        if changed and name not in created:
+            updated.append(name)
+        view_before["tags"] = tags_live if name in live else {}
+        view_after["tags"] = tags
+        before[name] = view_before if name not in created else {}
+        after[name] = view_after
+        result.append(
+            {
+                "group_name": name,
+                "group_id": group_id,
+                "ingress": view_after["ingress"],
+                "egress": view_after["egress"],
+                "tags": tags,
+            }
+        )
+    return created, updated, before, after, result
 
 
 if __name__ == "__main__":

@@ -112,12 +112,19 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
-    ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
     boto3_tag_specifications,
-    compare_aws_tags,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    AWSErrorHandler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    ec2_tag_calls,
+    planned_tags,
+    sync_tags,
+)
 
 # AWS's default record format (version 2 fields), what a flow log created without one reports.
 DEFAULT_FORMAT = (
@@ -144,24 +151,27 @@ def live_view(flow_log):
     }
 
 
+@AWSErrorHandler.common_error_handler("describe the flow logs of {params[resource_id]}")
+def describe(client, params):
+    paginator = client.get_paginator("describe_flow_logs")
+    return paginator.paginate(
+        Filters=[
+            {"Name": "resource-id", "Values": [params["resource_id"]]},
+            {"Name": "log-destination-type", "Values": [params["log_destination_type"]]},
+        ]
+    ).build_full_result()["FlowLogs"]
+
+
 def find(module, client):
     params = module.params
-    try:
-        paginator = client.get_paginator("describe_flow_logs")
-        flow_logs = paginator.paginate(
-            Filters=[
-                {"Name": "resource-id", "Values": [params["resource_id"]]},
-                {"Name": "log-destination-type", "Values": [params["log_destination_type"]]},
-            ]
-        ).build_full_result()["FlowLogs"]
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to describe the flow logs of {params['resource_id']}")
+    flow_logs = describe(client, params)
     if not params["log_destination"]:
         return flow_logs
     destination = params["log_destination"].rstrip("/")
     return [f for f in flow_logs if (f.get("LogDestination") or "").rstrip("/") == destination]
 
 
+@AWSErrorHandler.common_error_handler("create the flow log of {module.params[resource_id]}")
 def create(module, client):
     params = module.params
     request = {
@@ -180,10 +190,7 @@ def create(module, client):
         request["TagSpecifications"] = boto3_tag_specifications(
             params["tags"], types="vpc-flow-log"
         )
-    try:
-        response = client.create_flow_logs(aws_retry=True, **request)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to create the flow log of {params['resource_id']}")
+    response = client.create_flow_logs(aws_retry=True, **request)
     if response.get("Unsuccessful"):
         error = response["Unsuccessful"][0]["Error"]
         module.fail_json(
@@ -193,21 +200,17 @@ def create(module, client):
     return response["FlowLogIds"][0]
 
 
+@AWSErrorHandler.common_error_handler("delete flow logs {ids}")
 def delete(module, client, ids):
-    try:
-        response = client.delete_flow_logs(aws_retry=True, FlowLogIds=ids)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to delete flow logs {', '.join(ids)}")
+    response = client.delete_flow_logs(aws_retry=True, FlowLogIds=ids)
     failed = [u for u in response.get("Unsuccessful", []) if u.get("Error")]
     if failed:
         module.fail_json(msg=f"AWS refused to delete flow logs: {failed}")
 
 
-def describe_one(module, client, flow_log_id):
-    try:
-        found = client.describe_flow_logs(aws_retry=True, FlowLogIds=[flow_log_id])["FlowLogs"]
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to describe flow log {flow_log_id}")
+@AWSErrorHandler.common_error_handler("describe flow log {flow_log_id}")
+def describe_one(client, flow_log_id):
+    found = client.describe_flow_logs(aws_retry=True, FlowLogIds=[flow_log_id])["FlowLogs"]
     # Not listed yet (AWS is eventually consistent): the id is known all the same.
     if not found:
         return {"flow_log_id": flow_log_id}
@@ -234,8 +237,15 @@ def main():
         required_if=[("state", "present", ["log_destination"])],
         supports_check_mode=True,
     )
-    params, check = module.params, module.check_mode
     client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        ensure(module, client)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+
+
+def ensure(module, client):
+    params, check = module.params, module.check_mode
     found = find(module, client)
 
     if params["state"] == "absent":
@@ -245,7 +255,7 @@ def main():
         module.exit_json(
             changed=bool(ids),
             flow_log={},
-            diff={"before": {f["FlowLogId"]: live_view(f) for f in found}, "after": {}},
+            **diff_result(module, {f["FlowLogId"]: live_view(f) for f in found}, {}),
         )
 
     if (
@@ -258,14 +268,14 @@ def main():
     if not same:
         before = live_view(found[0]) if found else {}
         if check:
-            module.exit_json(changed=True, flow_log={}, diff={"before": before, "after": wanted})
+            module.exit_json(changed=True, flow_log={}, **diff_result(module, before, wanted))
         new_id = create(module, client)
         if found:
             delete(module, client, [f["FlowLogId"] for f in found])
         result = dict(
             changed=True,
-            flow_log=describe_one(module, client, new_id),
-            diff={"before": before, "after": wanted},
+            flow_log=describe_one(client, new_id),
+            **diff_result(module, before, wanted),
         )
         if found:
             result["replaced"] = found[0]["FlowLogId"]
@@ -276,35 +286,27 @@ def main():
     if extra and not check:
         delete(module, client, extra)  # duplicates to the same destination
     live_tags = boto3_tag_list_to_ansible_dict(flow_log.get("Tags", []))
-    tags = live_tags
-    if params["tags"] is not None:
-        add, remove = compare_aws_tags(live_tags, params["tags"], params["purge_tags"])
-        changed = changed or bool(add or remove)
-        tags = {k: v for k, v in {**live_tags, **add}.items() if k not in remove}
-        try:
-            if remove and not check:
-                client.delete_tags(
-                    aws_retry=True,
-                    Resources=[flow_log["FlowLogId"]],
-                    Tags=[{"Key": key} for key in remove],
-                )
-            if add and not check:
-                client.create_tags(
-                    aws_retry=True,
-                    Resources=[flow_log["FlowLogId"]],
-                    Tags=ansible_dict_to_boto3_tag_list(add),
-                )
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to tag flow log {flow_log['FlowLogId']}")
+    tags = planned_tags(live_tags, params["tags"], params["purge_tags"])
+    if retag(module, client, flow_log["FlowLogId"], live_tags):
+        changed = True
     result_log = camel_dict_to_snake_dict(flow_log, ignore_list=["Tags"])
     result_log["tags"] = tags
     module.exit_json(
         changed=changed,
         flow_log=result_log,
-        diff={
-            "before": dict(live_view(flow_log), tags=live_tags),
-            "after": dict(wanted, tags=tags),
-        },
+        **diff_result(module, dict(live_view(flow_log), tags=live_tags), dict(wanted, tags=tags)),
+    )
+
+
+@AWSErrorHandler.common_error_handler("tag flow log {flow_log_id}")
+def retag(module, client, flow_log_id, live_tags):
+    params = module.params
+    return sync_tags(
+        module,
+        live_tags,
+        params["tags"],
+        params["purge_tags"],
+        **ec2_tag_calls(client, flow_log_id),
     )
 
 

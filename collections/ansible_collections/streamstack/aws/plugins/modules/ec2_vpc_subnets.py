@@ -144,30 +144,37 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
-    compare_aws_tags,
 )
 from ansible_collections.amazon.aws.plugins.module_utils.waiters import get_waiter
 from ansible_collections.streamstack.aws.plugins.module_utils.ec2_in_use import (
     retry_while_in_use,
 )
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    error_handler,
+)
 from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
-    AWS_ERRORS,
-    WAITER_ERRORS,
-    exit_set,
+    exit_absent,
+    exit_present,
+    require_unique,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    ec2_tag_calls,
+    planned_tags,
+    sync_tags,
 )
 
+EC2_ERRORS = error_handler("InvalidSubnetID.NotFound")
 
-def describe(module, client, vpc_id):
+
+@EC2_ERRORS.common_error_handler("describe the subnets of {vpc_id}")
+def describe(client, vpc_id):
     """The VPC's subnets keyed by CIDR block, tags as a dict."""
-    try:
-        pages = client.get_paginator("describe_subnets").paginate(
-            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
-        )
-        subnets = pages.build_full_result()["Subnets"]
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to describe the subnets of {vpc_id}")
+    pages = client.get_paginator("describe_subnets").paginate(
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+    )
     found = {}
-    for subnet in subnets:
+    for subnet in pages.build_full_result()["Subnets"]:
         subnet["Tags"] = boto3_tag_list_to_ansible_dict(subnet.get("Tags") or [])
         found[subnet["CidrBlock"]] = subnet
     return found
@@ -182,12 +189,7 @@ def view(subnet):
 
 
 def wanted_view(module, spec, current):
-    tags = spec["tags"]
-    live_tags = (current or {}).get("Tags", {})
-    if tags is None:
-        tags = live_tags
-    elif not module.params["purge_tags"]:
-        tags = dict(live_tags, **tags)
+    tags = planned_tags((current or {}).get("Tags", {}), spec["tags"], module.params["purge_tags"])
     az = spec["az"] or (current or {}).get("AvailabilityZone")
     return {"az": az, "map_public": spec["map_public"], "tags": tags}
 
@@ -198,7 +200,7 @@ def to_result(subnet):
     return result
 
 
-def create(module, client, vpc_id, spec):
+def create(client, vpc_id, spec):
     request = {"VpcId": vpc_id, "CidrBlock": spec["cidr"]}
     if spec["az"]:
         request["AvailabilityZone"] = spec["az"]
@@ -226,70 +228,122 @@ def update(module, client, spec, current):
                 SubnetId=subnet_id,
                 MapPublicIpOnLaunch={"Value": spec["map_public"]},
             )
-    if spec["tags"] is not None:
-        add, remove = compare_aws_tags(
-            current.get("Tags", {}), spec["tags"], module.params["purge_tags"]
+    return (
+        sync_tags(
+            module,
+            current.get("Tags", {}),
+            spec["tags"],
+            module.params["purge_tags"],
+            **ec2_tag_calls(client, subnet_id),
         )
-        if add or remove:
-            changed = True
-        if remove and not module.check_mode:
-            client.delete_tags(
-                aws_retry=True, Resources=[subnet_id], Tags=[{"Key": key} for key in remove]
-            )
-        if add and not module.check_mode:
-            client.create_tags(
-                aws_retry=True, Resources=[subnet_id], Tags=ansible_dict_to_boto3_tag_list(add)
-            )
-    return changed
+        or changed
+    )
 
 
+@EC2_ERRORS.common_error_handler("create or update subnet {cidr} of {vpc_id}")
+def apply(module, client, vpc_id, cidr, spec, current, new_ids):
+    if current is None:
+        if not module.check_mode:
+            new_ids.append(create(client, vpc_id, spec))
+        return True
+    return update(module, client, spec, current)
+
+
+@EC2_ERRORS.common_error_handler("wait for subnets {subnet_ids}")
 def wait_available(module, client, subnet_ids):
     if not (subnet_ids and module.params["wait"]):
         return
     delay = 5
-    try:
-        # EC2 is eventually consistent: DescribeSubnets may not know a new subnet for a moment
-        # (InvalidSubnetID.NotFound), which fails subnet_available at once; subnet_exists retries.
-        get_waiter(client, "subnet_exists").wait(
-            SubnetIds=subnet_ids,
-            WaiterConfig={"Delay": 2, "MaxAttempts": max(1, module.params["wait_timeout"] // 2)},
-        )
-        client.get_waiter("subnet_available").wait(
-            SubnetIds=subnet_ids,
-            WaiterConfig={
-                "Delay": delay,
-                "MaxAttempts": max(1, module.params["wait_timeout"] // delay),
-            },
-        )
-    except WAITER_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Timed out waiting for subnets {subnet_ids}")
+    # EC2 is eventually consistent: DescribeSubnets may not know a new subnet for a moment
+    # (InvalidSubnetID.NotFound), which fails subnet_available at once; subnet_exists retries.
+    get_waiter(client, "subnet_exists").wait(
+        SubnetIds=subnet_ids,
+        WaiterConfig={"Delay": 2, "MaxAttempts": max(1, module.params["wait_timeout"] // 2)},
+    )
+    client.get_waiter("subnet_available").wait(
+        SubnetIds=subnet_ids,
+        WaiterConfig={
+            "Delay": delay,
+            "MaxAttempts": max(1, module.params["wait_timeout"] // delay),
+        },
+    )
 
 
-def ensure_absent(module, client, vpc_id, specs, live):
-    deleted = [spec["cidr"] for spec in specs if spec["cidr"] in live]
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    for cidr in deleted if not module.check_mode else []:
-        subnet_id = live[cidr]["SubnetId"]
-        try:
-            retry_while_in_use(
-                module,
-                client,
-                lambda subnet_id=subnet_id: client.delete_subnet(
-                    aws_retry=True, SubnetId=subnet_id
-                ),
-                what=f"Subnet {cidr} ({subnet_id}) of {vpc_id}",
-                filters=[{"Name": "subnet-id", "Values": [subnet_id]}],
-                deadline=deadline,
-            )
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to delete subnet {cidr} of {vpc_id}")
-    exit_set(
+@EC2_ERRORS.common_error_handler("delete subnet {cidr} of {vpc_id}")
+def delete_subnet(module, client, vpc_id, cidr, subnet_id, deadline):
+    retry_while_in_use(
+        module,
+        client,
+        lambda: client.delete_subnet(aws_retry=True, SubnetId=subnet_id),
+        what=f"Subnet {cidr} ({subnet_id}) of {vpc_id}",
+        filters=[{"Name": "subnet-id", "Values": [subnet_id]}],
+        deadline=deadline,
+    )
+
+
+def run(module, client):
+    vpc_id = module.params["vpc_id"]
+    specs = {spec["cidr"]: spec for spec in module.params["subnets"]}
+    cidrs = [spec["cidr"] for spec in module.params["subnets"]]
+    require_unique(module, cidrs, "subnets")
+    live = describe(client, vpc_id)
+    if module.params["state"] == "absent":
+        deadline = time.monotonic() + module.params["wait_timeout"]
+        deleted = [cidr for cidr in cidrs if cidr in live]
+        exit_absent(
+            module,
+            "subnets",
+            deleted,
+            lambda cidr: delete_subnet(
+                module, client, vpc_id, cidr, live[cidr]["SubnetId"], deadline
+            ),
+            before={cidr: view(live[cidr]) for cidr in deleted},
+        )
+
+    moved = [
+        f"{cidr} is in {live[cidr]['AvailabilityZone']}, not {specs[cidr]['az']}"
+        for cidr in cidrs
+        if cidr in live
+        and specs[cidr]["az"]
+        and live[cidr]["AvailabilityZone"] != specs[cidr]["az"]
+    ]
+    if moved:
+        module.fail_json(
+            msg="The zone of an existing subnet cannot change (delete it first): "
+            + "; ".join(moved)
+        )
+
+    new_ids = []
+
+    def refresh():
+        wait_available(module, client, new_ids)
+        return describe(client, vpc_id)
+
+    def planned(cidr, wanted):
+        subnet_id = live.get(cidr, {}).get("SubnetId")
+        return {
+            "id": subnet_id,
+            "subnet_id": subnet_id,
+            "vpc_id": vpc_id,
+            "cidr_block": cidr,
+            "availability_zone": wanted["az"],
+            "map_public_ip_on_launch": wanted["map_public"],
+            "tags": wanted["tags"],
+        }
+
+    exit_present(
         module,
         "subnets",
-        [],
-        deleted=deleted,
-        before={cidr: view(live[cidr]) for cidr in deleted},
-        after={},
+        cidrs,
+        live,
+        apply=lambda cidr, current: apply(
+            module, client, vpc_id, cidr, specs[cidr], current, new_ids
+        ),
+        view=view,
+        wanted_view=lambda cidr, current: wanted_view(module, specs[cidr], current),
+        result=to_result,
+        planned=planned,
+        refresh=refresh,
     )
 
 
@@ -315,12 +369,6 @@ def main():
         ),
         supports_check_mode=True,
     )
-    vpc_id = module.params["vpc_id"]
-    specs = module.params["subnets"]
-    cidrs = [spec["cidr"] for spec in specs]
-    duplicates = sorted({cidr for cidr in cidrs if cidrs.count(cidr) > 1})
-    if duplicates:
-        module.fail_json(msg=f"subnets given more than once: {', '.join(duplicates)}")
     # EC2 is eventually consistent: a subnet just created may be unknown for a moment to the
     # next call on it (ModifySubnetAttribute, CreateTags); those calls retry on NotFound.
     client = module.client(
@@ -329,70 +377,10 @@ def main():
             catch_extra_error_codes=["InvalidSubnetID.NotFound"]
         ),
     )
-    live = describe(module, client, vpc_id)
-    if module.params["state"] == "absent":
-        ensure_absent(module, client, vpc_id, specs, live)
-
-    moved = [
-        f"{spec['cidr']} is in {live[spec['cidr']]['AvailabilityZone']}, not {spec['az']}"
-        for spec in specs
-        if spec["cidr"] in live
-        and spec["az"]
-        and live[spec["cidr"]]["AvailabilityZone"] != spec["az"]
-    ]
-    if moved:
-        module.fail_json(
-            msg="The zone of an existing subnet cannot change (delete it first): "
-            + "; ".join(moved)
-        )
-
-    created, updated, new_ids = [], [], []
-    before = {cidr: view(live[cidr]) for cidr in cidrs if cidr in live}
-    after = {spec["cidr"]: wanted_view(module, spec, live.get(spec["cidr"])) for spec in specs}
-    for spec in specs:
-        cidr = spec["cidr"]
-        try:
-            if cidr not in live:
-                created.append(cidr)
-                if not module.check_mode:
-                    new_ids.append(create(module, client, vpc_id, spec))
-            elif update(module, client, spec, live[cidr]):
-                updated.append(cidr)
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to create or update subnet {cidr} of {vpc_id}")
-    wait_available(module, client, new_ids)
-    if (created or updated) and not module.check_mode:
-        live = describe(module, client, vpc_id)
-
-    # In check mode the subnets that would change are shown as they would be.
-    pending = set(created + updated) if module.check_mode else set()
-    result = []
-    for spec in specs:
-        cidr = spec["cidr"]
-        if cidr in pending:
-            planned = after[cidr]
-            result.append(
-                {
-                    "id": live.get(cidr, {}).get("SubnetId"),
-                    "subnet_id": live.get(cidr, {}).get("SubnetId"),
-                    "vpc_id": vpc_id,
-                    "cidr_block": cidr,
-                    "availability_zone": planned["az"],
-                    "map_public_ip_on_launch": planned["map_public"],
-                    "tags": planned["tags"],
-                }
-            )
-        else:
-            result.append(to_result(live[cidr]))
-    exit_set(
-        module,
-        "subnets",
-        result,
-        created=created,
-        updated=updated,
-        before=before,
-        after=after,
-    )
+    try:
+        run(module, client)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

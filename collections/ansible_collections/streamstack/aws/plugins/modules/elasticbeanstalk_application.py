@@ -108,15 +108,20 @@ application:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import sync_tags
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
+    retag,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    aws_call,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
 
 def find(module, client, name):
-    try:
-        found = client.describe_applications(aws_retry=True, ApplicationNames=[name])
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to describe application {name}")
+    found = aws_call(
+        f"describe application {name}", client.describe_applications, ApplicationNames=[name]
+    )
     apps = found.get("Applications", [])
     return apps[0] if apps else None
 
@@ -187,88 +192,88 @@ def main():
     params, check = module.params, module.check_mode
     name = params["name"]
     client = module.client("elasticbeanstalk", retry_decorator=AWSRetry.jittered_backoff())
-    app = find(module, client, name)
+    try:
+        app = find(module, client, name)
 
-    if params["state"] == "absent":
-        if app and not check:
-            try:
-                client.delete_application(
-                    aws_retry=True,
+        if params["state"] == "absent":
+            if app and not check:
+                aws_call(
+                    f"delete application {name}",
+                    client.delete_application,
                     ApplicationName=name,
                     TerminateEnvByForce=params["terminate_by_force"],
                 )
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"Failed to delete application {name}")
-        module.exit_json(
-            changed=app is not None,
-            application={},
-            diff={"before": {"name": name} if app else {}, "after": {}},
-        )
+            module.exit_json(
+                changed=app is not None,
+                application={},
+                **diff_result(module, {"name": name} if app else {}, {}),
+            )
 
-    lifecycle = wanted_lifecycle(params)
-    before = {}
-    changed = False
-    if app is None:
-        changed = True
-        if not check:
-            request = {"ApplicationName": name}
-            if params["description"]:
-                request["Description"] = params["description"]
-            if lifecycle:
-                request["ResourceLifecycleConfig"] = lifecycle
-            if params["tags"]:
-                request["Tags"] = [{"Key": k, "Value": v} for k, v in params["tags"].items()]
-            try:
-                app = client.create_application(aws_retry=True, **request)["Application"]
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"Failed to create application {name}")
-    else:
-        before = {
-            "description": app.get("Description", ""),
-            "version_lifecycle": lifecycle_view(app.get("ResourceLifecycleConfig")),
+        lifecycle = wanted_lifecycle(params)
+        before = {}
+        changed = False
+        if app is None:
+            changed = True
+            if not check:
+                request = {"ApplicationName": name}
+                if params["description"]:
+                    request["Description"] = params["description"]
+                if lifecycle:
+                    request["ResourceLifecycleConfig"] = lifecycle
+                if params["tags"]:
+                    request["Tags"] = [{"Key": k, "Value": v} for k, v in params["tags"].items()]
+                app = aws_call(f"create application {name}", client.create_application, **request)[
+                    "Application"
+                ]
+        else:
+            before = {
+                "description": app.get("Description", ""),
+                "version_lifecycle": lifecycle_view(app.get("ResourceLifecycleConfig")),
+            }
+            description = params["description"]
+            if description is not None and description != app.get("Description", ""):
+                changed = True
+                if not check:
+                    aws_call(
+                        f"update application {name}",
+                        client.update_application,
+                        ApplicationName=name,
+                        Description=description,
+                    )
+            if lifecycle and lifecycle_view(lifecycle) != before["version_lifecycle"]:
+                changed = True
+                if not check:
+                    aws_call(
+                        f"set the version lifecycle of {name}",
+                        client.update_application_resource_lifecycle,
+                        ApplicationName=name,
+                        ResourceLifecycleConfig=lifecycle,
+                    )
+
+        tags_before, tags = {}, params["tags"] or {}
+        if app is not None and "ApplicationArn" in app and before:
+            tagged, tags_before, tags = retag(
+                module, client, app["ApplicationArn"], params["tags"], params["purge_tags"]
+            )
+            changed = changed or tagged
+        after = {
+            "description": params["description"]
+            if params["description"] is not None
+            else before.get("description", ""),
+            "version_lifecycle": lifecycle_view(lifecycle)
+            if lifecycle
+            else before.get("version_lifecycle", lifecycle_view(None)),
+            "tags": tags,
         }
-        description = params["description"]
-        if description is not None and description != app.get("Description", ""):
-            changed = True
-            if not check:
-                try:
-                    client.update_application(
-                        aws_retry=True, ApplicationName=name, Description=description
-                    )
-                except AWS_ERRORS as e:
-                    module.fail_json_aws(e, msg=f"Failed to update application {name}")
-        if lifecycle and lifecycle_view(lifecycle) != before["version_lifecycle"]:
-            changed = True
-            if not check:
-                try:
-                    client.update_application_resource_lifecycle(
-                        aws_retry=True, ApplicationName=name, ResourceLifecycleConfig=lifecycle
-                    )
-                except AWS_ERRORS as e:
-                    module.fail_json_aws(e, msg=f"Failed to set the version lifecycle of {name}")
-
-    tags_before, tags = {}, params["tags"] or {}
-    if app is not None and "ApplicationArn" in app and before:
-        tagged, tags_before, tags = sync_tags(
-            module, client, app["ApplicationArn"], params["tags"], params["purge_tags"], check
-        )
-        changed = changed or tagged
-    after = {
-        "description": params["description"]
-        if params["description"] is not None
-        else before.get("description", ""),
-        "version_lifecycle": lifecycle_view(lifecycle)
-        if lifecycle
-        else before.get("version_lifecycle", lifecycle_view(None)),
-        "tags": tags,
-    }
-    if before:
-        before["tags"] = tags_before
-    if app is not None and not check:
-        app = find(module, client, name) or app
-    result = camel_dict_to_snake_dict(app or {"ApplicationName": name})
-    result["tags"] = tags
-    module.exit_json(changed=changed, application=result, diff={"before": before, "after": after})
+        if before:
+            before["tags"] = tags_before
+        if app is not None and not check:
+            app = find(module, client, name) or app
+        result = camel_dict_to_snake_dict(app or {"ApplicationName": name})
+        result["tags"] = tags
+        module.exit_json(changed=changed, application=result, **diff_result(module, before, after))
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

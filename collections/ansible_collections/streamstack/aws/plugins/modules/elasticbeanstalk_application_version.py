@@ -98,17 +98,23 @@ application_version:
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import sync_tags
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
+    retag,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    aws_call,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
 
 def find(module, client, application, label):
-    try:
-        found = client.describe_application_versions(
-            aws_retry=True, ApplicationName=application, VersionLabels=[label]
-        )
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to describe version {label} of {application}")
+    found = aws_call(
+        f"describe version {label} of {application}",
+        client.describe_application_versions,
+        ApplicationName=application,
+        VersionLabels=[label],
+    )
     versions = found.get("ApplicationVersions", [])
     return versions[0] if versions else None
 
@@ -133,107 +139,101 @@ def main():
     params, check = module.params, module.check_mode
     application, label = params["application"], params["version_label"]
     client = module.client("elasticbeanstalk", retry_decorator=AWSRetry.jittered_backoff())
-    version = find(module, client, application, label)
-    wanted_bundle = {"S3Bucket": params["s3_bucket"], "S3Key": params["s3_key"]}
+    try:
+        version = find(module, client, application, label)
+        wanted_bundle = {"S3Bucket": params["s3_bucket"], "S3Key": params["s3_key"]}
 
-    if params["state"] == "absent":
-        if version and not check:
-            try:
-                client.delete_application_version(
-                    aws_retry=True,
+        if params["state"] == "absent":
+            if version and not check:
+                aws_call(
+                    f"delete version {label} of {application}",
+                    client.delete_application_version,
                     ApplicationName=application,
                     VersionLabel=label,
                     DeleteSourceBundle=params["delete_source_bundle"],
                 )
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"Failed to delete version {label} of {application}")
-        module.exit_json(
-            changed=version is not None,
-            application_version={},
-            diff={"before": {"version_label": label} if version else {}, "after": {}},
-        )
-
-    after = {
-        "source_bundle": wanted_bundle,
-        "description": params["description"] or "",
-        "tags": params["tags"] or {},
-    }
-    if version is None:
-        if check:
             module.exit_json(
-                changed=True, application_version={}, diff={"before": {}, "after": after}
+                changed=version is not None,
+                application_version={},
+                **diff_result(module, {"version_label": label} if version else {}, {}),
             )
-        request = {
-            "ApplicationName": application,
-            "VersionLabel": label,
-            "SourceBundle": wanted_bundle,
-            "Process": params["process"],
-        }
-        if params["description"]:
-            request["Description"] = params["description"]
-        if params["tags"]:
-            request["Tags"] = [{"Key": k, "Value": v} for k, v in params["tags"].items()]
-        try:
-            version = client.create_application_version(aws_retry=True, **request)[
-                "ApplicationVersion"
-            ]
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to create version {label} of {application}")
-        if version.get("Status") == "Failed":
-            module.fail_json(
-                msg=f"Elastic Beanstalk could not process the bundle of {label} "
-                f"(s3://{wanted_bundle['S3Bucket']}/{wanted_bundle['S3Key']}): is it a zip?",
-                application_version=camel_dict_to_snake_dict(version),
-            )
-        result = camel_dict_to_snake_dict(version)
-        result["tags"] = params["tags"] or {}
-        module.exit_json(
-            changed=True, application_version=result, diff={"before": {}, "after": after}
-        )
 
-    live_bundle = version.get("SourceBundle") or {}
-    if live_bundle != wanted_bundle:
-        module.fail_json(
-            msg=f"Version {label} of {application} is the bundle s3://{live_bundle.get('S3Bucket')}/"
-            f"{live_bundle.get('S3Key')}, not s3://{wanted_bundle['S3Bucket']}/"
-            f"{wanted_bundle['S3Key']}: a version label cannot change its bundle; use a new label.",
-        )
-    changed = False
-    description = params["description"]
-    if description is not None and description != version.get("Description", ""):
-        changed = True
-        if not check:
-            try:
-                client.update_application_version(
-                    aws_retry=True,
+        after = {
+            "source_bundle": wanted_bundle,
+            "description": params["description"] or "",
+            "tags": params["tags"] or {},
+        }
+        if version is None:
+            if check:
+                module.exit_json(
+                    changed=True, application_version={}, **diff_result(module, {}, after)
+                )
+            request = {
+                "ApplicationName": application,
+                "VersionLabel": label,
+                "SourceBundle": wanted_bundle,
+                "Process": params["process"],
+            }
+            if params["description"]:
+                request["Description"] = params["description"]
+            if params["tags"]:
+                request["Tags"] = [{"Key": k, "Value": v} for k, v in params["tags"].items()]
+            version = aws_call(
+                f"create version {label} of {application}",
+                client.create_application_version,
+                **request,
+            )["ApplicationVersion"]
+            if version.get("Status") == "Failed":
+                module.fail_json(
+                    msg=f"Elastic Beanstalk could not process the bundle of {label} "
+                    f"(s3://{wanted_bundle['S3Bucket']}/{wanted_bundle['S3Key']}): is it a zip?",
+                    application_version=camel_dict_to_snake_dict(version),
+                )
+            result = camel_dict_to_snake_dict(version)
+            result["tags"] = params["tags"] or {}
+            module.exit_json(
+                changed=True, application_version=result, **diff_result(module, {}, after)
+            )
+
+        live_bundle = version.get("SourceBundle") or {}
+        if live_bundle != wanted_bundle:
+            module.fail_json(
+                msg=f"Version {label} of {application} is the bundle"
+                f" s3://{live_bundle.get('S3Bucket')}/{live_bundle.get('S3Key')}, not"
+                f" s3://{wanted_bundle['S3Bucket']}/{wanted_bundle['S3Key']}: a version label"
+                " cannot change its bundle; use a new label.",
+            )
+        changed = False
+        description = params["description"]
+        if description is not None and description != version.get("Description", ""):
+            changed = True
+            if not check:
+                aws_call(
+                    f"update version {label} of {application}",
+                    client.update_application_version,
                     ApplicationName=application,
                     VersionLabel=label,
                     Description=description,
                 )
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"Failed to update version {label} of {application}")
-    tagged, tags_before, tags = sync_tags(
-        module,
-        client,
-        version["ApplicationVersionArn"],
-        params["tags"],
-        params["purge_tags"],
-        check,
-    )
-    before = {
-        "source_bundle": live_bundle,
-        "description": version.get("Description", ""),
-        "tags": tags_before,
-    }
-    after["description"] = description if description is not None else before["description"]
-    after["tags"] = tags
-    result = camel_dict_to_snake_dict(version)
-    result["tags"] = tags
-    module.exit_json(
-        changed=changed or tagged,
-        application_version=result,
-        diff={"before": before, "after": after},
-    )
+        tagged, tags_before, tags = retag(
+            module, client, version["ApplicationVersionArn"], params["tags"], params["purge_tags"]
+        )
+        before = {
+            "source_bundle": live_bundle,
+            "description": version.get("Description", ""),
+            "tags": tags_before,
+        }
+        after["description"] = description if description is not None else before["description"]
+        after["tags"] = tags
+        result = camel_dict_to_snake_dict(version)
+        result["tags"] = tags
+        module.exit_json(
+            changed=changed or tagged,
+            application_version=result,
+            **diff_result(module, before, after),
+        )
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

@@ -177,14 +177,18 @@ from datetime import UTC, datetime
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
 from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
     live_tags,
     option_value,
+    retag,
     same_value,
-    sync_tags,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    aws_call,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, diff_result
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import planned_tags
 
 LAUNCH = "aws:autoscaling:launchconfiguration"
 TIERS = {
@@ -201,51 +205,42 @@ class Environment:
 
     # -- reading ---------------------------------------------------------------------------
     def find(self):
-        try:
-            found = self.client.describe_environments(
-                aws_retry=True,
-                ApplicationName=self.params["application"],
-                EnvironmentNames=[self.params["name"]],
-                IncludeDeleted=False,
-            )["Environments"]
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(
-                e, msg=f"Failed to describe environment {self.params['name']}"
-            )
+        found = aws_call(
+            f"describe environment {self.params['name']}",
+            self.client.describe_environments,
+            ApplicationName=self.params["application"],
+            EnvironmentNames=[self.params["name"]],
+            IncludeDeleted=False,
+        )["Environments"]
         live = [e for e in found if e["Status"] != "Terminated"]
         return live[0] if live else None
 
     def by_id(self, env_id):
-        try:
-            found = self.client.describe_environments(aws_retry=True, EnvironmentIds=[env_id])
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg=f"Failed to describe environment {env_id}")
+        found = aws_call(
+            f"describe environment {env_id}",
+            self.client.describe_environments,
+            EnvironmentIds=[env_id],
+        )
         return found["Environments"][0] if found["Environments"] else None
 
     def settings(self, env):
-        try:
-            found = self.client.describe_configuration_settings(
-                aws_retry=True,
-                ApplicationName=env["ApplicationName"],
-                EnvironmentName=env["EnvironmentName"],
-            )
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(
-                e, msg=f"Failed to read the settings of {env['EnvironmentName']}"
-            )
+        found = aws_call(
+            f"read the settings of {env['EnvironmentName']}",
+            self.client.describe_configuration_settings,
+            ApplicationName=env["ApplicationName"],
+            EnvironmentName=env["EnvironmentName"],
+        )
         return found["ConfigurationSettings"][0]["OptionSettings"]
 
     def newest_platform(self, branch):
-        try:
-            found = self.client.list_platform_versions(
-                aws_retry=True,
-                Filters=[
-                    {"Type": "PlatformBranchName", "Operator": "=", "Values": [branch]},
-                    {"Type": "PlatformVersion", "Operator": "=", "Values": ["latest"]},
-                ],
-            )["PlatformSummaryList"]
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg=f"Failed to list the platform versions of {branch}")
+        found = aws_call(
+            f"list the platform versions of {branch}",
+            self.client.list_platform_versions,
+            Filters=[
+                {"Type": "PlatformBranchName", "Operator": "=", "Values": [branch]},
+                {"Type": "PlatformVersion", "Operator": "=", "Values": ["latest"]},
+            ],
+        )["PlatformSummaryList"]
         if not found:
             self.module.fail_json(
                 msg=f"No platform version of the branch '{branch}' in this Region."
@@ -385,26 +380,24 @@ class Environment:
                 self.wait(env["EnvironmentId"], "Terminated", datetime.now(UTC), healthy=False)
             env = None
         if env is None:
-            self.module.exit_json(changed=False, environment={}, diff={"before": {}, "after": {}})
+            self.module.exit_json(changed=False, environment={}, **diff_result(self.module, {}, {}))
         before = {"name": env["EnvironmentName"], "status": env["Status"]}
         if check:
             self.module.exit_json(
-                changed=True, environment={}, diff={"before": before, "after": {}}
+                changed=True, environment={}, **diff_result(self.module, before, {})
             )
         since = datetime.now(UTC)
         if env["Status"] != "Ready" and not params["force_terminate"]:
             env = self.ready_first(env, since)
-        try:
-            self.client.terminate_environment(
-                aws_retry=True,
-                EnvironmentId=env["EnvironmentId"],
-                ForceTerminate=params["force_terminate"],
-            )
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg=f"Failed to terminate environment {params['name']}")
+        aws_call(
+            f"terminate environment {params['name']}",
+            self.client.terminate_environment,
+            EnvironmentId=env["EnvironmentId"],
+            ForceTerminate=params["force_terminate"],
+        )
         if params["wait"]:
             self.wait(env["EnvironmentId"], "Terminated", since, healthy=False)
-        self.module.exit_json(changed=True, environment={}, diff={"before": before, "after": {}})
+        self.module.exit_json(changed=True, environment={}, **diff_result(self.module, before, {}))
 
     def create(self, wanted):
         params = self.params
@@ -439,12 +432,13 @@ class Environment:
             "tags": params["tags"] or {},
         }
         if self.module.check_mode:
-            self.module.exit_json(changed=True, environment={}, diff={"before": {}, "after": after})
+            self.module.exit_json(
+                changed=True, environment={}, **diff_result(self.module, {}, after)
+            )
         since = datetime.now(UTC)
-        try:
-            env = self.client.create_environment(aws_retry=True, **request)
-        except AWS_ERRORS as e:
-            self.module.fail_json_aws(e, msg=f"Failed to create environment {params['name']}")
+        env = aws_call(
+            f"create environment {params['name']}", self.client.create_environment, **request
+        )
         if params["wait"]:
             env = self.wait(env["EnvironmentId"], "Ready", since, healthy=params["healthy"])
         self.exit(env, True, {}, after)
@@ -485,7 +479,7 @@ class Environment:
             request.update(platform)
         elif platform:
             request["PlatformArn"] = platform
-        tags_before = live_tags(self.module, self.client, env["EnvironmentArn"])
+        tags_before = live_tags(self.client, env["EnvironmentArn"])
         before = {
             "options": options_before,
             "version_label": env.get("VersionLabel"),
@@ -509,12 +503,12 @@ class Environment:
         changed = bool(request)
         if request and not check:
             env = self.ready_first(env, since)
-            try:
-                env = self.client.update_environment(
-                    aws_retry=True, EnvironmentId=env["EnvironmentId"], **request
-                )
-            except AWS_ERRORS as e:
-                self.module.fail_json_aws(e, msg=f"Failed to update environment {params['name']}")
+            env = aws_call(
+                f"update environment {params['name']}",
+                self.client.update_environment,
+                EnvironmentId=env["EnvironmentId"],
+                **request,
+            )
             if params["wait"]:
                 env = self.wait(env["EnvironmentId"], "Ready", since, healthy=params["healthy"])
                 if "VersionLabel" in request and env.get("VersionLabel") != request["VersionLabel"]:
@@ -525,17 +519,11 @@ class Environment:
                         environment=camel_dict_to_snake_dict(env),
                         events=self.events(env["EnvironmentId"], since),
                     )
-        if params["tags"] is not None and not check:
-            add, remove = compare_aws_tags(tags_before, params["tags"], params["purge_tags"])
-            if add or remove:
-                env = self.ready_first(env, since)
-        tagged, _tags_before, tags = sync_tags(
-            self.module,
-            self.client,
-            env["EnvironmentArn"],
-            params["tags"],
-            params["purge_tags"],
-            check,
+        retagging = planned_tags(tags_before, params["tags"], params["purge_tags"]) != tags_before
+        if retagging and not check:
+            env = self.ready_first(env, since)
+        tagged, _tags_before, tags = retag(
+            self.module, self.client, env["EnvironmentArn"], params["tags"], params["purge_tags"]
         )
         if tagged and not check and params["wait"]:
             env = self.wait(env["EnvironmentId"], "Ready", since, healthy=params["healthy"])
@@ -546,7 +534,7 @@ class Environment:
         result = camel_dict_to_snake_dict(env)
         result["tags"] = after.get("tags", {})
         self.module.exit_json(
-            changed=changed, environment=result, diff={"before": before, "after": after}
+            changed=changed, environment=result, **diff_result(self.module, before, after)
         )
 
 
@@ -576,9 +564,12 @@ def main():
         supports_check_mode=True,
     )
     environment = Environment(module)
-    if module.params["state"] == "absent":
-        environment.absent()
-    environment.present()
+    try:
+        if module.params["state"] == "absent":
+            environment.absent()
+        environment.present()
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

@@ -189,11 +189,17 @@ deleted:
 
 import hashlib
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
+from ansible_collections.amazon.aws.plugins.module_utils.exceptions import is_ansible_aws_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    aws_call,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
+ELB_ERRORS = error_handler("LoadBalancerNotFound")
 CONDITION_FIELDS = {
     "path_pattern": ("path-pattern", "PathPatternConfig"),
     "host_header": ("host-header", "HostHeaderConfig"),
@@ -202,26 +208,53 @@ CONDITION_FIELDS = {
 }
 
 
+@ELB_ERRORS.list_error_handler("find load balancer {name}")
+def find_load_balancer(client, name):
+    return client.describe_load_balancers(aws_retry=True, Names=[name])["LoadBalancers"][0]
+
+
+@ELB_ERRORS.common_error_handler("describe the listeners")
+def describe_listeners(client, balancer_arn):
+    paginator = client.get_paginator("describe_listeners")
+    return paginator.paginate(LoadBalancerArn=balancer_arn).build_full_result()["Listeners"]
+
+
+@ELB_ERRORS.common_error_handler("describe the rules of {listener_arn}")
+def describe_rules(client, listener_arn):
+    paginator = client.get_paginator("describe_rules")
+    return paginator.paginate(ListenerArn=listener_arn).build_full_result()["Rules"]
+
+
+@ELB_ERRORS.common_error_handler("set the rules of {listener_arn}")
+def set_rules(client, listener_arn, live, wanted, created, updated, deleted):
+    # Deletions first: a rule moved to a freed priority needs it.
+    for prio in deleted:
+        client.delete_rule(aws_retry=True, RuleArn=live[prio]["RuleArn"])
+    for prio in updated:
+        conditions, actions = wanted[prio]
+        client.modify_rule(
+            aws_retry=True, RuleArn=live[prio]["RuleArn"], Conditions=conditions, Actions=actions
+        )
+    for prio in created:
+        conditions, actions = wanted[prio]
+        client.create_rule(
+            aws_retry=True,
+            ListenerArn=listener_arn,
+            Priority=prio,
+            Conditions=conditions,
+            Actions=actions,
+        )
+
+
 def find_listener(module, client):
     """ARN of the listener the options name, or None when it does not exist."""
     params = module.params
     if params["listener_arn"]:
         return params["listener_arn"]
-    try:
-        balancer = client.describe_load_balancers(
-            aws_retry=True, Names=[params["load_balancer_name"]]
-        )["LoadBalancers"][0]
-    except is_boto3_error_code("LoadBalancerNotFound"):
+    balancer = find_load_balancer(client, params["load_balancer_name"])
+    if balancer is None:
         return None
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to find load balancer {params['load_balancer_name']}")
-    try:
-        paginator = client.get_paginator("describe_listeners")
-        listeners = paginator.paginate(
-            LoadBalancerArn=balancer["LoadBalancerArn"]
-        ).build_full_result()["Listeners"]
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to describe the listeners")
+    listeners = describe_listeners(client, balancer["LoadBalancerArn"])
     return next((li["ListenerArn"] for li in listeners if li["Port"] == params["port"]), None)
 
 
@@ -237,11 +270,13 @@ def target_group_arns(module, client, rules):
     if not names:
         return {}
     try:
-        groups = client.describe_target_groups(aws_retry=True, Names=names)["TargetGroups"]
-    except is_boto3_error_code("TargetGroupNotFound") as e:
-        module.fail_json_aws(e, msg=f"No target group named {', '.join(names)}")
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg="Failed to describe the target groups")
+        groups = aws_call("describe the target groups", client.describe_target_groups, Names=names)[
+            "TargetGroups"
+        ]
+    except is_ansible_aws_error_code("TargetGroupNotFound") as e:
+        raise AnsibleAWSError(
+            message=f"No target group named {', '.join(names)}", exception=e.exception
+        ) from e
     return {group["TargetGroupName"]: group["TargetGroupArn"] for group in groups}
 
 
@@ -414,73 +449,52 @@ def main():
     if duplicates or any(not 1 <= p <= 50000 for p in priorities):
         module.fail_json(msg=f"rule priorities must be unique and 1-50000 (got {priorities})")
     client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
-    listener_arn = find_listener(module, client)
-    if listener_arn is None:
-        if params["listener_required"]:
-            module.fail_json(
-                msg=f"load balancer {params['load_balancer_name']} has no listener on port"
-                f" {params['port']}"
+    try:
+        listener_arn = find_listener(module, client)
+        if listener_arn is None:
+            if params["listener_required"]:
+                module.fail_json(
+                    msg=f"load balancer {params['load_balancer_name']} has no listener on port"
+                    f" {params['port']}"
+                )
+            module.exit_json(
+                changed=False, listener_arn="", rules=[], created=[], updated=[], deleted=[]
             )
-        module.exit_json(
-            changed=False, listener_arn="", rules=[], created=[], updated=[], deleted=[]
-        )
 
-    arns = target_group_arns(module, client, params["rules"])
-    group_names = {arn: name for name, arn in arns.items()}
-    wanted = {}
-    for rule in params["rules"]:
-        wanted[rule["priority"]] = wanted_rule(module, rule, arns)
-    try:
-        paginator = client.get_paginator("describe_rules")
-        live_rules = paginator.paginate(ListenerArn=listener_arn).build_full_result()["Rules"]
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to describe the rules of {listener_arn}")
-    live = {int(rule["Priority"]): rule for rule in live_rules if not rule.get("IsDefault")}
-    live_keys = {prio: rule_key(r["Conditions"], r["Actions"]) for prio, r in live.items()}
-    wanted_keys = {prio: rule_key(*spec) for prio, spec in wanted.items()}
+        arns = target_group_arns(module, client, params["rules"])
+        group_names = {arn: name for name, arn in arns.items()}
+        wanted = {}
+        for rule in params["rules"]:
+            wanted[rule["priority"]] = wanted_rule(module, rule, arns)
+        live_rules = describe_rules(client, listener_arn)
+        live = {int(rule["Priority"]): rule for rule in live_rules if not rule.get("IsDefault")}
+        live_keys = {prio: rule_key(r["Conditions"], r["Actions"]) for prio, r in live.items()}
+        wanted_keys = {prio: rule_key(*spec) for prio, spec in wanted.items()}
 
-    created = sorted(p for p in wanted if p not in live)
-    updated = sorted(p for p in wanted if p in live and live_keys[p] != wanted_keys[p])
-    deleted = sorted(p for p in live if p not in wanted) if params["purge_rules"] else []
-    try:
+        created = sorted(p for p in wanted if p not in live)
+        updated = sorted(p for p in wanted if p in live and live_keys[p] != wanted_keys[p])
+        deleted = sorted(p for p in live if p not in wanted) if params["purge_rules"] else []
         if not check:
-            # Deletions first: a rule moved to a freed priority needs it.
-            for prio in deleted:
-                client.delete_rule(aws_retry=True, RuleArn=live[prio]["RuleArn"])
-            for prio in updated:
-                conditions, actions = wanted[prio]
-                client.modify_rule(
-                    aws_retry=True,
-                    RuleArn=live[prio]["RuleArn"],
-                    Conditions=conditions,
-                    Actions=actions,
-                )
-            for prio in created:
-                conditions, actions = wanted[prio]
-                client.create_rule(
-                    aws_retry=True,
-                    ListenerArn=listener_arn,
-                    Priority=prio,
-                    Conditions=conditions,
-                    Actions=actions,
-                )
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to set the rules of {listener_arn}")
+            set_rules(client, listener_arn, live, wanted, created, updated, deleted)
 
-    before = {str(p): show(k, group_names) for p, k in sorted(live_keys.items())}
-    after = {
-        str(p): show(k, group_names)
-        for p, k in sorted({**({} if params["purge_rules"] else live_keys), **wanted_keys}.items())
-    }
-    module.exit_json(
-        changed=bool(created or updated or deleted),
-        listener_arn=listener_arn,
-        rules=[dict(priority=int(p), **view) for p, view in after.items()],
-        created=created,
-        updated=updated,
-        deleted=deleted,
-        diff={"before": before, "after": after},
-    )
+        before = {str(p): show(k, group_names) for p, k in sorted(live_keys.items())}
+        after = {
+            str(p): show(k, group_names)
+            for p, k in sorted(
+                {**({} if params["purge_rules"] else live_keys), **wanted_keys}.items()
+            )
+        }
+        module.exit_json(
+            changed=bool(created or updated or deleted),
+            listener_arn=listener_arn,
+            rules=[dict(priority=int(p), **view) for p, view in after.items()],
+            created=created,
+            updated=updated,
+            deleted=deleted,
+            **diff_result(module, before, after),
+        )
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

@@ -60,10 +60,16 @@ load_balancer_arn:
   type: str
 """
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    aws_call,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
+
+ELB_ERRORS = error_handler("LoadBalancerNotFound")
 
 
 def as_aws(value):
@@ -85,46 +91,48 @@ def main():
     wanted = {key: as_aws(value) for key, value in module.params["attributes"].items()}
     client = module.client("elbv2", retry_decorator=AWSRetry.jittered_backoff())
     try:
-        arn = client.describe_load_balancers(aws_retry=True, Names=[name])["LoadBalancers"][0][
-            "LoadBalancerArn"
-        ]
-    except is_boto3_error_code("LoadBalancerNotFound"):
-        if module.check_mode:
-            module.exit_json(
-                changed=True,
-                attributes=wanted,
-                load_balancer_arn="",
-                diff={"before": {}, "after": wanted},
-            )
-        module.fail_json(msg=f"No load balancer named {name}")
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to find load balancer {name}")
-    try:
+        arn = load_balancer_arn(client, name)
+        if arn is None:
+            if module.check_mode:
+                module.exit_json(
+                    changed=True,
+                    attributes=wanted,
+                    load_balancer_arn="",
+                    **diff_result(module, {}, wanted),
+                )
+            module.fail_json(msg=f"No load balancer named {name}")
         live = {
             item["Key"]: item["Value"]
-            for item in client.describe_load_balancer_attributes(
-                aws_retry=True, LoadBalancerArn=arn
+            for item in aws_call(
+                f"read the attributes of {name}",
+                client.describe_load_balancer_attributes,
+                LoadBalancerArn=arn,
             )["Attributes"]
         }
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg=f"Failed to read the attributes of {name}")
-    before = {key: live.get(key) for key in wanted}
-    differing = {key: value for key, value in wanted.items() if live.get(key) != value}
-    if differing and not module.check_mode:
-        try:
-            client.modify_load_balancer_attributes(
-                aws_retry=True,
+        before = {key: live.get(key) for key in wanted}
+        differing = {key: value for key, value in wanted.items() if live.get(key) != value}
+        if differing and not module.check_mode:
+            aws_call(
+                f"set the attributes of {name}",
+                client.modify_load_balancer_attributes,
                 LoadBalancerArn=arn,
                 Attributes=[{"Key": key, "Value": value} for key, value in differing.items()],
             )
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to set the attributes of {name}")
-    module.exit_json(
-        changed=bool(differing),
-        attributes=wanted,
-        load_balancer_arn=arn,
-        diff={"before": before, "after": wanted},
-    )
+        module.exit_json(
+            changed=bool(differing),
+            attributes=wanted,
+            load_balancer_arn=arn,
+            **diff_result(module, before, wanted),
+        )
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+
+
+@ELB_ERRORS.list_error_handler("find load balancer {name}")
+def load_balancer_arn(client, name):
+    """The load balancer's ARN, or None when there is none of that name."""
+    found = client.describe_load_balancers(aws_retry=True, Names=[name])
+    return found["LoadBalancers"][0]["LoadBalancerArn"]
 
 
 if __name__ == "__main__":

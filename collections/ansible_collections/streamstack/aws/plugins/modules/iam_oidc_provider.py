@@ -105,10 +105,20 @@ provider:
 
 from urllib.parse import urlparse
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    aws_call,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    planned_tags,
+    sync_tags,
+)
+
+IAM_ERRORS = error_handler("NoSuchEntity")
 
 
 def issuer(url):
@@ -120,24 +130,15 @@ def issuer(url):
 def find(module, client, url):
     """(arn, provider as returned) of the provider of ``url``, or (None, None)."""
     account_arns = []
-    try:
-        listed = client.list_open_id_connect_providers(aws_retry=True)
-    except AWS_ERRORS as e:
-        module.fail_json_aws(e, msg="Failed to list the OpenID Connect providers")
+    listed = aws_call("list the OpenID Connect providers", client.list_open_id_connect_providers)
     for entry in listed.get("OpenIDConnectProviderList", []):
         account_arns.append(entry["Arn"])
     wanted = issuer(url)
     for arn in account_arns:
         if arn.split(":oidc-provider/", 1)[-1].rstrip("/") != wanted:
             continue
-        try:
-            return arn, client.get_open_id_connect_provider(
-                OpenIDConnectProviderArn=arn, aws_retry=True
-            )
-        except is_boto3_error_code("NoSuchEntity"):
-            return None, None  # deleted meanwhile
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Failed to read the OpenID Connect provider {arn}")
+        provider = get_provider(client, arn)
+        return (arn, provider) if provider else (None, None)  # None: deleted meanwhile
     return None, None
 
 
@@ -166,76 +167,81 @@ def ensure_present(module, client, arn, provider):
     desired = view(params["url"], params["client_ids"], params["thumbprints"], params["tags"])
     if arn is None:
         if not module.check_mode:
-            try:
-                arn = client.create_open_id_connect_provider(
-                    Url=params["url"],
-                    ClientIDList=desired["client_ids"],
-                    ThumbprintList=desired["thumbprints"],
-                    Tags=[{"Key": k, "Value": v} for k, v in desired["tags"].items()],
-                    aws_retry=True,
-                )["OpenIDConnectProviderArn"]
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"Failed to create the provider of {params['url']}")
+            arn = create_provider(client, params["url"], desired)
         module.exit_json(
             changed=True,
             provider=dict(desired, arn=arn),
-            diff={"before": {}, "after": desired},
+            **diff_result(module, {}, desired),
         )
 
     before = current_view(provider)
-    after = dict(desired)
-    if not params["purge_tags"]:
-        after["tags"] = dict(before["tags"], **desired["tags"])
+    after = dict(desired, tags=planned_tags(before["tags"], desired["tags"], params["purge_tags"]))
     if before == after:
         module.exit_json(changed=False, provider=dict(before, arn=arn))
     if not module.check_mode:
-        try:
-            for client_id in sorted(set(after["client_ids"]) - set(before["client_ids"])):
-                client.add_client_id_to_open_id_connect_provider(
-                    OpenIDConnectProviderArn=arn, ClientID=client_id, aws_retry=True
-                )
-            for client_id in sorted(set(before["client_ids"]) - set(after["client_ids"])):
-                client.remove_client_id_from_open_id_connect_provider(
-                    OpenIDConnectProviderArn=arn, ClientID=client_id, aws_retry=True
-                )
-            if before["thumbprints"] != after["thumbprints"]:
-                client.update_open_id_connect_provider_thumbprint(
-                    OpenIDConnectProviderArn=arn,
-                    ThumbprintList=after["thumbprints"],
-                    aws_retry=True,
-                )
-            stale = sorted(set(before["tags"]) - set(after["tags"]))
-            if stale:
-                client.untag_open_id_connect_provider(
-                    OpenIDConnectProviderArn=arn, TagKeys=stale, aws_retry=True
-                )
-            new = {k: v for k, v in after["tags"].items() if before["tags"].get(k) != v}
-            if new:
-                client.tag_open_id_connect_provider(
-                    OpenIDConnectProviderArn=arn,
-                    Tags=[{"Key": k, "Value": v} for k, v in new.items()],
-                    aws_retry=True,
-                )
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to update the OpenID Connect provider {arn}")
+        update_provider(module, client, arn, before, after)
     module.exit_json(
-        changed=True, provider=dict(after, arn=arn), diff={"before": before, "after": after}
+        changed=True, provider=dict(after, arn=arn), **diff_result(module, before, after)
     )
+
+
+@IAM_ERRORS.common_error_handler("update the OpenID Connect provider {arn}")
+def update_provider(module, client, arn, before, after):
+    for client_id in sorted(set(after["client_ids"]) - set(before["client_ids"])):
+        client.add_client_id_to_open_id_connect_provider(
+            OpenIDConnectProviderArn=arn, ClientID=client_id, aws_retry=True
+        )
+    for client_id in sorted(set(before["client_ids"]) - set(after["client_ids"])):
+        client.remove_client_id_from_open_id_connect_provider(
+            OpenIDConnectProviderArn=arn, ClientID=client_id, aws_retry=True
+        )
+    if before["thumbprints"] != after["thumbprints"]:
+        client.update_open_id_connect_provider_thumbprint(
+            OpenIDConnectProviderArn=arn, ThumbprintList=after["thumbprints"], aws_retry=True
+        )
+    sync_tags(
+        module,
+        before["tags"],
+        module.params["tags"],
+        module.params["purge_tags"],
+        tag=lambda add: client.tag_open_id_connect_provider(
+            OpenIDConnectProviderArn=arn,
+            Tags=[{"Key": k, "Value": v} for k, v in add.items()],
+            aws_retry=True,
+        ),
+        untag=lambda keys: client.untag_open_id_connect_provider(
+            OpenIDConnectProviderArn=arn, TagKeys=keys, aws_retry=True
+        ),
+    )
+
+
+@IAM_ERRORS.list_error_handler("read the OpenID Connect provider {arn}")
+def get_provider(client, arn):
+    return client.get_open_id_connect_provider(OpenIDConnectProviderArn=arn, aws_retry=True)
+
+
+@IAM_ERRORS.common_error_handler("create the provider of {url}")
+def create_provider(client, url, desired):
+    return client.create_open_id_connect_provider(
+        Url=url,
+        ClientIDList=desired["client_ids"],
+        ThumbprintList=desired["thumbprints"],
+        Tags=[{"Key": k, "Value": v} for k, v in desired["tags"].items()],
+        aws_retry=True,
+    )["OpenIDConnectProviderArn"]
+
+
+@IAM_ERRORS.deletion_error_handler("delete the OpenID Connect provider {arn}")
+def delete_provider(client, arn):
+    client.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn, aws_retry=True)
 
 
 def ensure_absent(module, client, arn, provider):
     if arn is None:
         module.exit_json(changed=False, provider={})
     if not module.check_mode:
-        try:
-            client.delete_open_id_connect_provider(OpenIDConnectProviderArn=arn, aws_retry=True)
-        except is_boto3_error_code("NoSuchEntity"):
-            pass  # deleted meanwhile: the goal is reached
-        except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-            module.fail_json_aws(e, msg=f"Failed to delete the OpenID Connect provider {arn}")
-    module.exit_json(
-        changed=True, provider={}, diff={"before": current_view(provider), "after": {}}
-    )
+        delete_provider(client, arn)
+    module.exit_json(changed=True, provider={}, **diff_result(module, current_view(provider), {}))
 
 
 def main():
@@ -252,11 +258,14 @@ def main():
     if parsed.scheme != "https" or not parsed.netloc or parsed.query or parsed.fragment:
         module.fail_json(msg=f"url must be https://<host>[/path], got {module.params['url']}")
     client = module.client("iam", retry_decorator=AWSRetry.jittered_backoff())
-    arn, provider = find(module, client, module.params["url"])
-    if module.params["state"] == "present":
-        ensure_present(module, client, arn, provider)
-    else:
-        ensure_absent(module, client, arn, provider)
+    try:
+        arn, provider = find(module, client, module.params["url"])
+        if module.params["state"] == "present":
+            ensure_present(module, client, arn, provider)
+        else:
+            ensure_absent(module, client, arn, provider)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

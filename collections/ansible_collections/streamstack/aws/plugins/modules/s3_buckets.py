@@ -278,7 +278,17 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
+    exit_absent,
+    exit_set,
+    require_unique,
+)
+
+S3_ERRORS = error_handler("404", "NoSuchBucket")
 
 SETTINGS = (
     "encryption",
@@ -364,6 +374,7 @@ def wanted_settings(spec):
 # --- reading the live settings ----------------------------------------------------------------
 
 
+@S3_ERRORS.common_error_handler("look for bucket {name}")
 def bucket_exists(module, client, name):
     try:
         client.head_bucket(aws_retry=True, Bucket=name)
@@ -372,8 +383,6 @@ def bucket_exists(module, client, name):
         return False
     except is_boto3_error_code(["403", "AccessDenied"]):  # pylint: disable=duplicate-except
         module.fail_json(msg=f"Bucket {name} exists but is not ours (access denied)")
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to look for bucket {name}")
 
 
 def normalise_lifecycle_rule(rule):
@@ -572,6 +581,7 @@ def empty_bucket(module, client, name):
             )
 
 
+@S3_ERRORS.deletion_error_handler("delete bucket {name}")
 def delete_bucket(module, client, name):
     force, timeout = module.params["force"], module.params["force_timeout"]
     deadline = time.monotonic() + timeout
@@ -596,8 +606,6 @@ def delete_bucket(module, client, name):
                     " again later or raise force_timeout."
                 )
             time.sleep(FORCE_RETRY_DELAY)
-        except is_boto3_error_code(["404", "NoSuchBucket"]):  # pylint: disable=duplicate-except
-            return
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -673,10 +681,7 @@ def validate(module, specs):
         module.fail_json(
             msg=f"force_timeout must be 0 or more (got {module.params['force_timeout']})"
         )
-    names = [spec["name"] for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        module.fail_json(msg=f"buckets given more than once: {', '.join(duplicates)}")
+    require_unique(module, [spec["name"] for spec in specs], "buckets")
     for spec in specs:
         if spec["encryption_key_id"] and spec["encryption"] != "aws:kms":
             module.fail_json(
@@ -709,56 +714,27 @@ def main():
     specs = module.params["buckets"]
     validate(module, specs)
     client = module.client("s3", retry_decorator=AWSRetry.jittered_backoff())
-    check = module.check_mode
+    try:
+        if module.params["state"] == "absent":
+            deleted = [
+                spec["name"] for spec in specs if bucket_exists(module, client, spec["name"])
+            ]
+            exit_absent(
+                module, "buckets", deleted, lambda name: delete_bucket(module, client, name)
+            )
+        ensure_present(module, client, specs)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
-    if module.params["state"] == "absent":
-        deleted = [spec["name"] for spec in specs if bucket_exists(module, client, spec["name"])]
-        for name in deleted if not check else []:
-            try:
-                delete_bucket(module, client, name)
-            except AWS_ERRORS as e:
-                module.fail_json_aws(e, msg=f"Failed to delete bucket {name}")
-        exit_set(
-            module,
-            "buckets",
-            [],
-            deleted=deleted,
-            before={name: {} for name in deleted},
-            after={},
-        )
 
+def ensure_present(module, client, specs):
     created, updated, result = [], [], []
     before, after = {}, {}
     for spec in specs:
         name = spec["name"]
         wanted = wanted_settings(spec)
         exists = bucket_exists(module, client, name)
-        try:
-            if not exists:
-                created.append(name)
-                if not check:
-                    create_bucket(client, name, module.region)
-            live = {}
-            if exists:
-                live = {setting: read_setting(client, name, setting) for setting in wanted}
-            elif not check:
-                # A new bucket has AWS's defaults; read only what a write depends on.
-                live = {setting: read_setting(client, name, setting) for setting in wanted}
-            if "tags" in wanted and not spec["purge_tags"]:
-                wanted["tags"] = dict(live.get("tags") or {}, **wanted["tags"])
-            for setting in SETTINGS:
-                if setting not in wanted:
-                    continue
-                if (exists or not check) and not differs(
-                    setting, live.get(setting), wanted[setting]
-                ):
-                    continue
-                if exists:
-                    updated.append(f"{name}:{setting}")
-                if not check:
-                    write_setting(client, name, setting, wanted[setting])
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to create or update bucket {name}")
+        live = apply_bucket(module, client, name, spec, wanted, exists, created, updated)
         before[name] = {setting: live.get(setting) for setting in wanted} if exists else {}
         after[name] = wanted
         result.append({"name": name, "settings": wanted})
@@ -772,6 +748,34 @@ def main():
         before=before,
         after=after,
     )
+
+
+@S3_ERRORS.common_error_handler("create or update bucket {name}")
+def apply_bucket(module, client, name, spec, wanted, exists, created, updated):
+    """Creates or updates one bucket; returns its live settings (what a check run can read)."""
+    check = module.check_mode
+    if not exists:
+        created.append(name)
+        if not check:
+            create_bucket(client, name, module.region)
+    live = {}
+    if exists:
+        live = {setting: read_setting(client, name, setting) for setting in wanted}
+    elif not check:
+        # A new bucket has AWS's defaults; read only what a write depends on.
+        live = {setting: read_setting(client, name, setting) for setting in wanted}
+    if "tags" in wanted and not spec["purge_tags"]:
+        wanted["tags"] = dict(live.get("tags") or {}, **wanted["tags"])
+    for setting in SETTINGS:
+        if setting not in wanted:
+            continue
+        if (exists or not check) and not differs(setting, live.get(setting), wanted[setting]):
+            continue
+        if exists:
+            updated.append(f"{name}:{setting}")
+        if not check:
+            write_setting(client, name, setting, wanted[setting])
+    return live
 
 
 if __name__ == "__main__":

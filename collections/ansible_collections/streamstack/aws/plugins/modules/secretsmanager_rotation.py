@@ -73,29 +73,33 @@ pending_version_id:
   type: str
 """
 
-import contextlib
 import datetime
 import json
 import uuid
 
-from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-
-with contextlib.suppress(ImportError):  # AnsibleAWSModule reports a missing botocore
-    import botocore
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    AWSErrorHandler,
+    aws_call,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
 CHECK_MODE_VERSION = "(made by the run)"
 
 
+@error_handler("ResourceNotFoundException").list_error_handler("describe secret {name}")
+def describe_secret(client, name):
+    return client.describe_secret(aws_retry=True, SecretId=name)
+
+
 def stages(module, client, name):
     """(current version id, pending version id or "") from DescribeSecret."""
-    try:
-        found = client.describe_secret(aws_retry=True, SecretId=name)
-    except is_boto3_error_code("ResourceNotFoundException"):
+    found = describe_secret(client, name)
+    if found is None:
         module.fail_json(msg=f"secret {name} does not exist")
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to describe secret {name}")
     labels = found.get("VersionIdsToStages", {})
     current = next((v for v, s in labels.items() if "AWSCURRENT" in s), "")
     # A label left on the current version by a finished rotation is not a pending one.
@@ -103,16 +107,30 @@ def stages(module, client, name):
     return current, pending
 
 
-def age_days(module, client, name, version):
+def age_days(client, name, version):
     """Days since ``version`` was created (GetSecretValue's CreatedDate; the value is dropped)."""
-    try:
-        created = client.get_secret_value(aws_retry=True, SecretId=name, VersionId=version)[
-            "CreatedDate"
-        ]
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-        module.fail_json_aws(e, msg=f"Failed to read the creation date of {name}")
+    created = aws_call(
+        f"read the creation date of {name}",
+        client.get_secret_value,
+        SecretId=name,
+        VersionId=version,
+    )["CreatedDate"]
     now = datetime.datetime.now(datetime.UTC)
     return round((now - created).total_seconds() / 86400, 4)
+
+
+@AWSErrorHandler.common_error_handler("make the pending version of {name} current")
+def make_current(client, name, pending, current):
+    client.update_secret_version_stage(
+        aws_retry=True,
+        SecretId=name,
+        VersionStage="AWSCURRENT",
+        MoveToVersionId=pending,
+        RemoveFromVersionId=current,
+    )
+    client.update_secret_version_stage(
+        aws_retry=True, SecretId=name, VersionStage="AWSPENDING", RemoveFromVersionId=pending
+    )
 
 
 def main():
@@ -127,55 +145,43 @@ def main():
     )
     name, step = module.params["name"], module.params["step"]
     client = module.client("secretsmanager", retry_decorator=AWSRetry.jittered_backoff())
-    current, pending = stages(module, client, name)
-    before = {"current_version_id": current, "pending_version_id": pending}
-    after = dict(before)
-    changed = False
+    try:
+        current, pending = stages(module, client, name)
+        before = {"current_version_id": current, "pending_version_id": pending}
+        after = dict(before)
+        changed = False
 
-    if step == "create" and not pending:
-        changed = True
-        after["pending_version_id"] = CHECK_MODE_VERSION
-        if not module.check_mode:
-            try:
-                client.put_secret_value(
-                    aws_retry=True,
+        if step == "create" and not pending:
+            changed = True
+            after["pending_version_id"] = CHECK_MODE_VERSION
+            if not module.check_mode:
+                aws_call(
+                    f"put a pending version of {name}",
+                    client.put_secret_value,
                     SecretId=name,
                     ClientRequestToken=str(uuid.uuid4()),
                     SecretString=json.dumps(module.params["value"]),
                     VersionStages=["AWSPENDING"],
                 )
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Failed to put a pending version of {name}")
-            current, after["pending_version_id"] = stages(module, client, name)
-    elif step == "finish" and pending:
-        changed = True
-        after = {"current_version_id": pending, "pending_version_id": ""}
-        if not module.check_mode:
-            try:
-                client.update_secret_version_stage(
-                    aws_retry=True,
-                    SecretId=name,
-                    VersionStage="AWSCURRENT",
-                    MoveToVersionId=pending,
-                    RemoveFromVersionId=current,
+                current, after["pending_version_id"] = stages(module, client, name)
+        elif step == "finish" and pending:
+            changed = True
+            after = {"current_version_id": pending, "pending_version_id": ""}
+            if not module.check_mode:
+                make_current(client, name, pending, current)
+                after["current_version_id"], after["pending_version_id"] = stages(
+                    module, client, name
                 )
-                client.update_secret_version_stage(
-                    aws_retry=True,
-                    SecretId=name,
-                    VersionStage="AWSPENDING",
-                    RemoveFromVersionId=pending,
-                )
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
-                module.fail_json_aws(e, msg=f"Failed to make the pending version of {name} current")
-            after["current_version_id"], after["pending_version_id"] = stages(module, client, name)
 
-    module.exit_json(
-        changed=changed,
-        current_version_id=after["current_version_id"],
-        current_age_days=age_days(module, client, name, after["current_version_id"]),
-        pending_version_id=after["pending_version_id"],
-        diff={"before": before, "after": after},
-    )
+        module.exit_json(
+            changed=changed,
+            current_version_id=after["current_version_id"],
+            current_age_days=age_days(client, name, after["current_version_id"]),
+            pending_version_id=after["pending_version_id"],
+            **diff_result(module, before, after),
+        )
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
 
 
 if __name__ == "__main__":

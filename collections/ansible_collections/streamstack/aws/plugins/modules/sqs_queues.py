@@ -161,8 +161,19 @@ import time
 from ansible_collections.amazon.aws.plugins.module_utils.botocore import is_boto3_error_code
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
-from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, exit_set
+from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
+    AnsibleAWSError,
+    error_handler,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import (
+    exit_absent,
+    exit_set,
+    require_unique,
+)
+from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
+    planned_tags,
+    sync_tags,
+)
 
 ATTRIBUTES = {
     "visibility_timeout": "VisibilityTimeout",
@@ -174,6 +185,7 @@ ATTRIBUTES = {
     "kms_data_key_reuse_period_seconds": "KmsDataKeyReusePeriodSeconds",
 }
 NON_EXISTENT = "AWS.SimpleQueueService.NonExistentQueue"
+SQS_ERRORS = error_handler(NON_EXISTENT, "QueueDoesNotExist")
 # CreateQueue within 60 s of deleting a queue of that name (the code botocore reports from SQS's
 # query-compatible error header, and the JSON protocol's own).
 DELETED_RECENTLY = ["AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"]
@@ -193,19 +205,20 @@ def create_queue(client, request):
             time.sleep(NAME_REUSE_DELAY)
 
 
-def describe(module, client, name):
+@SQS_ERRORS.list_error_handler("describe queue {name}")
+def describe(client, name):
     """(url, attributes, tags) of the queue, or None when it does not exist."""
-    try:
-        url = client.get_queue_url(aws_retry=True, QueueName=name)["QueueUrl"]
-        attributes = client.get_queue_attributes(
-            aws_retry=True, QueueUrl=url, AttributeNames=["All"]
-        )["Attributes"]
-        tags = client.list_queue_tags(aws_retry=True, QueueUrl=url).get("Tags", {})
-    except is_boto3_error_code([NON_EXISTENT, "QueueDoesNotExist"]):
-        return None
-    except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-        module.fail_json_aws(e, msg=f"Failed to describe queue {name}")
+    url = client.get_queue_url(aws_retry=True, QueueName=name)["QueueUrl"]
+    attributes = client.get_queue_attributes(aws_retry=True, QueueUrl=url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    tags = client.list_queue_tags(aws_retry=True, QueueUrl=url).get("Tags", {})
     return url, attributes, tags
+
+
+@SQS_ERRORS.deletion_error_handler("delete queue {name}")
+def delete_queue(client, name, url):
+    client.delete_queue(aws_retry=True, QueueUrl=url)
 
 
 def wanted_attributes(spec, arns):
@@ -267,50 +280,37 @@ def main():
     )
     specs = module.params["queues"]
     names = [spec["name"] for spec in specs]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        module.fail_json(msg=f"queues given more than once: {', '.join(duplicates)}")
+    require_unique(module, names, "queues")
     fifo = [name for name in names if name.endswith(".fifo")]
     if fifo:
         module.fail_json(msg=f"FIFO queues are not supported: {', '.join(fifo)}")
     client = module.client("sqs", retry_decorator=AWSRetry.jittered_backoff())
+    try:
+        if module.params["state"] == "absent":
+            urls = {name: describe(client, name) for name in names}
+            deleted = [name for name in names if urls[name] is not None]
+            exit_absent(
+                module, "queues", deleted, lambda name: delete_queue(client, name, urls[name][0])
+            )
+        ensure_present(module, client, specs)
+    except AnsibleAWSError as e:
+        module.fail_json_aws_error(e)
+
+
+def ensure_present(module, client, specs):
     check = module.check_mode
     purge = module.params["purge_tags"]
-
-    if module.params["state"] == "absent":
-        deleted = []
-        for name in names:
-            found = describe(module, client, name)
-            if found is None:
-                continue
-            deleted.append(name)
-            if not check:
-                try:
-                    client.delete_queue(aws_retry=True, QueueUrl=found[0])
-                except is_boto3_error_code([NON_EXISTENT, "QueueDoesNotExist"]):
-                    pass
-                except AWS_ERRORS as e:  # pylint: disable=duplicate-except
-                    module.fail_json_aws(e, msg=f"Failed to delete queue {name}")
-        exit_set(
-            module,
-            "queues",
-            [],
-            deleted=deleted,
-            before={name: {} for name in deleted},
-            after={},
-        )
-
     created, updated, result = [], [], []
     before, after = {}, {}
     arns = {}  # name -> ARN of the queues handled so far, for redrive policies
     for spec in specs:
         name = spec["name"]
-        found = describe(module, client, name)
+        found = describe(client, name)
         wanted = wanted_attributes(spec, arns)
         redrive = wanted.get("RedrivePolicy")
         if redrive is not None and redrive["deadLetterTargetArn"] is None:
             target = spec["redrive_policy"]["dead_letter_queue"]
-            target_found = describe(module, client, target)
+            target_found = describe(client, target)
             if target_found is None and not (check and target in created):
                 module.fail_json(
                     msg=f"queue {name}: dead-letter queue {target} does not exist; list it"
@@ -319,45 +319,11 @@ def main():
             if target_found is not None:
                 redrive["deadLetterTargetArn"] = target_found[1]["QueueArn"]
         wanted_tags = spec["tags"]
-        try:
-            if found is None:
-                created.append(name)
-                url = arn = None
-                live_tags = {}
-                if not check:
-                    request = {"QueueName": name, "Attributes": to_request(wanted)}
-                    if wanted_tags:
-                        request["tags"] = wanted_tags
-                    url = create_queue(client, request)
-                    arn = client.get_queue_attributes(
-                        aws_retry=True, QueueUrl=url, AttributeNames=["QueueArn"]
-                    )["Attributes"]["QueueArn"]
-                    live_tags = wanted_tags or {}
-                before[name] = {}
-            else:
-                url, attributes, live_tags = found
-                arn = attributes["QueueArn"]
-                live = live_view(attributes, wanted)
-                before[name] = {"attributes": live, "tags": live_tags}
-                changes = {api: value for api, value in wanted.items() if live[api] != value}
-                add, remove = ({}, [])
-                if wanted_tags is not None:
-                    add, remove = compare_aws_tags(live_tags, wanted_tags, purge)
-                if changes or add or remove:
-                    updated.append(name)
-                if changes and not check:
-                    client.set_queue_attributes(
-                        aws_retry=True, QueueUrl=url, Attributes=to_request(changes)
-                    )
-                if remove and not check:
-                    client.untag_queue(aws_retry=True, QueueUrl=url, TagKeys=remove)
-                if add and not check:
-                    client.tag_queue(aws_retry=True, QueueUrl=url, Tags=add)
-        except AWS_ERRORS as e:
-            module.fail_json_aws(e, msg=f"Failed to create or update queue {name}")
-        tags = live_tags
-        if wanted_tags is not None:
-            tags = wanted_tags if purge else dict(live_tags, **wanted_tags)
+        url, arn, live_tags = apply_queue(
+            module, client, name, spec, found, wanted, before, created, updated
+        )
+        tags = planned_tags(live_tags, wanted_tags, purge)
+
         after[name] = {"attributes": wanted, "tags": tags}
         if arn:
             arns[name] = arn
@@ -374,6 +340,47 @@ def main():
         before=before,
         after=after,
     )
+
+
+@SQS_ERRORS.common_error_handler("create or update queue {name}")
+def apply_queue(module, client, name, spec, found, wanted, before, created, updated):
+    """Creates or updates one queue; returns its (url, ARN, tags before)."""
+    check, purge, wanted_tags = module.check_mode, module.params["purge_tags"], spec["tags"]
+    if found is None:
+        created.append(name)
+        url = arn = None
+        live_tags = {}
+        if not check:
+            request = {"QueueName": name, "Attributes": to_request(wanted)}
+            if wanted_tags:
+                request["tags"] = wanted_tags
+            url = create_queue(client, request)
+            arn = client.get_queue_attributes(
+                aws_retry=True, QueueUrl=url, AttributeNames=["QueueArn"]
+            )["Attributes"]["QueueArn"]
+            live_tags = wanted_tags or {}
+        before[name] = {}
+    else:
+        url, attributes, live_tags = found
+        arn = attributes["QueueArn"]
+        live = live_view(attributes, wanted)
+        before[name] = {"attributes": live, "tags": live_tags}
+        changes = {api: value for api, value in wanted.items() if live[api] != value}
+        if changes and not check:
+            client.set_queue_attributes(
+                aws_retry=True, QueueUrl=url, Attributes=to_request(changes)
+            )
+        retagged = sync_tags(
+            module,
+            live_tags,
+            wanted_tags,
+            purge,
+            tag=lambda add: client.tag_queue(aws_retry=True, QueueUrl=url, Tags=add),
+            untag=lambda keys: client.untag_queue(aws_retry=True, QueueUrl=url, TagKeys=keys),
+        )
+        if changes or retagged:
+            updated.append(name)
+    return url, arn, live_tags
 
 
 if __name__ == "__main__":

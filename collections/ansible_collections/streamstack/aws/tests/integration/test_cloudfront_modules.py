@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 
 STACK = PLAYBOOKS / "cloudfront_stack.yml"
@@ -307,79 +305,3 @@ def test_delete(edge_cases, stack, state):
     assert state.key_group() is None
     assert state.public_key() is None
     assert state.oac() is None
-
-
-# --- unit tests of the comparison logic (no emulator) ----------------------------------------
-
-
-@pytest.fixture(scope="module")
-def dist_module():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "collections"))
-    from ansible_collections.streamstack.aws.plugins.modules import cloudfront_distribution
-
-    return cloudfront_distribution
-
-
-def test_overlay_keeps_uncovered_settings_and_drops_owned_ones(dist_module):
-    live = {
-        "Logging": {"Enabled": True, "Bucket": "logs.s3.amazonaws.com"},
-        "DefaultCacheBehavior": {
-            "TargetOriginId": "api",
-            "FunctionAssociations": {"Quantity": 1, "Items": [{"FunctionARN": "arn:f"}]},
-            "ForwardedValues": {"QueryString": False},
-            "MinTTL": 0,
-        },
-        "Origins": {
-            "Quantity": 1,
-            "Items": [{"Id": "media", "S3OriginConfig": {}, "OriginShield": {"Enabled": True}}],
-        },
-    }
-    desired = {
-        "DefaultCacheBehavior": {"TargetOriginId": "api", "CachePolicyId": CACHING_DISABLED},
-        "Origins": {
-            "Quantity": 1,
-            "Items": [{"Id": "media", "CustomOriginConfig": {"HTTPPort": 80}}],
-        },
-    }
-    merged = dist_module.overlay(live, desired)
-    assert merged["Logging"] == live["Logging"]
-    behavior = merged["DefaultCacheBehavior"]
-    assert behavior["FunctionAssociations"] == live["DefaultCacheBehavior"]["FunctionAssociations"]
-    assert "ForwardedValues" not in behavior and "MinTTL" not in behavior
-    origin = merged["Origins"]["Items"][0]
-    assert "S3OriginConfig" not in origin and origin["OriginShield"] == {"Enabled": True}
-
-
-def test_certificate_overlay(dist_module):
-    default_live = {
-        "CloudFrontDefaultCertificate": True,
-        "SSLSupportMethod": "vip",
-        "MinimumProtocolVersion": "TLSv1",
-        "CertificateSource": "cloudfront",
-    }
-    same = dist_module.overlay(
-        {"ViewerCertificate": default_live},
-        {"ViewerCertificate": {"CloudFrontDefaultCertificate": True}},
-    )
-    assert dist_module.canonical(same) == dist_module.canonical({"ViewerCertificate": default_live})
-    acm = {
-        "ACMCertificateArn": "arn:aws:acm:us-east-1:1:certificate/x",
-        "SSLSupportMethod": "sni-only",
-    }
-    switched = dist_module.overlay({"ViewerCertificate": default_live}, {"ViewerCertificate": acm})
-    assert switched["ViewerCertificate"] == acm
-
-
-def test_canonical_ignores_order_of_sets_and_empty_values(dist_module):
-    a = {"AllowedMethods": {"Quantity": 2, "Items": ["HEAD", "GET"]}, "WebACLId": ""}
-    b = {"AllowedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}}
-    assert dist_module.canonical(a) == dist_module.canonical(b)
-    behaviors = {
-        "CacheBehaviors": {"Quantity": 2, "Items": [{"PathPattern": "a"}, {"PathPattern": "b"}]}
-    }
-    reordered = {
-        "CacheBehaviors": {"Quantity": 2, "Items": [{"PathPattern": "b"}, {"PathPattern": "a"}]}
-    }
-    assert dist_module.canonical(behaviors) != dist_module.canonical(reordered)
