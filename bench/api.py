@@ -48,8 +48,8 @@ from streamapp.migrate import upgrade  # noqa: E402
 from streamapp.models import Kind, MediaItem, Role, Status, User, Visibility  # noqa: E402
 from streamapp.passwords import hash_password  # noqa: E402
 
-from tests.harness.emulator import Emulator  # noqa: E402
-from tests.harness.postgres import Postgres  # noqa: E402
+from local.emulator import Emulator  # noqa: E402
+from local.postgres import Postgres  # noqa: E402
 
 WORDS = [
     *("ocean", "mountain", "city", "night", "jazz", "piano", "river", "forest", "desert"),

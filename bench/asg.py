@@ -32,8 +32,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import ec2_hosts, hostimage  # noqa: E402
-from tests.harness.emulator import operator_client  # noqa: E402
+from local.ec2 import hosts as ec2_hosts  # noqa: E402
+from local.emulator import operator_client  # noqa: E402
+from local.hosts import image as hostimage  # noqa: E402
 
 STATE = ROOT / ".cache" / "bench-asg"
 ENV = {

@@ -22,11 +22,11 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import hostimage  # noqa: E402
-from tests.harness.emulator import Emulator  # noqa: E402
-from tests.harness.fleet import Fleet  # noqa: E402
+from local.emulator import Emulator  # noqa: E402
+from local.hosts import image as hostimage  # noqa: E402
+from local.hosts.fleet import Fleet  # noqa: E402
+from local.postgres import Postgres  # noqa: E402
 from tests.harness.patching import PATCH, PatchFleet, wait_for  # noqa: E402
-from tests.harness.postgres import Postgres  # noqa: E402
 
 NAME = "patchbench"
 HOSTS = {**{f"web-{i}": "web" for i in range(1, 6)}, "worker-1": "worker"}

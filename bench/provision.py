@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import prepared_account  # noqa: E402
-from tests.harness.ansible import run_playbook  # noqa: E402
-from tests.harness.emulator import Emulator, operator_client  # noqa: E402
+from local import prepared_account  # noqa: E402
+from local.ansible import run_playbook  # noqa: E402
+from local.emulator import Emulator, operator_client  # noqa: E402
 
 OURS = ROOT / "playbooks" / "provision.yml"
 ANCHOR = ROOT / "bench" / "anchor" / "provision.yml"

@@ -3,7 +3,7 @@ nothing to do (changed=0 asserted) and a --check --diff run (changed=0 asserted)
 counts and where the time goes (per task, per role, per module).
 
 For each node kind (web, worker) a fresh systemd container of the test-host image
-(tests/harness/hostimage.py) is started under a name of its own (the pid is part of it, so it
+(local/hosts/image.py) is started under a name of its own (the pid is part of it, so it
 never collides with Molecule's or another bench's), prepared with the Molecule scenario's
 prepare.yml (PostgreSQL, moto, the stand-in agent package: not timed as converge), converged
 with the scenario's converge.yml, and removed again. The project's ansible.cfg applies (the
@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import hostimage  # noqa: E402
-from tests.harness.ansible import PlaybookResult, run_playbook  # noqa: E402
+from local.ansible import PlaybookResult, run_playbook  # noqa: E402
+from local.hosts import image as hostimage  # noqa: E402
 
 SCENARIOS = {"web": ROOT / "molecule" / "web_node", "worker": ROOT / "molecule" / "worker_node"}
 # Actions Ansible runs on the controller without a module execution on the host.

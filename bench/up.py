@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import hostbake, hostimage  # noqa: E402
+from local.hosts import bake as hostbake  # noqa: E402
+from local.hosts import image as hostimage  # noqa: E402
 
 STATE = ROOT / ".cache" / "bench-up"
 ENV = {

@@ -9,10 +9,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.harness import prepared_account
-from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
-from tests.harness.emulator import Emulator
-from tests.harness.postgres import Postgres
+from local import prepared_account
+from local.ansible import ROOT, PlaybookResult, run_playbook
+from local.emulator import Emulator
+from local.postgres import Postgres
 
 __all__ = ["ROOT", "PlaybookResult"]
 
@@ -41,7 +41,7 @@ def payload_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
     """The moto server (with the fidelity layer) shared by the whole session, holding what a
-    user prepares in an account before provisioning (tests/harness/prepared_account.py).
+    user prepares in an account before provisioning (local/prepared_account.py).
 
     Its own state dir keeps it apart from `make up`'s and from other pytest sessions. The AWS
     variables go into os.environ so that ansible-playbook, boto3 and the aws_ec2 inventory
@@ -104,10 +104,10 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture(scope="session")
 def host_image() -> dict:
-    """The test-host image (tests/harness/hostimage.py), built or found up to date once per
+    """The test-host image (local/hosts/image.py), built or found up to date once per
     session; CONTAINERS_CONF goes into os.environ so podman and Molecule use this host's
     containers.conf."""
-    from tests.harness import hostimage
+    from local.hosts import image as hostimage
 
     os.environ.update(hostimage.env())
     return hostimage.build()

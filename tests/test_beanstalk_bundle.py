@@ -10,8 +10,8 @@ import zipfile
 import pytest
 import yaml
 
+from local.ansible import run_playbook
 from tests.conftest import ROOT
-from tests.harness.ansible import run_playbook
 
 pytestmark = pytest.mark.beanstalk
 

@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
+from local.ansible import run_playbook
 from tests.conftest import ROOT
-from tests.harness.ansible import run_playbook
 
 pytestmark = pytest.mark.beanstalk
 

@@ -1,4 +1,4 @@
-"""The local EC2's stand-ins for what EC2 gives an instance (tests/harness/ec2_hosts.py), without
+"""The local EC2's stand-ins for what EC2 gives an instance (local/ec2/hosts.py), without
 podman: cloud-init's ``write_files`` of the launch template's real user data, and the instance
 metadata service's settings. The hosts themselves are proven by tests/test_make_up.py."""
 
@@ -12,8 +12,8 @@ import jinja2
 import pytest
 import yaml
 
-from tests.harness.ansible import ROOT
-from tests.harness.ec2_hosts import cloud_init_files, metadata_settings
+from local.ansible import ROOT
+from local.ec2.hosts import cloud_init_files, metadata_settings
 
 USER_DATA = ROOT / "playbooks" / "provision" / "templates" / "user_data.yml.j2"
 
@@ -90,7 +90,9 @@ def test_metadata_settings_name_the_instances_own_service():
 
 def test_a_bake_of_another_runs_settings_gets_no_user_data(tmp_path, monkeypatch):
     """Its boot unit would read SSM at that run's emulator (gone); configure.yml converges it."""
-    from tests.harness import ec2_hosts, hostbake, hostimage
+    from local.ec2 import hosts as ec2_hosts
+    from local.hosts import bake as hostbake
+    from local.hosts import image as hostimage
 
     settings = tmp_path / "fleet-vars.json"
     settings.write_text('{"local_emulator_port": 5000}')

@@ -18,11 +18,11 @@ import sys
 import pytest
 import yaml
 
+from local.ansible import _json_document
+from local.emulator import aws_env
+from local.hosts.fleet import CONTROLLER_ADDRESS, NETWORK
+from local.hosts.image import env as podman_env
 from tests.conftest import ROOT
-from tests.harness.ansible import _json_document
-from tests.harness.emulator import aws_env
-from tests.harness.fleet import CONTROLLER_ADDRESS, NETWORK
-from tests.harness.hostimage import env as podman_env
 
 DEFINITION = yaml.safe_load((ROOT / "execution-environment.yml").read_text())
 IMAGE = DEFINITION["options"]["tags"][0]

@@ -2,7 +2,7 @@
 
 The policies are rendered by Ansible from the real templates with the production inventory's
 variables (tests/playbooks/render_iam_policies.yml) and evaluated with our IAM evaluator
-(tests/harness/iam_policy.py) the way AWS evaluates a request within one account: the tier's
+(local/emulator/iam_policy.py) the way AWS evaluates a request within one account: the tier's
 identity policy together with the bucket policy for S3 calls.
 
 - every call of tests/iam/calls.yml is allowed to each tier that makes it;
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import pytest
 
+from local.emulator.iam_policy import Policy, Principal, evaluate
 from tests.conftest import ROOT
 from tests.harness import call_table, iam_render
-from tests.harness.iam_policy import Policy, Principal, evaluate
 
 TABLE = call_table.load()
 

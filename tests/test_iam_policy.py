@@ -1,4 +1,4 @@
-"""The IAM policy evaluator (tests/harness/iam_policy.py) on AWS's documented examples.
+"""The IAM policy evaluator (local/emulator/iam_policy.py) on AWS's documented examples.
 
 Each test names the AWS documentation page whose example or rule it follows (IAM User Guide
 unless said otherwise).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.iam_policy import Principal, UnknownOperator, evaluate
+from local.emulator.iam_policy import Principal, UnknownOperator, evaluate
 
 ACCOUNT = "111122223333"
 BUCKET = "arn:aws:s3:::amzn-s3-demo-bucket"

@@ -1,4 +1,4 @@
-"""The local load balancer (tests/harness/loadbalancer.py): haproxy's pool follows the emulator's
+"""The local load balancer (local/alb/haproxy.py): haproxy's pool follows the emulator's
 target group (ready / drain / maint), and the load generator counts what fails."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.harness.loadbalancer import LoadBalancer, LoadGenerator
+from local.alb.haproxy import LoadBalancer, LoadGenerator
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -30,10 +30,12 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ec2_hosts, hostbake, hostimage
-from tests.harness.ansible import ROOT, run_playbook
-from tests.harness.emulator import aws_env, operator_client
-from tests.harness.fleet import LABEL
+from local.ansible import ROOT, run_playbook
+from local.ec2 import hosts as ec2_hosts
+from local.emulator import aws_env, operator_client
+from local.hosts import FLEET_LABEL
+from local.hosts import bake as hostbake
+from local.hosts import image as hostimage
 from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
 from tests.ui.test_ui import start_playback, wait_playing_past
 
@@ -94,7 +96,7 @@ def _run(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 def _containers() -> list[str]:
     out = hostimage.podman(
-        "ps", "-a", "--filter", f"label={LABEL}={FLEET}", "--format", "{{.Names}}",
+        "ps", "-a", "--filter", f"label={FLEET_LABEL}={FLEET}", "--format", "{{.Names}}",
         capture_output=True, text=True,
     ).stdout  # fmt: skip
     return out.split()
@@ -104,7 +106,8 @@ def _worker_journal(lines: int = 25, limit: int = 6000) -> str:
     """The last lines of the worker unit's journal on each worker host of the fleet: why a
     seed that timed out never got its media transcoded."""
     out = hostimage.podman(
-        "ps", "--filter", f"label={LABEL}={FLEET}", "--filter", f"label={LABEL}.role=worker",
+        "ps", "--filter", f"label={FLEET_LABEL}={FLEET}",
+        "--filter", f"label={FLEET_LABEL}.role=worker",
         "--format", "{{.Names}}", capture_output=True, text=True, check=False,
     ).stdout  # fmt: skip
     parts = []

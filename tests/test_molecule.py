@@ -1,7 +1,7 @@
 """Runs every Molecule scenario under molecule/ (create, converge, idempotence, verify, destroy).
 
 Each scenario converges a role on a systemd container of the locally built test-host image
-(tests/harness/hostimage.py); the image is built once per session (instant when cached).
+(local/hosts/image.py); the image is built once per session (instant when cached).
 Times are printed and written to .cache/molecule-times.json.
 
     pytest -m slow tests/test_molecule.py -k nginx
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import hostimage
-from tests.harness.ansible import ROOT
+from local.ansible import ROOT
+from local.hosts import image as hostimage
 
 MOLECULE = ROOT / "molecule"
 SCENARIOS = sorted(p.parent.name for p in MOLECULE.glob("*/molecule.yml"))

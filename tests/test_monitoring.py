@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from local.ansible import run_playbook
 from tests.conftest import ROOT
-from tests.harness.ansible import run_playbook
 
 # Dimensions each metrics section adds of its own (CloudWatch agent User Guide, "Manually
 # create or edit the CloudWatch agent configuration file", metrics_collected).

@@ -1,4 +1,4 @@
-"""The emulator's fidelity layer (tests/harness/moto_fidelity.py): moto answers as AWS does.
+"""The emulator's fidelity layer (local/emulator/moto_fidelity.py): moto answers as AWS does.
 
 One boto3 test per fix asserts the AWS-shaped answer; one playbook of upstream modules, run
 twice, proves that the second run changes nothing (as on AWS).
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local.prepared_account import self_signed
 from tests.conftest import ROOT
-from tests.harness.prepared_account import self_signed
 
 PLAYBOOK = ROOT / "tests" / "playbooks" / "fidelity_modules.yml"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy

@@ -1,5 +1,5 @@
 """Rolling patching (playbooks/patch.yml) on podman hosts converged with the roles, behind a local
-load balancer whose pool follows the emulator's target group (tests/harness/loadbalancer.py).
+load balancer whose pool follows the emulator's target group (local/alb/haproxy.py).
 
 One module-scoped fleet (3 web + 1 worker, platform `patchtest`; started from the make-up
 suite's baked hosts when they match the sources) serves every test, in file order: preflight,
@@ -18,10 +18,11 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from local.alb.haproxy import LoadBalancer, LoadGenerator
+from local.hosts import bake as hostbake
+from local.hosts.fleet import Fleet
 from tests.conftest import ROOT
-from tests.harness import ci_roles, hostbake
-from tests.harness.fleet import Fleet
-from tests.harness.loadbalancer import LoadBalancer, LoadGenerator
+from tests.harness import ci_roles
 from tests.harness.patching import EXTRA, PATCH, PROBE, PatchFleet
 
 pytestmark = pytest.mark.slow

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from local.ansible import BIN, _json_document
+from local.emulator.iam_policy import Principal, evaluate
+from local.prepared_account import self_signed
 from tests.conftest import ROOT
 from tests.harness import ci_roles
-from tests.harness.ansible import BIN, _json_document
 from tests.harness.aws_resources import find_platform_resources
-from tests.harness.iam_policy import Principal, evaluate
-from tests.harness.prepared_account import self_signed
 from tests.harness.web_identity import assumed_role_env, github_token, gitlab_token
 
 PROVISION = ROOT / "playbooks" / "provision.yml"

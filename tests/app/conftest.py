@@ -23,8 +23,8 @@ from streamapp.migrate import AdminCredentials, upgrade
 from streamapp.models import Role
 from streamapp.worker import Worker
 
-from tests.harness.emulator import Emulator
-from tests.harness.postgres import DB_NAME, DB_PASSWORD, DB_USER, Postgres
+from local.emulator import Emulator
+from local.postgres import DB_NAME, DB_PASSWORD, DB_USER, Postgres
 
 SIGNING_SECRET = "test-secure-link-secret"
 MAX_ATTEMPTS = 2

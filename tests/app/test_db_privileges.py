@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 from streamapp import db
 from streamapp.config import Settings
 
-from tests.harness.postgres import DB_NAME, Postgres
+from local.postgres import DB_NAME, Postgres
 
 # Another schema in the app's database, which the app has no business reading.
 OTHER_SCHEMA = "finance"

@@ -17,8 +17,8 @@ from streamapp import db
 from streamapp.config import Settings
 from streamapp.migrate import upgrade
 
+from local.postgres import Postgres
 from tests.app.conftest import APP_DB_PASSWORD, APP_DB_USER, MASTER, database_settings, migrate
-from tests.harness.postgres import Postgres
 
 
 def _database(postgres: Postgres, prefix: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from streamapp import hostconfig
 
-from tests.harness.ansible import ROOT
+from local.ansible import ROOT
 
 OUTPUTS = {
     "region": "eu-west-1",

@@ -11,7 +11,7 @@ from streamapp import db
 from streamapp.app import create_app
 from streamapp.config import Settings
 
-from tests.harness.postgres import Postgres
+from local.postgres import Postgres
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:

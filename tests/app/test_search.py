@@ -12,8 +12,8 @@ from streamapp import db
 from streamapp.app import create_app
 from streamapp.config import Settings
 
+from local.postgres import Postgres
 from tests.app.conftest import database_settings, migrate
-from tests.harness.postgres import Postgres
 
 
 def test_deep_offsets_are_refused(client: TestClient) -> None:

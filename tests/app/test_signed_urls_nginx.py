@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from streamapp.config import Settings
 from streamapp.signing import LocalSigner
 
+from local.emulator import Emulator
 from tests.app import nginx as nginx_harness
 from tests.app.conftest import SIGNING_SECRET, ReadyItems
-from tests.harness.emulator import Emulator
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
+from local.ansible import ROOT, PlaybookResult, run_playbook
 from tests.harness.web_identity import assumed_role_env, github_token
 
 BOOTSTRAP = ROOT / "playbooks" / "ci_bootstrap.yml"

@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from tests.harness.ansible import ROOT, run_playbook
+from local.ansible import ROOT, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "playbooks" / "render_iam_policies.yml"
 # parliament reads identity and resource policies; a role's trust policy has no Resource, which

@@ -1,4 +1,4 @@
-"""What the patching test and benchmark share: a fleet (tests/harness/fleet.py) of a provisioned
+"""What the patching test and benchmark share: a fleet (local/hosts/fleet.py) of a provisioned
 platform converged with playbooks/configure.yml the way `make up` does it, and a test apt
 repository that gives the hosts something to patch.
 
@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness import cwagent_standin, prepared_account
-from tests.harness.ansible import ROOT, PlaybookResult, run_playbook
-from tests.harness.fleet import Fleet
-from tests.harness.hostimage import APT_ARCHIVES
+from local import prepared_account
+from local.ansible import ROOT, PlaybookResult, run_playbook
+from local.hosts.fleet import Fleet
+from local.hosts.image import APT_ARCHIVES
+from local.standin import cwagent as cwagent_standin
 
 CONFIGURE = ROOT / "playbooks" / "configure.yml"
 PROVISION = ROOT / "playbooks" / "provision.yml"
@@ -196,7 +197,7 @@ class PatchFleet:
     work_dir: Path
     aws: Callable[[str], Any]
     emulator_endpoint: str
-    postgres: Any  # tests.harness.postgres.Postgres
+    postgres: Any  # local.postgres.Postgres
     public_url: str = "http://127.0.0.1"
     # The AWS variables the playbooks run with (CI's deploy role: tests/harness/ci_roles.py);
     # none: the account's own keys.
@@ -247,7 +248,7 @@ class PatchFleet:
 
     def provision(self) -> None:
         """provision.yml for this platform, unless its outputs parameter exists already, on an
-        account prepared as a user prepares theirs (tests/harness/prepared_account.py)."""
+        account prepared as a user prepares theirs (local/prepared_account.py)."""
         try:
             self.aws("ssm").get_parameter(Name=f"/{self.platform_name}/local/outputs")
             return
@@ -282,7 +283,7 @@ class PatchFleet:
     def up(self, *, deregistration_delay: int = 3) -> PlaybookResult:
         """Provision, start and pair the hosts, converge them with configure.yml, then install
         the test packages at 1.0 and preload the probe into the app's units."""
-        from tests.harness.postgres import DB_PASSWORD, DB_USER
+        from local.postgres import DB_PASSWORD, DB_USER
 
         self.provision()
         self.repo.build()
@@ -327,7 +328,7 @@ class PatchFleet:
         env_extra = {
             # The instance role's credentials from the emulated instance's metadata. Hosts
             # paired by hand get its address through the app's settings (make up's local EC2
-            # gives it to each host instead: tests/harness/ec2_hosts.py).
+            # gives it to each host instead: local/ec2/hosts.py).
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": (
                 f"{self.emulator_endpoint.replace('127.0.0.1', controller)}"
                 "/moto-api/fidelity/imds/{{ instance_id }}"
@@ -366,7 +367,7 @@ class PatchFleet:
             self.exec(host, "sh", "-c", ARCHIVES_SCRIPT)
 
     def exec(self, host: str, *argv: str, check: bool = True) -> subprocess.CompletedProcess:
-        from tests.harness.fleet import podman
+        from local.hosts.fleet import podman
 
         return podman("exec", self.fleet.container(host), *argv, check=check)
 

@@ -2,7 +2,7 @@
 
 AWS's ``.../latest/amazon-cloudwatch-agent.deb`` changes with every agent release; with a pinned
 checksum every run then fails on release day. The role's defaults name one version, in the URL
-and in the checksum, and the local stand-in package (tests/harness/cwagent_standin.py) sits at
+and in the checksum, and the local stand-in package (local/standin/cwagent.py) sits at
 the path that URL names below its download base.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import cwagent_standin
-from tests.harness.ansible import ROOT, run_playbook
+from local.ansible import ROOT, run_playbook
+from local.standin import cwagent as cwagent_standin
 
 PLAYBOOK = ROOT / "tests" / "roles" / "cloudwatch_agent_package.yml"
 PLATFORM = {"platform_name": "stream", "platform_env": "test"}

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from tests.harness.ansible import ROOT, run_playbook
+from local.ansible import ROOT, run_playbook
 
 ALB, OTHER = "127.0.0.1", "127.0.0.9"
 VIEWER_A, VIEWER_B = "203.0.113.7", "198.51.100.23"

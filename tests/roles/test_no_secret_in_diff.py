@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from tests.harness.ansible import ROOT, run_playbook
+from local.ansible import ROOT, run_playbook
 
 SECRET = "never-in-diff-secret-5a1f0c2e"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness.ansible import ROOT, run_playbook
+from local.ansible import ROOT, run_playbook
 
 PLAYBOOK = ROOT / "tests" / "roles" / "preflight.yml"
 SHA = "0" * 64

@@ -21,6 +21,9 @@ from typing import Any
 import pytest
 from streamapp.config import Settings
 
+from local.ansible import ROOT
+from local.emulator import Emulator
+from local.postgres import Postgres
 from tests.app import nginx as nginx_harness
 from tests.app.conftest import (  # noqa: F401 - app_resources is a fixture
     SIGNING_SECRET,
@@ -29,9 +32,6 @@ from tests.app.conftest import (  # noqa: F401 - app_resources is a fixture
     make_settings,
     migrate,
 )
-from tests.harness.ansible import ROOT
-from tests.harness.emulator import Emulator
-from tests.harness.postgres import Postgres
 
 CHROMIUM = os.environ.get("STREAMAPP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [

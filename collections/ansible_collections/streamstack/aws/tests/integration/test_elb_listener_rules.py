@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.prepared_account import self_signed
+from local.prepared_account import self_signed
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 

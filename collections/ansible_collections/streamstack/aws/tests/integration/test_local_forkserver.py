@@ -9,7 +9,7 @@ import re
 import time
 from pathlib import Path
 
-from tests.harness.ansible import run_playbook
+from local.ansible import run_playbook
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from local.ansible import run_playbook
 from tests.conftest import ROOT
-from tests.harness.ansible import run_playbook
 
 # Written by the test: ansible-lint cannot resolve the throwaway collection's module.
 PLAYBOOK = """

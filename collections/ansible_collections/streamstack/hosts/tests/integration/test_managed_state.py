@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.ansible import ROOT, run_playbook
+from local.ansible import ROOT, run_playbook
 
 PLAYBOOKS = Path(__file__).resolve().parent / "playbooks"
 

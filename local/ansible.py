@@ -1,4 +1,5 @@
-"""Run ansible-playbook from tests and read its outcome as data (ansible.posix.json callback)."""
+"""Run ansible-playbook (for the platform, the benchmarks and the tests) and read its outcome
+as data (ansible.posix.json callback)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from local import ROOT
+
 BIN = Path(sys.executable).parent
 
 

@@ -8,7 +8,7 @@ inventories/local/group_vars/all/env.yml), and this module makes that zone and a
 ``*.<zone>`` certificate in the emulator, the one preparation `make up`, the tests and the
 benchmarks share. Idempotent: what exists is kept.
 
-    python -m tests.harness.prepared_account   # on the emulator of AWS_ENDPOINT_URL
+    python -m local.prepared_account   # on the emulator of AWS_ENDPOINT_URL
 
 The certificate is self-signed, made offline and imported (ACM accepts a self-signed
 certificate with its key; moto issues a requested one after a minute without any DNS
@@ -29,7 +29,7 @@ from typing import Any
 import boto3
 import yaml
 
-from tests.harness.ansible import ROOT
+from local import ROOT
 
 LOCAL_ENV = ROOT / "inventories" / "local" / "group_vars" / "all" / "env.yml"
 REGION = "eu-west-1"  # group_vars/all/platform.yml's aws_region; the local inventory keeps it

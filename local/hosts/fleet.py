@@ -1,7 +1,7 @@
 """A fleet of web and worker hosts as podman containers, paired with EC2 instances in the
 emulator: what `make up`, the fleet-operation tests and benchmarks run playbooks against.
 
-    from tests.harness.fleet import Fleet
+    from local.hosts.fleet import Fleet
     fleet = Fleet("stream", {"web-1": "web", "web-2": "web", "worker-1": "worker"})
     fleet.start()                        # systemd containers from the test-host image, booted
                                          # (Fleet(..., images={"web": ...}): per-role images)
@@ -11,19 +11,19 @@ emulator: what `make up`, the fleet-operation tests and benchmarks run playbooks
     fleet.write_inventory(path, vars={...})  # groups web, worker, env_<env> like aws_ec2.yml
     fleet.remove()                       # containers (by label) and paired instances; idempotent
 
-    python -m tests.harness.fleet up   --name stream --web 2 --worker 1 [--pair] [--inventory F]
+    python -m local.hosts.fleet up   --name stream --web 2 --worker 1 [--pair] [--inventory F]
                                        [--vars F.json] [--volume SRC:DEST[:ro]] [--baked]
-    python -m tests.harness.fleet show --name stream
-    python -m tests.harness.fleet down --name stream
+    python -m local.hosts.fleet show --name stream
+    python -m local.hosts.fleet down --name stream
 
 Containers
     Named ``<name>-<host>`` and labelled ``org.streamstack.fleet=<name>`` (removal finds them by
     the label, so a crashed run is cleaned up too). They run /sbin/init from
-    ``localhost/streamstack-host:bookworm`` (tests/harness/hostimage.py) with
+    ``localhost/streamstack-host:bookworm`` (local/hosts/image.py) with
     ``--network slirp4netns:allow_host_loopback=true``: inside a host the controller's loopback is
     ``10.0.2.2`` (CONTROLLER_ADDRESS), so the emulator and PostgreSQL keep listening on 127.0.0.1.
     ``--baked`` starts each role's hosts from its baked image instead when one matches the
-    current sources (tests/harness/hostbake.py).
+    current sources (local/hosts/bake.py).
     Web hosts publish port 80 on ``127.0.0.1:<free port>``. Extra volumes (``volumes=``) are
     mounted into every host; by default a pip cache shared by the fleet's hosts
     (``.cache/host-pip`` -> ``/root/.cache/pip``). apt's archive cache is one folder per
@@ -67,10 +67,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.harness import hostimage
+from local import ROOT
+from local.hosts import FLEET_LABEL
+from local.hosts import bake as hostbake
+from local.hosts import image as hostimage
 
-ROOT = Path(__file__).resolve().parents[2]
-LABEL = "org.streamstack.fleet"
 CONTROLLER_ADDRESS = "10.0.2.2"  # the controller's loopback, seen from a host (slirp4netns)
 NETWORK = "slirp4netns:allow_host_loopback=true"
 ROLES = ("web", "worker")
@@ -138,7 +139,7 @@ class Fleet:
     # -- containers ----------------------------------------------------------------------
     def containers(self) -> dict[str, str]:
         """Every container carrying this fleet's label: {name: state}."""
-        out = podman("ps", "-a", "--filter", f"label={LABEL}={self.name}", "--format", "json")
+        out = podman("ps", "-a", "--filter", f"label={FLEET_LABEL}={self.name}", "--format", "json")
         return {c["Names"][0]: c["State"] for c in json.loads(out.stdout or "[]")}
 
     def start(self, timeout: float = 120) -> None:
@@ -187,8 +188,8 @@ class Fleet:
                 source.mkdir(parents=True)
         args = [
             "run", "-d", "--name", name, "--hostname", name,
-            "--label", f"{LABEL}={self.name}",
-            "--label", f"{LABEL}.role={role}",
+            "--label", f"{FLEET_LABEL}={self.name}",
+            "--label", f"{FLEET_LABEL}.role={role}",
             "--network", NETWORK,
             "--systemd", "always",
             "--stop-signal", "SIGRTMIN+3",
@@ -444,7 +445,7 @@ def _fleet(args: argparse.Namespace) -> Fleet:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.harness.fleet")
+    parser = argparse.ArgumentParser(prog="python -m local.hosts.fleet")
     parser.add_argument("action", choices=["up", "show", "down"])
     parser.add_argument("--name", default="stream", help="container prefix and label value")
     parser.add_argument("--web", type=int, default=2)
@@ -470,8 +471,6 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.action == "up":
         hostimage.build()
         if args.baked:
-            from tests.harness import hostbake  # it imports this module's LABEL
-
             fleet.images = hostbake.images(roles=sorted(set(fleet.hosts.values())))
         fleet.start()
         if args.pair and aws is not None:

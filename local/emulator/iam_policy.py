@@ -19,7 +19,7 @@ request within one account, enough for our instance roles, bucket policies and t
   default). Condition key names are case-insensitive; policy variables (``${aws:username}``,
   ``${*}``...) are resolved from the context and an unresolvable one matches nothing.
 
-    from tests.harness.iam_policy import evaluate
+    from local.emulator.iam_policy import evaluate
     decision = evaluate([policy_doc], "s3:ListBucket", "arn:aws:s3:::bucket", {"s3:prefix": "hls/"})
     decision.allowed, decision.effect, decision.statement
 """

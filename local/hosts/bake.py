@@ -1,10 +1,10 @@
 """Baked hosts: a configured web and worker host saved as local podman images, so the next
 `make up` starts hosts that configure.yml has converged before (the golden-AMI pattern).
 
-    python -m tests.harness.hostbake key                 # the key of the current sources
-    python -m tests.harness.hostbake images              # {role: image} baked for that key
-    python -m tests.harness.hostbake save --fleet NAME [--settings F]  # bake one host per role
-    python -m tests.harness.hostbake remove              # remove every baked image
+    python -m local.hosts.bake key                 # the key of the current sources
+    python -m local.hosts.bake images              # {role: image} baked for that key
+    python -m local.hosts.bake save --fleet NAME [--settings F]  # bake one host per role
+    python -m local.hosts.bake remove              # remove every baked image
 
 A baked image is a cache, never a source of truth: configure.yml still runs in full on hosts
 started from one and converges them to this run's settings (emulator and PostgreSQL ports,
@@ -13,7 +13,7 @@ runs: the Debian packages, the app's venv and wheel, the rendered units.
 
 The key hashes what a converged host is made of: the files Git sees (tracked or untracked,
 not ignored) under roles/, playbooks/, group_vars/, inventories/, collections/, app/ (its tests
-left out), molecule/cloudwatch_agent/standin/ and ansible.cfg, the Ansible versions, and the
+left out), local/standin/cloudwatch_agent/ and ansible.cfg, the Ansible versions, and the
 test-host image's recipe label. A bake for another key is not used, and the next bake replaces
 it: one image per role, ``localhost/streamstack-baked:<role>`` (``UP_BAKE_REPO`` changes the
 repository name, so tests keep theirs apart from a developer's).
@@ -41,10 +41,10 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 
-from tests.harness import hostimage
-from tests.harness.fleet import LABEL as FLEET_LABEL
+from local import ROOT
+from local.hosts import FLEET_LABEL
+from local.hosts import image as hostimage
 
-ROOT = Path(__file__).resolve().parents[2]
 KEY_LABEL = "org.streamstack.bake.key"
 ROLE_LABEL = "org.streamstack.bake.role"
 SETTINGS_LABEL = "org.streamstack.bake.settings"
@@ -59,10 +59,9 @@ SOURCES = (
     "inventories",
     "collections",
     "app",
-    "molecule/cloudwatch_agent/standin",
+    "local/standin/cloudwatch_agent",
     "ansible.cfg",
 )
-EXCLUDED = ("app/tests/",)
 
 
 def repository() -> str:
@@ -81,7 +80,7 @@ def _files(root: Path = ROOT) -> list[str]:
         capture_output=True,
         timeout=60,
     ).stdout.decode()
-    return sorted({f for f in out.split("\0") if f and not f.startswith(EXCLUDED)})
+    return sorted({f for f in out.split("\0") if f})
 
 
 def key(root: Path = ROOT) -> str:
@@ -229,7 +228,7 @@ def remove(repo: str | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.harness.hostbake")
+    parser = argparse.ArgumentParser(prog="python -m local.hosts.bake")
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("key", help="the key of the current sources")
     sub.add_parser("images", help="baked images usable with the current sources (JSON)")

@@ -2,9 +2,9 @@
 
 One module for every user of the emulator (pytest, Molecule, `make up`):
 
-    python -m tests.harness.emulator start   # prints the endpoint, writes .emulator/
-    python -m tests.harness.emulator env     # shell exports for boto3, Ansible, aws_ec2
-    python -m tests.harness.emulator stop
+    python -m local.emulator start   # prints the endpoint, writes .emulator/
+    python -m local.emulator env     # shell exports for boto3, Ansible, aws_ec2
+    python -m local.emulator stop
 
 State lives in ``.emulator/`` at the repository root: ``pid`` (the moto server process itself),
 ``endpoint``, ``env`` (shell exports) and ``vars.yml`` (extra vars for ansible-playbook).
@@ -25,10 +25,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from local import ROOT
+
 STATE_DIR = Path(os.environ.get("EMULATOR_STATE_DIR", ROOT / ".emulator"))
 REGION = "eu-west-1"
-SERVER_MODULE = "tests.harness.moto_server"
+SERVER_MODULE = "local.emulator.server"
 
 
 def free_port() -> int:
@@ -254,7 +255,3 @@ def main(argv: list[str] | None = None) -> int:
     elif args.action == "reset":
         emu.reset()
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

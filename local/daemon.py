@@ -1,9 +1,9 @@
-"""What the background processes of `make up` (scripts/alb.py, scripts/ec2.py) share: started
-detached with a pid file in their state folder, found again by that file and their command
-line (never by name), stopped with SIGTERM (then SIGKILL), idempotently.
+"""What the background processes of `make up` (python -m local.alb, python -m local.ec2) share:
+started detached with a pid file in their state folder, found again by that file and their
+command line (never by name), stopped with SIGTERM (then SIGKILL), idempotently.
 
-    proc = daemon.spawn(script, ["serve", "--state", str(state), ...], state / "x.log")
-    daemon.ours(state / "x.pid", script, state)   # its pid if that `serve` still runs
+    proc = daemon.spawn(module, ["serve", "--state", str(state), ...], state / "x.log")
+    daemon.ours(state / "x.pid", module, state)   # its pid if that `serve` still runs
     daemon.stop(pid)                              # SIGTERM, SIGKILL after `timeout`
 """
 
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from local import ROOT
 
 
 def cmdline(pid: int) -> list[str]:
@@ -33,16 +33,11 @@ def read_pid(path: Path) -> int | None:
         return None
 
 
-def ours(pid_file: Path, script: Path, state: Path) -> int | None:
-    """The pid in ``pid_file`` if it is a ``serve`` of ``script`` for this state folder."""
+def ours(pid_file: Path, module: str, state: Path) -> int | None:
+    """The pid in ``pid_file`` if it is a ``python -m module serve`` for this state folder."""
     pid = read_pid(pid_file)
     args = cmdline(pid) if pid else []
-    if (
-        pid
-        and "serve" in args
-        and str(state) in args
-        and any(a.endswith(script.name) for a in args)
-    ):
+    if pid and "serve" in args and str(state) in args and module in args:
         return pid
     return None
 
@@ -70,11 +65,11 @@ def stop(pid: int, timeout: float = 15) -> None:
         wait_gone(pid, 5)
 
 
-def spawn(script: Path, args: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """``script args`` in a session of its own, output appended to ``log``."""
+def spawn(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m module args`` in a session of its own, output appended to ``log``."""
     handle = open(log, "ab")  # noqa: SIM115 - handed to the child
     return subprocess.Popen(
-        [sys.executable, str(script), *args],
+        [sys.executable, "-m", module, *args],
         stdout=handle,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

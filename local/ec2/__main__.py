@@ -1,14 +1,14 @@
 """The local EC2 of `make up`, as a background process: every POLL seconds it gives each instance
 the emulator runs for the platform a podman host, started from its role's baked image, and
-removes the host of an instance that is gone (tests/harness/ec2_hosts.py). So the Auto Scaling
+removes the host of an instance that is gone (local/ec2/hosts.py). So the Auto Scaling
 groups launch and replace hosts for real: raise a group's desired capacity, or terminate an
 instance, and a host follows.
 
-    python scripts/ec2.py start --state DIR --name FLEET [--platform-name N --platform-env E]
+    python -m local.ec2 start --state DIR --name FLEET [--platform-name N --platform-env E]
                                 [--volume SRC:DEST[:ro]] [--baked] [--settings F]  # detached
-    python scripts/ec2.py stop --state DIR                                  # idempotent
-    python scripts/ec2.py status --state DIR
-    python scripts/ec2.py serve ...   # what `start` runs in the background (foreground)
+    python -m local.ec2 stop --state DIR                                  # idempotent
+    python -m local.ec2 status --state DIR
+    python -m local.ec2 serve ...   # what `start` runs in the background (foreground)
 
 The AWS settings (emulator endpoint, credentials) come from the environment; the hosts' state
 is FLEET_STATE_DIR's fleet.json. State in DIR: ec2.pid, ec2.log (what it launched and removed).
@@ -25,17 +25,15 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.harness import daemon, ec2_hosts  # noqa: E402
+from local import daemon
+from local.ec2 import hosts as ec2_hosts
 
 POLL = 1.0  # seconds between looks at the instances
 FULL_EVERY = 15.0  # seconds between looks at the containers too (a host that stopped)
 
 
 def _ours(state: Path) -> int | None:
-    return daemon.ours(state / "ec2.pid", Path(__file__), state)
+    return daemon.ours(state / "ec2.pid", "local.ec2", state)
 
 
 def serve(state: Path, args: argparse.Namespace) -> int:
@@ -73,7 +71,7 @@ def serve(state: Path, args: argparse.Namespace) -> int:
 def start(state: Path, argv: list[str], timeout: float = 30) -> int:
     state.mkdir(parents=True, exist_ok=True)
     stop(state)
-    proc = daemon.spawn(Path(__file__).resolve(), ["serve", *argv], state / "ec2.log")
+    proc = daemon.spawn("local.ec2", ["serve", *argv], state / "ec2.log")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

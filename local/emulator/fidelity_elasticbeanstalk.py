@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.harness.moto_fidelity import _later, _ready_at, fix
+from local.emulator.moto_fidelity import _later, _ready_at, fix
 
 _PLATFORM_OWNER = "AWSElasticBeanstalk"
 # moto's solution stack names, e.g. "64bit Amazon Linux 2023 v4.6.0 running Python 3.13".

@@ -1,12 +1,13 @@
 """The STAND-IN CloudWatch agent package of the local hosts (the real one is AWS-hosted).
 
-Built from the Molecule scenario's files (molecule/cloudwatch_agent/standin: same package name
-and paths as AWS's package, ships nothing) into a folder laid out like AWS's download bucket,
+Built from the files in local/standin/cloudwatch_agent (the Molecule scenario's too: same
+package name and paths as AWS's package, ships nothing) into a folder laid out like AWS's
+download bucket,
 ``<dir>/ubuntu/<arch>/<version>/amazon-cloudwatch-agent.deb`` with the version the
 cloudwatch_agent role pins, so the role's default URL with ``cloudwatch_agent_download_base_url``
 pointed at the folder finds it. Used by scripts/up and the patching harness:
 
-    python -m tests.harness.cwagent_standin build DIR     # prints the package's SHA-256
+    python -m local.standin.cwagent build DIR     # prints the package's SHA-256
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.harness.ansible import ROOT
+from local import ROOT
 
-SOURCE = ROOT / "molecule" / "cloudwatch_agent" / "standin"
+SOURCE = Path(__file__).resolve().parent / "cloudwatch_agent"
 ROLE_DEFAULTS = ROOT / "roles" / "cloudwatch_agent" / "defaults" / "main.yml"
 
 
@@ -86,7 +87,7 @@ def build(out_dir: Path) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "build":
-        print("usage: python -m tests.harness.cwagent_standin build DIR", file=sys.stderr)
+        print("usage: python -m local.standin.cwagent build DIR", file=sys.stderr)
         return 2
     print(build(Path(argv[1])))
     return 0

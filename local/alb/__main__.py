@@ -1,14 +1,14 @@
-"""The local "ALB" of `make up`, as a background process: tests/harness/loadbalancer.py's
+"""The local "ALB" of `make up`, as a background process: local/alb/haproxy.py's
 haproxy on 127.0.0.1 in front of the web hosts' published nginx ports, whose pool follows the
 emulator's target group (register/deregister/draining, as the ALB's does), with the target
 group's health check (its path: the app's liveness, /healthz). Its servers follow the fleet
 state (FLEET_JSON, re-read on every poll): a host the Auto Scaling group launched joins the
 pool once its target is healthy, one that is gone leaves it.
 
-    python scripts/alb.py start --state DIR --port P --fleet FLEET_JSON   # detached; waits
-    python scripts/alb.py stop --state DIR                                # idempotent
-    python scripts/alb.py status --state DIR
-    python scripts/alb.py serve ...   # what `start` runs in the background (foreground)
+    python -m local.alb start --state DIR --port P --fleet FLEET_JSON   # detached; waits
+    python -m local.alb stop --state DIR                                # idempotent
+    python -m local.alb status --state DIR
+    python -m local.alb serve ...   # what `start` runs in the background (foreground)
 
 The AWS settings (emulator endpoint, dummy credentials) come from the environment. State in
 DIR: alb.pid (this controller), lb/ (haproxy's config, pid, admin socket, log), alb.log.
@@ -28,16 +28,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tests.harness import daemon  # noqa: E402
-from tests.harness.loadbalancer import LoadBalancer  # noqa: E402
+from local import daemon
+from local.alb.haproxy import LoadBalancer
 
 
 def _ours(state: Path) -> int | None:
     """The controller's pid if it runs (a `serve` of this script for this state folder)."""
-    return daemon.ours(state / "alb.pid", Path(__file__), state)
+    return daemon.ours(state / "alb.pid", "local.alb", state)
 
 
 def _haproxy(state: Path) -> int | None:
@@ -68,7 +65,7 @@ def serve(state: Path, port: int, fleet_json: Path) -> int:
     last: dict[str, tuple[str, int]] = {}
 
     def discover() -> dict[str, tuple[str, int]]:
-        # The fleet state follows the instances (tests/harness/ec2_hosts.py); a file caught
+        # The fleet state follows the instances (local/ec2/hosts.py); a file caught
         # half-written keeps the last answer.
         nonlocal last
         with contextlib.suppress(OSError, ValueError):
@@ -105,7 +102,7 @@ def start(state: Path, port: int, fleet_json: Path, timeout: float) -> int:
     state.mkdir(parents=True, exist_ok=True)
     stop(state)
     proc = daemon.spawn(
-        Path(__file__).resolve(),
+        "local.alb",
         ["serve", "--state", str(state), "--port", str(port), "--fleet", str(fleet_json)],
         state / "alb.log",
     )
@@ -142,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=["start", "stop", "status", "serve"])
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--port", type=int)
-    parser.add_argument("--fleet", type=Path, help="the fleet state (tests/harness/fleet.py)")
+    parser.add_argument("--fleet", type=Path, help="the fleet state (local/hosts/fleet.py)")
     parser.add_argument("--timeout", type=float, default=90)
     args = parser.parse_args(argv)
     state = args.state.resolve()

@@ -37,7 +37,7 @@ def apply() -> None:
     if _applied:
         return
     # Services emulated in their own module register their fixes when it is imported.
-    from tests.harness import fidelity_elasticbeanstalk  # noqa: F401
+    from local.emulator import fidelity_elasticbeanstalk  # noqa: F401
 
     for func in FIXES:
         func()
@@ -2035,7 +2035,7 @@ AWS_DURATIONS: dict[str, tuple[float, str]] = {
         "'Backups have not yet been enabled for this table'; seen for about a minute after "
         "CreateTable (community reports, e.g. terraform-provider-aws issues on PITR)",
     ),
-    # Elastic Beanstalk environments (tests/harness/fidelity_elasticbeanstalk.py).
+    # Elastic Beanstalk environments (local/emulator/fidelity_elasticbeanstalk.py).
     "elasticbeanstalk.environment.launching": (
         300,
         "Elastic Beanstalk Developer Guide, 'Creating an Elastic Beanstalk environment': a "
@@ -2875,7 +2875,7 @@ def elbv2_access_logs_need_a_bucket_elb_may_write() -> None:
     from moto.elbv2.models import ELBv2Backend
     from moto.s3.models import s3_backends
 
-    from tests.harness.iam_policy import Principal, evaluate
+    from local.emulator.iam_policy import Principal, evaluate
 
     def refuse(message: str) -> Exception:
         return ELBClientError("InvalidConfigurationRequest", message)
@@ -3315,7 +3315,7 @@ def _iam_denied(response: Any, service: str, principal: str, action: str, resour
 
 def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
     """Our decision for a request signed by an assumed-role session; nothing for others."""
-    from tests.harness.iam_policy import Principal, evaluate
+    from local.emulator.iam_policy import Principal, evaluate
 
     authorization = response.headers.get("Authorization") or ""
     if "Credential=" not in authorization:
@@ -3399,7 +3399,7 @@ def _iam_decided(
 
 def _iam_may_grant(documents: list[dict[str, Any]], action: str) -> bool:
     """Whether an Allow statement names the action, whatever its resources and conditions."""
-    from tests.harness.iam_policy import evaluate
+    from local.emulator.iam_policy import evaluate
 
     for document in documents:
         statements = document.get("Statement", [])
@@ -3429,10 +3429,10 @@ def iam_is_enforced_for_assumed_role_sessions() -> None:
     Allow never grants, and AssumeRole of a role trusted by ec2.amazonaws.com crashes.
 
     Here every request signed by an assumed-role session (the hosts' instance-role credentials,
-    from the IMDS below, or a deploy role) is decided by our evaluator (tests/harness/iam_policy.py)
-    on the role's inline and attached policies, with the IAM action, resource ARN and request
-    context AWS uses (and the bucket policy for S3; DynamoDB's batch operations on each table of
-    RequestItems); a refusal is the service's AccessDenied.
+    from the IMDS below, or a deploy role) is decided by our evaluator
+    (local/emulator/iam_policy.py) on the role's inline and attached policies, with the IAM
+    action, resource ARN and request context AWS uses (and the bucket policy for S3; DynamoDB's
+    batch operations on each table of RequestItems); a refusal is the service's AccessDenied.
     The account's own keys (the operator: playbooks, tests) are not checked, as an account's
     root would not be. ``GET /moto-api/fidelity/iam`` lists the decisions.
     """
@@ -3557,7 +3557,7 @@ def sts_web_identity_checks_the_provider_the_audience_and_the_trust_policy() -> 
     from moto.sts.exceptions import STSClientError, STSValidationError
     from moto.sts.responses import TokenResponse
 
-    from tests.harness.iam_policy import Principal, evaluate
+    from local.emulator.iam_policy import Principal, evaluate
 
     @_around(TokenResponse, "assume_role_with_web_identity")
     def assume(original: Callable[..., Any], self: Any) -> Any:
@@ -4287,7 +4287,7 @@ def s3_access_logs_in_flight_land_after_logging_stops() -> None:
 # --------------------------------------------------------------------------------------------
 
 # Where the platform serves an instance's ports on this machine (the local EC2 of `make up`,
-# tests/harness/ec2_hosts.py): {instance id: {target port: "127.0.0.1:<published port>"}}. The
+# local/ec2/hosts.py): {instance id: {target port: "127.0.0.1:<published port>"}}. The
 # target groups check these addresses for real; instances with none keep moto's answer.
 _HOST_ADDRESSES: dict[str, dict[str, str]] = {}
 # (target group ARN, target id) -> the target's health as the load balancer last found it.

@@ -1,9 +1,9 @@
 """A throwaway PostgreSQL cluster from the Debian binaries, for tests and `make up`.
 
-    python -m tests.harness.postgres start   # prints the SQLAlchemy URL, writes the state dir
-    python -m tests.harness.postgres env     # shell exports (STREAMAPP_DATABASE_URL, PG*)
-    python -m tests.harness.postgres stop
-    python -m tests.harness.postgres tls --name NAME   # the certificate names NAME too; prints
+    python -m local.postgres start   # prints the SQLAlchemy URL, writes the state dir
+    python -m local.postgres env     # shell exports (STREAMAPP_DATABASE_URL, PG*)
+    python -m local.postgres stop
+    python -m local.postgres tls --name NAME   # the certificate names NAME too; prints
                                                        # the CA file (tls/ under the state dir)
 
 Data lives under ``.cache/postgres/`` (or ``PG_STATE_DIR``). PostgreSQL refuses to run as root,
@@ -36,7 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from local import ROOT
+
 STATE_DIR = Path(os.environ.get("PG_STATE_DIR", ROOT / ".cache" / "postgres"))
 DB_NAME = "streamapp"
 DB_USER = "streamapp"
@@ -46,7 +47,7 @@ RDS_SUPERUSER = "rds_superuser"
 TLS_NAMES = ("localhost", "127.0.0.1")
 # Local connections (the harness's own psql) by socket; TCP only with TLS, as on RDS.
 PG_HBA = """\
-# Written by tests/harness/postgres.py: TLS on every TCP connection, as RDS forces it.
+# Written by local/postgres.py: TLS on every TCP connection, as RDS forces it.
 local     all  all                 trust
 hostssl   all  all  127.0.0.1/32   scram-sha-256
 hostssl   all  all  ::1/128        scram-sha-256
@@ -407,9 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if running else 3
     elif args.action == "env":
         if not pg.running():
-            print(
-                "postgres is not running (python -m tests.harness.postgres start)", file=sys.stderr
-            )
+            print("postgres is not running (python -m local.postgres start)", file=sys.stderr)
             return 1
         print("".join(f"export {k}={v}\n" for k, v in pg.env().items()), end="")
     elif args.action == "destroy":

@@ -1,6 +1,6 @@
 """Seed the local platform (`make up`) through its public API, like a user would.
 
-    python scripts/seed.py --url http://127.0.0.1:8080 --state .cache/up \
+    python -m local.seed --url http://127.0.0.1:8080 --state .cache/up \
         --admin-command "podman exec stream-local-web-1 /usr/local/sbin/streamapp-admin"
 
 - Accounts: an admin (signed up like anyone, then promoted as an operator does it: the app

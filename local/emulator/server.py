@@ -1,13 +1,13 @@
 """Entry point of the emulator process: moto's server with the fidelity layer applied first.
 
-Started by tests.harness.emulator; runs in its own process so that its PID is the server's.
+Started by local.emulator; runs in its own process so that its PID is the server's.
 """
 
 from __future__ import annotations
 
 import sys
 
-from tests.harness import moto_fidelity
+from local.emulator import moto_fidelity
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,17 +1,17 @@
 """The local EC2 of `make up`: a podman host for every instance the emulator runs for the platform,
 so that the Auto Scaling groups work for real. When a group launches an instance (its desired
 capacity, a replacement), a host container starts from that role's baked image
-(tests/harness/hostbake.py: the local golden image) and boots; when the instance is terminated,
+(local/hosts/bake.py: the local golden image) and boots; when the instance is terminated,
 its host goes.
 
-    from tests.harness.ec2_hosts import Ec2Hosts
+    from local.ec2.hosts import Ec2Hosts
     hosts = Ec2Hosts(fleet, aws, "stream", "local", emulator_endpoint, images)
     hosts.reconcile()           # one pass: a host for each new instance, none for a gone one
     hosts.wait(timeout=300)     # every instance has a booted host
 
-    python -m tests.harness.ec2_hosts wait --name NAME [--inventory F --vars F.json]
-    python -m tests.harness.ec2_hosts health-checks suspend|resume
-    (scripts/ec2.py runs reconcile() in a loop in the background: the daemon of `make up`)
+    python -m local.ec2.hosts wait --name NAME [--inventory F --vars F.json]
+    python -m local.ec2.hosts health-checks suspend|resume
+    (python -m local.ec2 runs reconcile() in a loop in the background: the daemon of `make up`)
 
 What the platform gives each host, as EC2 gives an instance:
 - **Its user data, run by a stand-in for cloud-init** (Debian's cloud images run cloud-init,
@@ -34,11 +34,11 @@ What the platform gives each host, as EC2 gives an instance:
   instance.
 - **Its network address**: web hosts publish nginx's port 80 on a free 127.0.0.1 port, declared
   to the emulator (``/moto-api/fidelity/hosts``) so that the target group checks the real host
-  and the load balancer (scripts/alb.py) sends it traffic once it is healthy.
+  and the load balancer (python -m local.alb) sends it traffic once it is healthy.
 
 Hosts are named ``<fleet>-<role>-<n>`` (the lowest free n, so the hosts' apt caches serve the
 next run), labelled with the fleet's label and ``org.streamstack.instance=<instance id>``. The
-state (``<state_dir>/fleet.json``, tests/harness/fleet.py's format) lists the hosts with their
+state (``<state_dir>/fleet.json``, local/hosts/fleet.py's format) lists the hosts with their
 instance ids, roles, ports and images, and what the load balancer needs (the target group).
 Instances paired by hand (the ``FleetHost`` tag of Fleet.pair) are not this module's.
 """
@@ -64,8 +64,10 @@ from typing import Any
 
 import yaml
 
-from tests.harness import hostimage
-from tests.harness.fleet import CONTROLLER_ADDRESS, LABEL, ROLES, Fleet, podman
+from local.hosts import FLEET_LABEL
+from local.hosts import bake as hostbake
+from local.hosts import image as hostimage
+from local.hosts.fleet import CONTROLLER_ADDRESS, ROLES, Fleet, podman
 
 INSTANCE_LABEL = "org.streamstack.instance"
 # The folders the cloud-init stand-in writes files into (each mounted whole, read-only).
@@ -114,12 +116,12 @@ def metadata_settings(endpoint: str) -> dict[str, str]:
     environment = " ".join(f'"{k}={v}"' for k, v in variables.items())
     return {
         "systemd/50-streamstack-metadata.conf": (
-            "# The local platform (tests/harness/ec2_hosts.py): this instance's metadata service,\n"
+            "# The local platform (local/ec2/hosts.py): this instance's metadata service,\n"
             "# 169.254.169.254 on AWS.\n[Manager]\n"
             f"DefaultEnvironment={environment}\n"
         ),
         "aws/config": (
-            "# The local platform (tests/harness/ec2_hosts.py): this instance's metadata service.\n"
+            "# The local platform (local/ec2/hosts.py): this instance's metadata service.\n"
             "[default]\n"
             f"ec2_metadata_service_endpoint = {endpoint}\n"
             f"metadata_service_timeout = {IMDS_TIMEOUT}\n"
@@ -143,7 +145,7 @@ class Ec2Hosts:
     emulator_endpoint: str
     images: Callable[[str], str] = lambda _role: hostimage.IMAGE
     log: Callable[[str], None] = print
-    settings_file: Path | None = None  # this run's settings (tests/harness/hostbake.py)
+    settings_file: Path | None = None  # this run's settings (local/hosts/bake.py)
     _known: dict[str, str] = field(default_factory=dict, init=False)  # instance -> container
     _removing: set[str] = field(default_factory=set, init=False)  # containers being removed
     _removals: list[threading.Thread] = field(default_factory=list, init=False)
@@ -176,7 +178,9 @@ class Ec2Hosts:
 
     def containers(self) -> dict[str, dict[str, Any]]:
         """The fleet's containers of instances: {instance id: {name, state, role}}."""
-        out = podman("ps", "-a", "--filter", f"label={LABEL}={self.fleet.name}", "--format", "json")
+        out = podman(
+            "ps", "-a", "--filter", f"label={FLEET_LABEL}={self.fleet.name}", "--format", "json"
+        )
         found = {}
         for c in json.loads(out.stdout or "[]"):
             labels = c.get("Labels") or {}
@@ -184,7 +188,7 @@ class Ec2Hosts:
                 found[labels[INSTANCE_LABEL]] = {
                     "name": c["Names"][0],
                     "state": c["State"],
-                    "role": labels.get(f"{LABEL}.role"),
+                    "role": labels.get(f"{FLEET_LABEL}.role"),
                 }
         return found
 
@@ -287,8 +291,6 @@ class Ec2Hosts:
         """A baked image whose settings are not this run's (the plain image has none)."""
         if self.settings_file is None or image == hostimage.IMAGE:
             return False
-        from tests.harness import hostbake
-
         return hostbake.settings_of(image) != hostbake.settings_digest(self.settings_file)
 
     def _remove(self, instance_id: str, name: str) -> str:
@@ -321,7 +323,7 @@ class Ec2Hosts:
             pass
 
     def _save(self, instances: dict[str, dict[str, Any]]) -> None:
-        """The fleet state: the hosts now (tests/harness/fleet.py's format)."""
+        """The fleet state: the hosts now (local/hosts/fleet.py's format)."""
         previous = self.fleet._state().get("hosts", {})
         by_instance = {v.get("instance_id"): (h, v) for h, v in previous.items()}
         hosts: dict[str, Any] = {}
@@ -366,7 +368,7 @@ class Ec2Hosts:
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"no host within {timeout:.0f} s for {sorted(instances - set(playing))}"
-                    f" (is scripts/ec2.py running? see its log)"
+                    f" (is python -m local.ec2 running? see its log)"
                 )
             time.sleep(poll)
 
@@ -486,8 +488,6 @@ def baked_or_plain(bake: bool) -> Callable[[str], str]:
     (looked up at each launch: a bake of this run is used from then on), else the plain one."""
     if not bake:
         return lambda _role: hostimage.IMAGE
-    from tests.harness import hostbake
-
     key = hostbake.key()
     return lambda role: hostbake.images(for_key=key, roles=[role]).get(role, hostimage.IMAGE)
 
@@ -529,7 +529,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.harness.ec2_hosts")
+    parser = argparse.ArgumentParser(prog="python -m local.ec2.hosts")
     parser.add_argument("action", choices=["reconcile", "wait", "health-checks"])
     parser.add_argument("what", nargs="?", choices=["suspend", "resume"])
     add_arguments(parser)
