@@ -327,16 +327,6 @@ options:
         type: str
         required: true
       <<: *behavior_options
-  tags:
-    description:
-      - Tags of the distribution.
-    type: dict
-    aliases: [resource_tags]
-  purge_tags:
-    description:
-      - Whether tags not in O(tags) are removed. Tags are left alone when O(tags) is not given.
-    type: bool
-    default: true
   wait:
     description:
       - Whether to wait until CloudFront has deployed the change (status C(Deployed)); this takes
@@ -354,6 +344,7 @@ notes:
   - Finding the distribution reads the configuration of the account's distributions until the
     caller reference matches (those whose comment equals O(comment) first).
 extends_documentation_fragment:
+  - amazon.aws.tags
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -234,46 +234,45 @@ from ansible_collections.streamstack.aws.plugins.module_utils.errors import Ansi
 OWNED = ("Name", "Comment", "SecurityHeadersConfig", "CustomHeadersConfig", "RemoveHeadersConfig")
 
 
+# Each security header: its option, CloudFront's key and fields (CloudFront's: the option's),
+# besides Override.
+SECURITY_HEADERS = (
+    (
+        "strict_transport_security",
+        "StrictTransportSecurity",
+        {
+            "IncludeSubdomains": "include_subdomains",
+            "Preload": "preload",
+            "AccessControlMaxAgeSec": "max_age",
+        },
+    ),
+    ("content_type_options", "ContentTypeOptions", {}),
+    ("frame_options", "FrameOptions", {"FrameOption": "frame_option"}),
+    ("referrer_policy", "ReferrerPolicy", {"ReferrerPolicy": "referrer_policy"}),
+    (
+        "content_security_policy",
+        "ContentSecurityPolicy",
+        {"ContentSecurityPolicy": "content_security_policy"},
+    ),
+    (
+        "xss_protection",
+        "XSSProtection",
+        {"Protection": "protection", "ModeBlock": "mode_block", "ReportUri": "report_uri"},
+    ),
+)
+
+
 def security_headers(spec):
-    """SecurityHeadersConfig for the option (only the headers given)."""
+    """SecurityHeadersConfig for the option (only the headers given; an unset field left out)."""
     config = {}
-    hsts = spec.get("strict_transport_security")
-    if hsts:
-        config["StrictTransportSecurity"] = {
-            "Override": hsts["override"],
-            "IncludeSubdomains": hsts["include_subdomains"],
-            "Preload": hsts["preload"],
-            "AccessControlMaxAgeSec": hsts["max_age"],
-        }
-    if spec.get("content_type_options") is not None:
-        config["ContentTypeOptions"] = {"Override": spec["content_type_options"]["override"]}
-    frame = spec.get("frame_options")
-    if frame:
-        config["FrameOptions"] = {
-            "Override": frame["override"],
-            "FrameOption": frame["frame_option"],
-        }
-    referrer = spec.get("referrer_policy")
-    if referrer:
-        config["ReferrerPolicy"] = {
-            "Override": referrer["override"],
-            "ReferrerPolicy": referrer["referrer_policy"],
-        }
-    csp = spec.get("content_security_policy")
-    if csp:
-        config["ContentSecurityPolicy"] = {
-            "Override": csp["override"],
-            "ContentSecurityPolicy": csp["content_security_policy"],
-        }
-    xss = spec.get("xss_protection")
-    if xss:
-        config["XSSProtection"] = {
-            "Override": xss["override"],
-            "Protection": xss["protection"],
-            "ModeBlock": xss["mode_block"],
-        }
-        if xss["report_uri"]:
-            config["XSSProtection"]["ReportUri"] = xss["report_uri"]
+    for option, key, fields in SECURITY_HEADERS:
+        given = spec.get(option)
+        if given is None:
+            continue
+        config[key] = {"Override": given["override"]}
+        config[key].update(
+            {api: given[name] for api, name in fields.items() if given[name] not in (None, "")}
+        )
     return config
 
 

@@ -101,10 +101,6 @@ options:
       - Tags of the source, the destination and the delivery. V(null) leaves their tags alone.
     type: dict
     aliases: [resource_tags]
-  purge_tags:
-    description: Whether tags not in O(tags) are removed.
-    type: bool
-    default: true
   state:
     description:
       - V(present) creates or updates the delivery, V(absent) deletes it with its source and
@@ -124,6 +120,7 @@ notes:
     policy and it is missing. A bucket encrypted with a customer managed KMS key also needs the
     key policy to allow the service.
 extends_documentation_fragment:
+  - amazon.aws.tags
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -60,28 +60,16 @@ options:
   point_in_time_recovery:
     description: Whether point-in-time recovery is on. V(null) leaves it as it is.
     type: bool
-  tags:
-    description: Tags of the table. V(null) leaves the tags alone.
-    type: dict
-    aliases: [resource_tags]
-  purge_tags:
-    description: Whether tags not in O(tags) are removed.
-    type: bool
-    default: true
   wait_timeout:
     description: Seconds to wait for a new or deleted table.
     type: int
     default: 300
-  state:
-    description: V(present) creates or updates the table, V(absent) deletes it with its data.
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports C(check_mode) and C(diff).
   - AWS allows one TTL change per table per hour; enabling TTL on a table that just had it
     disabled fails with AWS's message.
 extends_documentation_fragment:
+  - amazon.aws.tags
+  - streamstack.aws.state
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

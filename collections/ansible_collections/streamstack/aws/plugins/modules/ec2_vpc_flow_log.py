@@ -60,22 +60,9 @@ options:
       - Record fields, for example C(${srcaddr} ${dstaddr} ${action}); AWS's default format
         when left out.
     type: str
-  tags:
-    description: Tags of the flow log. V(null) leaves them alone.
-    type: dict
-    aliases: [resource_tags]
-  purge_tags:
-    description: Whether tags not in O(tags) are removed.
-    type: bool
-    default: true
-  state:
-    description: V(present) or V(absent).
-    type: str
-    choices: [present, absent]
-    default: present
-notes:
-  - Supports C(check_mode) and C(diff).
 extends_documentation_fragment:
+  - amazon.aws.tags
+  - streamstack.aws.state
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

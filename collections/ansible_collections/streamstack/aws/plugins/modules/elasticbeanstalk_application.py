@@ -46,28 +46,15 @@ options:
       service_role:
         description: Role (name or ARN) Elastic Beanstalk assumes to delete versions.
         type: str
-  tags:
-    description: Tags of the application. V(null) leaves them alone.
-    type: dict
-    aliases: [resource_tags]
-  purge_tags:
-    description: Whether tags not in O(tags) are removed.
-    type: bool
-    default: true
   terminate_by_force:
     description:
       - With O(state=absent), terminate the application's running environments first (AWS
         refuses to delete an application that has any otherwise).
     type: bool
     default: false
-  state:
-    description: V(present) or V(absent).
-    type: str
-    choices: [present, absent]
-    default: present
-notes:
-  - Supports C(check_mode) and C(diff).
 extends_documentation_fragment:
+  - amazon.aws.tags
+  - streamstack.aws.state
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

@@ -41,28 +41,16 @@ options:
         then V(Processed), or V(Failed) for a bundle it cannot use, and the module fails).
     type: bool
     default: true
-  tags:
-    description: Tags of the version. V(null) leaves them alone.
-    type: dict
-    aliases: [resource_tags]
-  purge_tags:
-    description: Whether tags not in O(tags) are removed.
-    type: bool
-    default: true
   delete_source_bundle:
     description: With O(state=absent), delete the source bundle from S3 too.
     type: bool
     default: false
-  state:
-    description: V(present) or V(absent).
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports C(check_mode) and C(diff).
   - The caller needs C(s3:GetObject) on the bundle (Elastic Beanstalk reads it with the
     caller's permissions) besides C(elasticbeanstalk:CreateApplicationVersion).
 extends_documentation_fragment:
+  - amazon.aws.tags
+  - streamstack.aws.state
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

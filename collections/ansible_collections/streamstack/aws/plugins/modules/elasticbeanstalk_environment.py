@@ -75,14 +75,6 @@ options:
     type: list
     elements: dict
     default: []
-  tags:
-    description: Tags of the environment. V(null) leaves them alone.
-    type: dict
-    aliases: [resource_tags]
-  purge_tags:
-    description: Whether tags not in O(tags) are removed.
-    type: bool
-    default: true
   wait:
     description:
       - Wait for the environment to be C(Ready) (and C(Green), see O(healthy)) after a change,
@@ -105,15 +97,11 @@ options:
     description: With O(state=absent), terminate even while an operation is in progress.
     type: bool
     default: false
-  state:
-    description: V(present) or V(absent).
-    type: str
-    choices: [present, absent]
-    default: present
 notes:
-  - Supports C(check_mode) and C(diff).
   - The caller needs C(iam:PassRole) on the instance profile's role and the service role.
 extends_documentation_fragment:
+  - amazon.aws.tags
+  - streamstack.aws.state
   - amazon.aws.common.modules
   - amazon.aws.region.modules
   - amazon.aws.boto3

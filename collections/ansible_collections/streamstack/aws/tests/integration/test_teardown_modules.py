@@ -2,8 +2,8 @@
 (streamstack.aws set modules): a versioned bucket with versions, delete markers, a ``null``
 version and access logs still arriving; a queue name SQS refuses for 60 s after its deletion;
 subnets and a security group a deleted load balancer's network interfaces still hold. The
-emulator behaves as AWS does on each point at AWS's timings, scaled (tests/harness/
-moto_fidelity.py)."""
+emulator behaves as AWS does on each point at AWS's timings, scaled (the fidelity layer,
+local/emulator/)."""
 
 from __future__ import annotations
 
