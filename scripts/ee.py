@@ -179,30 +179,14 @@ def _rootfs_tarball(recipe: BaseRecipe) -> Path:
     tarball = BASE_CACHE / f"rootfs-{recipe.tarball_key}.tar"
     if tarball.is_file():
         return tarball
-    if shutil.which("debootstrap") is None:
-        raise SystemExit("debootstrap is missing: make deps")
-    rootfs, debs = BASE_CACHE / "debootstrap", BASE_CACHE / "debs"
-    shutil.rmtree(rootfs, ignore_errors=True)
-    debs.mkdir(parents=True, exist_ok=True)
-    log(f"debootstrap {recipe.suite} from {recipe.mirror} (2-3 minutes)")
-    _run(
-        "debootstrap",
-        "--variant=minbase",
-        f"--cache-dir={debs}",
-        "--include=" + ",".join(recipe.packages),
-        recipe.suite,
-        str(rootfs),
-        recipe.mirror,
-        stdout=subprocess.DEVNULL,
+    BASE_CACHE.mkdir(parents=True, exist_ok=True)
+    return hostimage.debootstrap_tarball(
+        tarball,
+        suite=recipe.suite,
+        packages=recipe.packages,
+        mirror=recipe.mirror,
+        stale="rootfs-*.tar",
     )
-    tmp = tarball.with_suffix(".tmp")
-    _run("tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(tmp), ".")
-    tmp.replace(tarball)
-    shutil.rmtree(rootfs, ignore_errors=True)
-    for old in BASE_CACHE.glob("rootfs-*.tar"):
-        if old != tarball:
-            old.unlink()
-    return tarball
 
 
 def _customise(rootfs: Path, recipe: BaseRecipe) -> None:

@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -282,28 +282,44 @@ def _base_tarball(recipe: Recipe) -> Path:
     if tarball.is_file():
         log(f"reusing {tarball.name}")
         return tarball
+    return debootstrap_tarball(
+        tarball,
+        suite=recipe.suite,
+        packages=recipe.packages,
+        mirror=recipe.mirror,
+        stale="base-*.tar",
+    )
+
+
+def debootstrap_tarball(
+    tarball: Path, *, suite: str, packages: Iterable[str], mirror: str, stale: str
+) -> Path:
+    """A minbase debootstrap of ``suite`` with ``packages`` from ``mirror``, as ``tarball``
+    (its folder keeps the downloaded .debs for the next one); older tarballs there matching
+    ``stale`` go. The host image and the execution environment's base (scripts/ee.py) both
+    start from one."""
     if shutil.which("debootstrap") is None:
         raise SystemExit("debootstrap is missing: apt-get install -y debootstrap podman runc")
-    rootfs = IMAGE_CACHE / "debootstrap"
+    cache = tarball.parent
+    rootfs, debs = cache / "debootstrap", cache / "debs"
     shutil.rmtree(rootfs, ignore_errors=True)
-    debs = IMAGE_CACHE / "debs"
     debs.mkdir(parents=True, exist_ok=True)
-    log(f"debootstrap {recipe.suite} from {recipe.mirror} (about 80 s)")
+    log(f"debootstrap {suite} from {mirror} (1-3 minutes)")
     _run(
         "debootstrap",
         "--variant=minbase",
         f"--cache-dir={debs}",
-        "--include=" + ",".join(recipe.packages),
-        recipe.suite,
+        "--include=" + ",".join(packages),
+        suite,
         str(rootfs),
-        recipe.mirror,
+        mirror,
         stdout=subprocess.DEVNULL,
     )
     tmp = tarball.with_suffix(".tmp")
     _run("tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(tmp), ".")
     tmp.replace(tarball)
     shutil.rmtree(rootfs, ignore_errors=True)
-    for old in IMAGE_CACHE.glob("base-*.tar"):
+    for old in cache.glob(stale):
         if old != tarball:
             old.unlink()
     return tarball
