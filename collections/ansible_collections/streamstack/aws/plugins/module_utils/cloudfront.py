@@ -32,10 +32,15 @@ def cloudfront_client(module):
     return module.client("cloudfront", retry_decorator=RETRY_DECORATOR)
 
 
-@AWSErrorHandler.common_error_handler("list {list_key}")
 def list_all(client, operation, list_key, item_key=None, **filters):
     """Every item of a Marker-paginated CloudFront list (most have no boto3 paginator);
-    ``filters`` are the operation's own parameters (e.g. ``Type="custom"``)."""
+    ``filters`` are the operation's own parameters (e.g. ``Type="custom"``). An error says
+    what failed: "Failed to list key groups" for ``list_key_groups``."""
+    return _list_pages(client, operation, list_key, item_key, operation.replace("_", " "), filters)
+
+
+@AWSErrorHandler.common_error_handler("{what}")
+def _list_pages(client, operation, list_key, item_key, what, filters):
     items = []
     marker = None
     method = getattr(client, operation)

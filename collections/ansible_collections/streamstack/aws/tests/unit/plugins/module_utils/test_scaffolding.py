@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.streamstack.aws.plugins.module_utils.cloudfront import (
     ConfigResource,
     ensure_config,
+    list_all,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
     AnsibleAWSError,
@@ -189,3 +190,13 @@ def test_a_stale_etag_fails_asking_to_run_again():
     with pytest.raises(AnsibleAWSError) as info:
         resource.update("k1", "E1", {"Name": "g"})
     assert info.value.message == "Key group k1 changed while updating it; run again"
+
+
+def test_a_failed_cloudfront_list_says_which():
+    class Refusing:
+        def list_key_groups(self, **kwargs):
+            raise client_error("AccessDenied")
+
+    with pytest.raises(AnsibleAWSError) as info:
+        list_all(Refusing(), "list_key_groups", "KeyGroupList")
+    assert info.value.message == "Failed to list key groups"
