@@ -36,10 +36,11 @@ DEMO = "demo@example.com"
 SAMPLES = {
     "video": {
         "title": "Sample video: test pattern",
-        "description": "10 s of ffmpeg's testsrc2 with a 440 Hz tone (lavfi), 640x360.",
+        # 720p: the ladder (720p, 480p, 360p) gives the player's quality menu three rungs.
+        "description": "10 s of ffmpeg's testsrc2 with a 440 Hz tone (lavfi), 1280x720.",
         "file": "sample-video.mp4",
         "ffmpeg": [
-            *("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25:duration=10"),
+            *("-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25:duration=10"),
             *("-f", "lavfi", "-i", "sine=frequency=440:duration=10"),
             *("-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"),
             *("-c:a", "aac", "-b:a", "128k", "-shortest"),

@@ -304,6 +304,13 @@ def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
             for kind, element in (("video", "video"), ("song", "audio")):
                 page.goto(f"/watch/{items[kind]}")
                 page.locator(f"{element}#player").wait_for()
+                if kind == "video":
+                    # The 720p sample's ladder: three rungs to choose from besides Auto.
+                    page.wait_for_function(
+                        "() => document.querySelectorAll('#quality option').length === 4"
+                    )
+                    options = page.locator("#quality option").all_inner_texts()
+                    assert options[1:] == ["720p", "480p", "360p"], options
                 start_playback(page)
                 wait_playing_past(page, 1.5, timeout_ms=30_000)
                 page.evaluate("document.getElementById('player').pause()")
