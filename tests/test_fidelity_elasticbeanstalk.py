@@ -1,4 +1,4 @@
-"""Elastic Beanstalk on the emulator answers as AWS does (harness/fidelity_elasticbeanstalk.py).
+"""Elastic Beanstalk on the emulator answers as AWS does (local/emulator/fidelity/).
 
 moto 5.2.5 has no application versions, UpdateEnvironment, TerminateEnvironment, option
 settings, events or platform catalogue, and its environments are Ready at once: each test

@@ -1,4 +1,4 @@
-"""The emulator's fidelity layer (local/emulator/moto_fidelity.py): moto answers as AWS does.
+"""The emulator's fidelity layer (local/emulator/fidelity/): moto answers as AWS does.
 
 One boto3 test per fix asserts the AWS-shaped answer; one playbook of upstream modules, run
 twice, proves that the second run changes nothing (as on AWS).

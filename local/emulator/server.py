@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import sys
 
-from local.emulator import moto_fidelity
+from local.emulator import fidelity
 
 
 def main(argv: list[str] | None = None) -> None:
-    moto_fidelity.apply()
+    fidelity.apply()
     from moto.server import main as moto_main
 
     moto_main(argv if argv is not None else sys.argv[1:])

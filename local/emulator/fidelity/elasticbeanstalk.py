@@ -6,11 +6,11 @@ option settings and no events, and no application versions, UpdateEnvironment,
 TerminateEnvironment, DescribeConfigurationSettings, DescribeEvents or platform catalogue at
 all. The fix below replaces its handlers with an emulation of the API our modules use, with the
 refusals AWS gives (the messages as AWS words them where they are documented or reported) and
-the environment's status and health moving as AWS moves them, timed by moto_fidelity's
-AWS_DURATIONS table (scaled: at scale 0 a new environment is ``Launching`` in CreateEnvironment's
-answer and ``Ready`` at the next request).
+the environment's status and health moving as AWS moves them, timed by the fidelity layer's
+AWS_DURATIONS table (timing.py; scaled: at scale 0 a new environment is ``Launching`` in
+CreateEnvironment's answer and ``Ready`` at the next request).
 
-Registered with moto_fidelity's ``fix`` (moto_fidelity.apply() imports this module). The state
+Registered with the fidelity layer's ``fix`` (local/emulator/fidelity/core.py). The state
 lives on moto's EBBackend object, so /moto-api/reset empties it as it does moto's own.
 
 What it does not emulate: the resources Beanstalk creates for an environment (its CloudFormation
@@ -34,7 +34,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from local.emulator.moto_fidelity import _later, _ready_at, fix
+from local.emulator.fidelity.core import fix
+from local.emulator.fidelity.deferred import _later
+from local.emulator.fidelity.timing import _ready_at
 
 _PLATFORM_OWNER = "AWSElasticBeanstalk"
 # moto's solution stack names, e.g. "64bit Amazon Linux 2023 v4.6.0 running Python 3.13".

@@ -1,0 +1,668 @@
+"""CloudFront fixes (for the streamstack.aws CloudFront modules)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from local.emulator.fidelity.core import _around, fix
+from local.emulator.fidelity.realistic import _realistic_ready_at
+
+# --------------------------------------------------------------------------------------------
+# CloudFront (for the streamstack.aws CloudFront modules)
+# --------------------------------------------------------------------------------------------
+
+
+def _cloudfront_extend(owner: type, name: str, after: Callable[..., None]) -> None:
+    """Make ``owner.name`` run moto's own code, then ``after(self, result, *args)``."""
+    import functools
+
+    original = getattr(owner, name)
+
+    @functools.wraps(original)
+    def wrapper(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        after(self, result, *args, **kwargs)
+        return result
+
+    setattr(owner, name, wrapper)
+
+
+def _cloudfront_error(code: str, message: str) -> Exception:
+    from moto.cloudfront.exceptions import CloudFrontException
+
+    return CloudFrontException(code, message)
+
+
+@fix
+def cloudfront_origins_keep_s3_origin_config_and_oac() -> None:
+    """moto 5.2.5: origins lose ``S3OriginConfig`` and ``OriginAccessControlId``.
+
+    AWS returns both as sent (an OAC origin has ``S3OriginConfig.OriginAccessIdentity: ""`` and
+    the OAC's ID); moto keeps only the identity, in an attribute no response reads.
+    """
+    from moto.cloudfront.models import Origin
+
+    def keep(self, _result, origin) -> None:
+        if "S3OriginConfig" in origin:
+            self.s3_origin_config = dict(origin["S3OriginConfig"])
+        self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+    _cloudfront_extend(Origin, "__init__", keep)
+
+
+@fix
+def cloudfront_cache_policy_behaviours_have_no_legacy_ttls() -> None:
+    """moto 5.2.5: a cache behaviour with a ``CachePolicyId`` reports ForwardedValues and TTLs.
+
+    AWS omits ``ForwardedValues``, ``MinTTL``, ``DefaultTTL`` and ``MaxTTL`` when a cache policy
+    decides the cache key and TTLs (and rejects a configuration that sends both); moto invents
+    them, so a configuration read back and sent again would be wrong for AWS.
+    """
+    from moto.cloudfront.models import DefaultCacheBehaviour
+
+    def drop_legacy(self, _result, config) -> None:
+        if config.get("CachePolicyId"):
+            self.forwarded_values = None
+            self.min_ttl = self.default_ttl = self.max_ttl = None
+
+    _cloudfront_extend(DefaultCacheBehaviour, "__init__", drop_legacy)
+
+
+@fix
+def cloudfront_public_keys_comment_update_and_not_found() -> None:
+    """moto 5.2.5: public keys drop their ``Comment``, UpdatePublicKey is missing, and an unknown
+    ID is an HTTP 500 (KeyError) instead of ``NoSuchPublicKey``."""
+    from moto.cloudfront import urls
+    from moto.cloudfront.models import CloudFrontBackend
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult
+
+    original_get = CloudFrontBackend.get_public_key
+
+    def get_public_key(self, key_id: str):
+        if key_id not in self.public_keys:
+            raise _cloudfront_error("NoSuchPublicKey", "The specified public key does not exist.")
+        return original_get(self, key_id)
+
+    def keep_comment(self, result) -> None:
+        config = self._get_param("PublicKeyConfig")
+        result.result["PublicKey"].comment = config.get("Comment") or ""
+
+    def update_public_key(self) -> ActionResult:
+        key = self.backend.get_public_key(self._get_param("Id"))
+        if not self._get_param("IfMatch"):
+            raise _cloudfront_error("InvalidIfMatchVersion", "The If-Match version is missing.")
+        config = self._get_param("PublicKeyConfig")
+        if config.get("EncodedKey", "").strip() != key.encoded_key.strip():
+            raise _cloudfront_error(
+                "CannotChangeImmutablePublicKeyFields", "A public key's value can't be changed."
+            )
+        key.comment = config.get("Comment") or ""
+        return ActionResult({"PublicKey": key, "ETag": key.etag})
+
+    CloudFrontBackend.get_public_key = get_public_key
+    _cloudfront_extend(CloudFrontResponse, "create_public_key", keep_comment)
+    CloudFrontResponse.update_public_key = update_public_key
+    # moto routes only /public-key/<id>; UpdatePublicKey is PUT /public-key/<id>/config.
+    urls.url_paths["{0}/2020-05-31/public-key/(?P<key_name>[^/]+)/config$"] = (
+        CloudFrontResponse.dispatch
+    )
+
+
+@fix
+def cloudfront_key_groups_comment_update_delete_and_not_found() -> None:
+    """moto 5.2.5: key groups drop their ``Comment``, UpdateKeyGroup and DeleteKeyGroup are
+    missing, and an unknown ID is an HTTP 500 instead of ``NoSuchResource``."""
+    from moto.cloudfront.models import CloudFrontBackend, KeyGroup
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult, EmptyResult
+
+    KeyGroup.key_group_config = property(
+        lambda self: {
+            "Items": self.items,
+            "Name": self.name,
+            "Comment": getattr(self, "comment", ""),
+        }
+    )
+    original_get = CloudFrontBackend.get_key_group
+
+    def get_key_group(self, group_id: str):
+        if group_id not in self.key_groups:
+            raise _cloudfront_error("NoSuchResource", "The specified key group does not exist.")
+        return original_get(self, group_id)
+
+    def keep_comment(self, result) -> None:
+        result.result["KeyGroup"].comment = self._get_param("KeyGroupConfig.Comment") or ""
+
+    def update_key_group(self) -> ActionResult:
+        group = self.backend.get_key_group(self._get_param("Id"))
+        if not self._get_param("IfMatch"):
+            raise _cloudfront_error("InvalidIfMatchVersion", "The If-Match version is missing.")
+        group.name = self._get_param("KeyGroupConfig.Name")
+        group.items = self._get_param("KeyGroupConfig.Items", [])
+        group.comment = self._get_param("KeyGroupConfig.Comment") or ""
+        return ActionResult({"KeyGroup": group, "ETag": group.etag})
+
+    def delete_key_group(self) -> EmptyResult:
+        group_id = self._get_param("Id")
+        self.backend.get_key_group(group_id)
+        if not self._get_param("IfMatch"):
+            raise _cloudfront_error("InvalidIfMatchVersion", "The If-Match version is missing.")
+        del self.backend.key_groups[group_id]
+        return EmptyResult()
+
+    CloudFrontBackend.get_key_group = get_key_group
+    _cloudfront_extend(CloudFrontResponse, "create_key_group", keep_comment)
+    CloudFrontResponse.update_key_group = update_key_group
+    CloudFrontResponse.delete_key_group = delete_key_group
+
+
+@fix
+def cloudfront_origin_access_identities_exist() -> None:
+    """moto 5.2.5: no CloudFront origin access identity API at all (every call is a 404).
+
+    AWS: Create/Get/GetConfig/Update/Delete/ListCloudFrontOriginAccessIdentities. The legacy
+    OAI is still what community.aws.cloudfront_origin_access_identity and
+    cloudfront_distribution (``s3_origin_access_identity_enabled``) use, and the facts module
+    lists them. A small in-memory store on the CloudFront backend is enough.
+    """
+    from moto.cloudfront import urls
+    from moto.cloudfront.models import CloudFrontBackend
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.moto_api._internal import mock_random
+
+    OAI_PATH = "2020-05-31/origin-access-identity/cloudfront"
+
+    def store(backend: CloudFrontBackend) -> dict[str, dict[str, Any]]:
+        return backend.__dict__.setdefault("fidelity_origin_access_identities", {})
+
+    def find(self: CloudFrontResponse) -> dict[str, Any]:
+        oai = store(self.backend).get(self._get_param("Id"))
+        if oai is None:
+            raise _cloudfront_error(
+                "NoSuchCloudFrontOriginAccessIdentity",
+                "The specified origin access identity does not exist.",
+            )
+        return oai
+
+    def shape(oai: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: oai[k] for k in ("Id", "S3CanonicalUserId", "CloudFrontOriginAccessIdentityConfig")
+        }
+
+    def check_if_match(self: CloudFrontResponse, oai: dict[str, Any]) -> None:
+        if self._get_param("IfMatch") != oai["ETag"]:
+            raise _cloudfront_error(
+                "PreconditionFailed", "The If-Match version is missing or not valid."
+            )
+
+    def create(self: CloudFrontResponse) -> ActionResult:
+        config = self._get_param("CloudFrontOriginAccessIdentityConfig")
+        oais = store(self.backend)
+        same_ref = [o for o in oais.values() if o["CallerReference"] == config["CallerReference"]]
+        if same_ref:
+            # AWS: the same caller reference returns the existing identity (same comment).
+            oai = same_ref[0]
+        else:
+            oai_id = "E" + mock_random.get_random_string(length=13).upper()
+            oai = {
+                "Id": oai_id,
+                "S3CanonicalUserId": mock_random.get_random_hex(length=96),
+                "CallerReference": config["CallerReference"],
+                "CloudFrontOriginAccessIdentityConfig": {
+                    "CallerReference": config["CallerReference"],
+                    "Comment": config.get("Comment") or "",
+                },
+                "ETag": mock_random.get_random_string(length=14).upper(),
+            }
+            oais[oai_id] = oai
+        return ActionResult(
+            {
+                "CloudFrontOriginAccessIdentity": shape(oai),
+                "Location": f"https://cloudfront.amazonaws.com/{OAI_PATH}/{oai['Id']}",
+                "ETag": oai["ETag"],
+            }
+        )
+
+    def get(self: CloudFrontResponse) -> ActionResult:
+        oai = find(self)
+        return ActionResult({"CloudFrontOriginAccessIdentity": shape(oai), "ETag": oai["ETag"]})
+
+    def get_config(self: CloudFrontResponse) -> ActionResult:
+        oai = find(self)
+        return ActionResult(
+            {
+                "CloudFrontOriginAccessIdentityConfig": oai["CloudFrontOriginAccessIdentityConfig"],
+                "ETag": oai["ETag"],
+            }
+        )
+
+    def update(self: CloudFrontResponse) -> ActionResult:
+        oai = find(self)
+        check_if_match(self, oai)
+        config = self._get_param("CloudFrontOriginAccessIdentityConfig")
+        if config["CallerReference"] != oai["CallerReference"]:
+            raise _cloudfront_error(
+                "IllegalUpdate", "The CallerReference of an origin access identity can't change."
+            )
+        oai["CloudFrontOriginAccessIdentityConfig"]["Comment"] = config.get("Comment") or ""
+        oai["ETag"] = mock_random.get_random_string(length=14).upper()
+        return ActionResult({"CloudFrontOriginAccessIdentity": shape(oai), "ETag": oai["ETag"]})
+
+    def delete(self: CloudFrontResponse) -> EmptyResult:
+        oai = find(self)
+        check_if_match(self, oai)
+        del store(self.backend)[oai["Id"]]
+        return EmptyResult()
+
+    def list_all(self: CloudFrontResponse) -> ActionResult:
+        items = [
+            {
+                "Id": oai["Id"],
+                "S3CanonicalUserId": oai["S3CanonicalUserId"],
+                "Comment": oai["CloudFrontOriginAccessIdentityConfig"]["Comment"],
+            }
+            for oai in store(self.backend).values()
+        ]
+        result: dict[str, Any] = {
+            "Marker": self._get_param("Marker") or "",
+            "MaxItems": self._get_int_param("MaxItems") or 100,
+            "IsTruncated": False,
+            "Quantity": len(items),
+        }
+        if items:
+            result["Items"] = items
+        return ActionResult({"CloudFrontOriginAccessIdentityList": result})
+
+    for name, handler in {
+        "create_cloud_front_origin_access_identity": create,
+        "get_cloud_front_origin_access_identity": get,
+        "get_cloud_front_origin_access_identity_config": get_config,
+        "update_cloud_front_origin_access_identity": update,
+        "delete_cloud_front_origin_access_identity": delete,
+        "list_cloud_front_origin_access_identities": list_all,
+    }.items():
+        setattr(CloudFrontResponse, name, handler)
+    base = "{0}/" + OAI_PATH
+    urls.url_paths[base + "$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<oai_id>[^/]+)$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<oai_id>[^/]+)/config$"] = CloudFrontResponse.dispatch
+
+
+# AWS's managed response headers policies a test or a user may name (CloudFront Developer
+# Guide, "Use managed response headers policies"): id -> configuration.
+_CLOUDFRONT_MANAGED_RESPONSE_HEADERS_POLICIES = {
+    "67f7725c-6f97-4210-82d7-5512b31e9d03": {
+        "Name": "Managed-SecurityHeadersPolicy",
+        "Comment": "Adds a set of security headers to every response",
+        "SecurityHeadersConfig": {
+            "XSSProtection": {"Override": False, "Protection": True, "ModeBlock": True},
+            "FrameOptions": {"Override": False, "FrameOption": "SAMEORIGIN"},
+            "ReferrerPolicy": {
+                "Override": False,
+                "ReferrerPolicy": "strict-origin-when-cross-origin",
+            },
+            "ContentTypeOptions": {"Override": True},
+            "StrictTransportSecurity": {
+                "Override": False,
+                "IncludeSubdomains": False,
+                "Preload": False,
+                "AccessControlMaxAgeSec": 31536000,
+            },
+        },
+    },
+}
+
+
+@fix
+def cloudfront_response_headers_policies_exist() -> None:
+    """moto 5.2.5: no CloudFront response headers policy API (every call is a 404), and a
+    distribution may name any ResponseHeadersPolicyId.
+
+    AWS: Create/Get/GetConfig/Update/Delete/ListResponseHeadersPolicies (custom and managed,
+    ``Type`` filter), names unique among custom policies (ResponseHeadersPolicyAlreadyExists),
+    ETags with IfMatch (PreconditionFailed), managed policies neither updated nor deleted
+    (IllegalUpdate, IllegalDelete), a policy a distribution names is not deleted
+    (ResponseHeadersPolicyInUse), and CreateDistribution/UpdateDistribution refuse a behaviour
+    naming a policy that does not exist (NoSuchResponseHeadersPolicy).
+    """
+    import copy
+    import datetime
+
+    from moto.cloudfront import urls
+    from moto.cloudfront.models import CloudFrontBackend
+    from moto.cloudfront.responses import CloudFrontResponse
+    from moto.core.responses import ActionResult, EmptyResult
+    from moto.moto_api._internal import mock_random
+
+    PATH = "2020-05-31/response-headers-policy"
+
+    def store(backend: CloudFrontBackend) -> dict[str, dict[str, Any]]:
+        policies = backend.__dict__.get("fidelity_response_headers_policies")
+        if policies is None:
+            policies = backend.__dict__["fidelity_response_headers_policies"] = {
+                policy_id: {
+                    "Id": policy_id,
+                    "Type": "managed",
+                    "Config": copy.deepcopy(config),
+                    "ETag": mock_random.get_random_string(length=14).upper(),
+                    "LastModifiedTime": datetime.datetime(2021, 11, 3, tzinfo=datetime.UTC),
+                }
+                for policy_id, config in _CLOUDFRONT_MANAGED_RESPONSE_HEADERS_POLICIES.items()
+            }
+        return policies
+
+    def not_found() -> Exception:
+        return _cloudfront_error(
+            "NoSuchResponseHeadersPolicy", "The response headers policy does not exist."
+        )
+
+    def find(self: CloudFrontResponse) -> dict[str, Any]:
+        policy = store(self.backend).get(self._get_param("Id"))
+        if policy is None:
+            raise not_found()
+        return policy
+
+    def shape(policy: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "Id": policy["Id"],
+            "LastModifiedTime": policy["LastModifiedTime"],
+            "ResponseHeadersPolicyConfig": policy["Config"],
+        }
+
+    def check_if_match(self: CloudFrontResponse, policy: dict[str, Any]) -> None:
+        if not self._get_param("IfMatch"):
+            raise _cloudfront_error("InvalidIfMatchVersion", "The If-Match version is missing.")
+        if self._get_param("IfMatch") != policy["ETag"]:
+            raise _cloudfront_error(
+                "PreconditionFailed", "The If-Match version is missing or not valid."
+            )
+
+    def name_taken(self: CloudFrontResponse, name: str, but: str | None = None) -> None:
+        for policy in store(self.backend).values():
+            if (
+                policy["Type"] == "custom"
+                and policy["Config"]["Name"] == name
+                and policy["Id"] != but
+            ):
+                raise _cloudfront_error(
+                    "ResponseHeadersPolicyAlreadyExists",
+                    "A response headers policy with this name already exists.",
+                )
+
+    def create(self: CloudFrontResponse) -> ActionResult:
+        config = self._get_param("ResponseHeadersPolicyConfig")
+        name_taken(self, config["Name"])
+        policy = {
+            "Id": str(mock_random.uuid4()),
+            "Type": "custom",
+            "Config": config,
+            "ETag": mock_random.get_random_string(length=14).upper(),
+            "LastModifiedTime": datetime.datetime.now(datetime.UTC),
+        }
+        store(self.backend)[policy["Id"]] = policy
+        return ActionResult(
+            {
+                "ResponseHeadersPolicy": shape(policy),
+                "Location": f"https://cloudfront.amazonaws.com/{PATH}/{policy['Id']}",
+                "ETag": policy["ETag"],
+            }
+        )
+
+    def get(self: CloudFrontResponse) -> ActionResult:
+        policy = find(self)
+        return ActionResult({"ResponseHeadersPolicy": shape(policy), "ETag": policy["ETag"]})
+
+    def get_config(self: CloudFrontResponse) -> ActionResult:
+        policy = find(self)
+        return ActionResult(
+            {"ResponseHeadersPolicyConfig": policy["Config"], "ETag": policy["ETag"]}
+        )
+
+    def update(self: CloudFrontResponse) -> ActionResult:
+        policy = find(self)
+        if policy["Type"] == "managed":
+            raise _cloudfront_error("IllegalUpdate", "A managed policy cannot be updated.")
+        check_if_match(self, policy)
+        config = self._get_param("ResponseHeadersPolicyConfig")
+        name_taken(self, config["Name"], but=policy["Id"])
+        policy.update(
+            Config=config,
+            ETag=mock_random.get_random_string(length=14).upper(),
+            LastModifiedTime=datetime.datetime.now(datetime.UTC),
+        )
+        return ActionResult({"ResponseHeadersPolicy": shape(policy), "ETag": policy["ETag"]})
+
+    def in_use(backend: CloudFrontBackend, policy_id: str) -> bool:
+        for dist in backend.distributions.values():
+            config = dist.distribution_config
+            behaviours = [config.DefaultCacheBehavior, *(config.CacheBehaviors.get("Items") or [])]
+            if any(getattr(b, "response_headers_policy_id", None) == policy_id for b in behaviours):
+                return True
+        return False
+
+    def delete(self: CloudFrontResponse) -> EmptyResult:
+        policy = find(self)
+        if policy["Type"] == "managed":
+            raise _cloudfront_error("IllegalDelete", "A managed policy cannot be deleted.")
+        check_if_match(self, policy)
+        if in_use(self.backend, policy["Id"]):
+            raise _cloudfront_error(
+                "ResponseHeadersPolicyInUse",
+                "Cannot delete the response headers policy because it is attached to one or"
+                " more cache behaviors.",
+            )
+        del store(self.backend)[policy["Id"]]
+        return EmptyResult()
+
+    def list_all(self: CloudFrontResponse) -> ActionResult:
+        wanted = self._get_param("Type")
+        items = [
+            {"Type": policy["Type"], "ResponseHeadersPolicy": shape(policy)}
+            for policy in store(self.backend).values()
+            if wanted in (None, policy["Type"])
+        ]
+        result: dict[str, Any] = {"MaxItems": self._get_int_param("MaxItems") or 100}
+        result["Quantity"] = len(items)
+        if items:
+            result["Items"] = items
+        return ActionResult({"ResponseHeadersPolicyList": result})
+
+    for name, handler in {
+        "create_response_headers_policy": create,
+        "get_response_headers_policy": get,
+        "get_response_headers_policy_config": get_config,
+        "update_response_headers_policy": update,
+        "delete_response_headers_policy": delete,
+        "list_response_headers_policies": list_all,
+    }.items():
+        setattr(CloudFrontResponse, name, handler)
+    base = "{0}/" + PATH
+    urls.url_paths[base + "$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<policy_id>[^/]+)$"] = CloudFrontResponse.dispatch
+    urls.url_paths[base + "/(?P<policy_id>[^/]+)/config$"] = CloudFrontResponse.dispatch
+
+    def named_policies_exist(backend: CloudFrontBackend, config: dict[str, Any]) -> None:
+        behaviours = [
+            config.get("DefaultCacheBehavior") or {},
+            *((config.get("CacheBehaviors") or {}).get("Items") or []),
+        ]
+        policies = store(backend)
+        for behaviour in behaviours:
+            policy_id = (
+                behaviour.get("ResponseHeadersPolicyId") if isinstance(behaviour, dict) else None
+            )
+            if policy_id and policy_id not in policies:
+                raise not_found()
+
+    @_around(CloudFrontBackend, "create_distribution_with_tags")
+    def create_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, distribution_config: Any, tags: Any
+    ) -> Any:
+        named_policies_exist(self, distribution_config)
+        return original(self, distribution_config, tags)
+
+    @_around(CloudFrontBackend, "update_distribution")
+    def update_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, dist_config: Any, **kwargs: Any
+    ) -> Any:
+        named_policies_exist(self, dist_config or {})
+        return original(self, dist_config=dist_config, **kwargs)
+
+
+@fix
+def cloudfront_web_acls_are_cloudfront_scoped_and_held() -> None:
+    """moto 5.2.5: a distribution may name any ``WebACLId``, and WAF deletes a web ACL that a
+    distribution still uses.
+
+    AWS: CreateDistribution/UpdateDistribution take the ARN of an existing WAFv2 web ACL of
+    scope CLOUDFRONT only (InvalidWebACLId otherwise), and DeleteWebACL of one a distribution
+    names fails with WAFAssociatedItemException.
+    """
+    from moto.cloudfront.models import CloudFrontBackend, cloudfront_backends
+    from moto.wafv2.exceptions import WAFv2ClientError
+    from moto.wafv2.models import WAFV2Backend, wafv2_backends
+    from moto.wafv2.utils import make_arn_for_wacl
+
+    def check(backend: CloudFrontBackend, config: dict[str, Any]) -> None:
+        acl = config.get("WebACLId") or ""
+        if not acl:
+            return
+        # CLOUDFRONT web ACLs are managed in us-east-1; moto keeps them where it was called.
+        held = any(acl in waf.wacls for waf in wafv2_backends[backend.account_id].values())
+        if ":global/webacl/" not in acl or not held:
+            raise _cloudfront_error(
+                "InvalidWebACLId",
+                f"Web ACL is not accessible by the requester or is not a CLOUDFRONT web ACL: {acl}",
+            )
+
+    @_around(CloudFrontBackend, "create_distribution_with_tags")
+    def create_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, distribution_config: Any, tags: Any
+    ) -> Any:
+        check(self, distribution_config)
+        return original(self, distribution_config, tags)
+
+    @_around(CloudFrontBackend, "update_distribution")
+    def update_distribution(
+        original: Callable[..., Any], self: CloudFrontBackend, dist_config: Any, **kwargs: Any
+    ) -> Any:
+        check(self, dist_config or {})
+        return original(self, dist_config=dist_config, **kwargs)
+
+    @_around(WAFV2Backend, "delete_web_acl")
+    def delete_web_acl(
+        original: Callable[..., Any], self: Any, name: str, scope: str, _id: str, lock_token: str
+    ) -> Any:
+        arn = make_arn_for_wacl(
+            name=name,
+            account_id=self.account_id,
+            region_name=self.region_name,
+            _id=_id,
+            scope=scope,
+        )
+        for dist in cloudfront_backends[self.account_id]["aws"].distributions.values():
+            if dist.distribution_config.WebACLId == arn:
+                raise WAFv2ClientError(
+                    "WAFAssociatedItemException",
+                    "AWS WAF couldn't perform the operation because your resource is being used"
+                    " by another resource or it's associated with another resource.",
+                )
+        return original(self, name, scope, _id, lock_token)
+
+
+@fix
+def cloudfront_distribution_config_omits_unset_fields() -> None:
+    """moto 5.2.5: GetDistributionConfig invents empty fields AWS leaves out.
+
+    AWS omits ``Items`` of an empty TrustedSigners/TrustedKeyGroups list, an unset
+    ``RealtimeLogConfigArn``/``CachePolicyId``/``OriginRequestPolicyId`` (moto: ``""`` in
+    CacheBehaviors), and the ViewerCertificate fields of a certificate that is not
+    used; for the default certificate it reports ``SSLSupportMethod: vip`` and
+    ``CertificateSource: cloudfront``, for ACM/IAM ``Certificate`` and ``CertificateSource``
+    name that certificate. A client that reads the config back and sends it again (as
+    community.aws.cloudfront_distribution does) would otherwise send what AWS rejects.
+    """
+    from moto.cloudfront import models
+
+    def empty_items_omitted(owner: type) -> None:
+        @_around(owner, "__init__")
+        def init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
+            original(self, config)
+            if not self.items:
+                self.items = None
+
+    empty_items_omitted(models.TrustedSigners)
+    empty_items_omitted(models.TrustedKeyGroups)
+
+    def unset_policies_omitted(owner: type) -> None:
+        @_around(owner, "__init__")
+        def init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
+            original(self, config)
+            self.realtime_log_config_arn = self.realtime_log_config_arn or None
+            self.cache_policy_id = self.cache_policy_id or None
+            self.origin_request_policy_id = self.origin_request_policy_id or None
+
+    # CacheBehaviour sets its policy ids again after DefaultCacheBehaviour's __init__.
+    unset_policies_omitted(models.DefaultCacheBehaviour)
+    unset_policies_omitted(models.CacheBehaviour)
+
+    @_around(models.ViewerCertificate, "__init__")
+    def certificate_init(original: Callable[..., None], self: Any, config: dict[str, Any]) -> None:
+        original(self, config)
+        self.acm_certificate_arn = self.acm_certificate_arn or None
+        self.iam_certificate_id = self.iam_certificate_id or None
+        if self.acm_certificate_arn:
+            self.certificate, self.certificate_source = self.acm_certificate_arn, "acm"
+            self.cloud_front_default_certificate = None
+        elif self.iam_certificate_id:
+            self.certificate, self.certificate_source = self.iam_certificate_id, "iam"
+            self.cloud_front_default_certificate = None
+        else:
+            self.certificate = None
+            self.ssl_support_method = config.get("SSLSupportMethod") or "vip"
+
+
+@fix
+def realistic_cloudfront_distributions_deploy_for_a_while() -> None:
+    """moto 5.2.5: a distribution is Deployed at once after CreateDistribution/UpdateDistribution.
+    AWS: InProgress until the change reached every edge location (AWS_DURATIONS, realistic
+    mode), and DeleteDistribution meanwhile answers DistributionNotDisabled."""
+    from moto.cloudfront.models import CloudFrontBackend, Distribution
+
+    def deploying(distribution: Any) -> None:
+        distribution.__dict__["fidelity_deployed_at"] = _realistic_ready_at(
+            "cloudfront.distribution.deploying"
+        )
+
+    def get_status(self: Any) -> str:
+        if time.monotonic() < self.__dict__.get("fidelity_deployed_at", 0):
+            return "InProgress"
+        return "Deployed"
+
+    Distribution.status = property(get_status, lambda self, value: None)  # type: ignore[assignment]
+
+    @_around(CloudFrontBackend, "create_distribution_with_tags")
+    def create(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        deploying(result[0])
+        return result
+
+    @_around(CloudFrontBackend, "update_distribution")
+    def update(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        deploying(result[0])
+        return result
+
+    @_around(CloudFrontBackend, "delete_distribution")
+    def delete(original: Callable[..., Any], self: Any, distribution_id: str, if_match: Any):
+        distribution = self.distributions.get(distribution_id)
+        if distribution is not None and distribution.status == "InProgress":
+            raise _cloudfront_error(
+                "DistributionNotDisabled",
+                "The distribution you are trying to delete has not been disabled.",
+            )
+        return original(self, distribution_id, if_match)
