@@ -11,7 +11,7 @@ no Galaxy; PyPI and Debian's mirror only. `make ee` runs `build`.
   execution-environment/tools.txt with the controller's pins as constraints), so the
   controller's .venv stays as requirements.txt makes it.
 - **Base image**: Debian 13 (Python 3.13: ansible-core needs 3.12 or newer; Debian 12 has 3.11)
-  from Debian's packages, as the test hosts' image is (tests/harness/hostimage.py: debootstrap,
+  from Debian's packages, as the hosts' image is (local/hosts/image.py: debootstrap,
   the host's mirrors and extra CA certificates, ``podman import``), plus ``ee-apt``, which runs
   ansible-builder's dnf-style package calls (``install -y PKG...``, ``clean all``) with apt-get,
   and a venv (/opt/ee, first on PATH) as the image's Python.
@@ -45,7 +45,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import hostimage  # noqa: E402  (the test hosts' image recipe and podman setup)
+from local.hosts import image as hostimage  # noqa: E402  (the hosts' image recipe and podman)
 
 DEFINITION = ROOT / "execution-environment.yml"
 TOOLS_REQUIREMENTS = ROOT / "execution-environment" / "tools.txt"
