@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 PYTEST_ARGS ?=
 
-.PHONY: help deps venv up down test test-fleet test-beanstalk test-molecule test-ee ee lint lock docs bundle plan apply bake patch bench-provision bench-patch bench-roles bench-app bench-up bench-asg
+.PHONY: help deps venv up down test test-fleet test-beanstalk test-molecule test-ee ee lint lock docs bundle plan apply bake patch bench-provision bench-provision-realistic bench-patch bench-roles bench-app bench-up bench-asg
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ docs: deps ## Render the diagrams (docs/*.dot, graphviz) and the benchmark plot 
 
 bench-provision: deps ## Provision on the emulator: first run, no-op, --check --diff; ours beside the naive anchor (bench/anchor)
 	python bench/provision.py
+
+bench-provision-realistic: deps ## First provision in the emulator's realistic mode (AWS's durations) beside its critical path and the sequential sum; draws docs/provision_timeline.svg
+	python bench/provision_realistic.py $(BENCH_ARGS)
 
 bench-roles: deps ## Host roles on a fresh podman host (web and worker node): converge, no-op re-converge, --check
 	python bench/roles.py
