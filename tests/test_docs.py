@@ -44,9 +44,8 @@ DIAGRAM_TERMS = {
 def planned_resource_files() -> set[str]:
     plan = yaml.safe_load((ROOT / "playbooks/provision/vars/provision_plan.yml").read_text())
     files = {"vpc"}
-    for phase in plan["provision_plan"]:
-        for entries in phase.values():
-            files.update(entry.split(":")[0] for entry in entries)
+    for entries in plan["provision_plan"].values():
+        files.update(entry["step"].split(":")[0] for entry in entries)
     return files
 
 
