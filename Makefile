@@ -17,11 +17,11 @@ deps: ## Install Debian packages and the venv (idempotent, fast when nothing cha
 venv: ## Only the venv (no Debian packages): what lint and deployments need
 	@scripts/bootstrap venv
 
-up: deps ## The platform on this machine: emulator, PostgreSQL, podman hosts, load balancer, samples (UP_* vars: README)
-	@scripts/up
+up: deps ## The platform on this machine: emulator, PostgreSQL, podman hosts, load balancer, samples (UP_* vars: local/README.md)
+	@python -m local up
 
 down: deps ## Remove everything `make up` started (containers, LB, emulator, PostgreSQL, state; caches stay)
-	@scripts/down
+	@python -m local down
 
 test: deps ## Lint, then run every test
 	@$(MAKE) --no-print-directory lint

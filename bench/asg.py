@@ -5,12 +5,12 @@ balancer; with the phases in between (host runs, host answers its health check, 
 
     .venv/bin/python bench/asg.py [--rounds 3] [--web 2] [--workers 1] [--bake-repo REPO]
 
-It runs scripts/up once (a fleet, state folders, load-balancer port and baked-image repository of
+It runs `make up` once (a fleet, state folders, load-balancer port and baked-image repository of
 its own; the bakes stay for the next run, so only the first run of all converges from the plain
 image), then per round: desired capacity +1 (2 -> 3 by default) and wait until the new host
 serves, then back to the starting capacity (the group removes one instance); then per round: one
 instance terminated in the group (capacity kept) and wait until its replacement serves. Then
-scripts/down. --bake-repo starts from another repository's bakes (the test suites':
+python -m local down. --bake-repo starts from another repository's bakes (the test suites':
 localhost/streamstack-baked-test) instead of converging from the plain image the first time.
 The target group's health check (every 15 s; one passed check makes a new target
 healthy) and the load balancer's 1 s poll are part of what is measured, as on AWS. The load
@@ -51,7 +51,7 @@ TIMEOUT = 3600
 
 def run(script: str, env: dict[str, str]) -> str:
     proc = subprocess.run(
-        [str(ROOT / "scripts" / script)],
+        [sys.executable, "-m", "local", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -59,7 +59,7 @@ def run(script: str, env: dict[str, str]) -> str:
         timeout=TIMEOUT,
     )
     if proc.returncode != 0:
-        sys.exit(f"scripts/{script} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}")
+        sys.exit(f"python -m local {script} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout
 
 
@@ -141,7 +141,7 @@ def main() -> int:
             wait_gone(before[0])
         show("replacement of a terminated instance", replace)
     finally:
-        # What the local EC2 did, kept (scripts/down removes its state folder).
+        # What the local EC2 did, kept (make down removes its state folder).
         log = STATE / "up" / "ec2.log"
         if log.exists():
             (STATE / "ec2.log").write_text(log.read_text())

@@ -2,7 +2,7 @@
 
 One fleet of 6 podman hosts (5 web + 1 worker) of the platform `patchbench`, provisioned on an
 emulator of its own and converged with configure.yml once; the 3-host runs are limited to 2 web
-hosts and the worker. Before each run the test packages go back to 1.0 (tests/harness/patching.py),
+hosts and the worker. Before each run the test packages go back to 1.0 (local/hosts/patching.py),
 so every host has one security update to take, a restart of the app's units (they preload the
 updated library), deregistration with a 3 s deregistration delay and registration again.
 
@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 from local.emulator import Emulator  # noqa: E402
 from local.hosts import image as hostimage  # noqa: E402
 from local.hosts.fleet import Fleet  # noqa: E402
+from local.hosts.patching import PATCH, PatchFleet, wait_for  # noqa: E402
 from local.postgres import Postgres  # noqa: E402
-from tests.harness.patching import PATCH, PatchFleet, wait_for  # noqa: E402
 
 NAME = "patchbench"
 HOSTS = {**{f"web-{i}": "web" for i in range(1, 6)}, "worker-1": "worker"}

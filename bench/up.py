@@ -1,9 +1,9 @@
 """Wall time of `make up` from no baked hosts, of `make down`, and of `make up` again (hosts
-started from the images the first run baked), with each run's phases as scripts/up reports them.
+started from the images the first run baked), with each run's phases as `make up` reports them.
 
     .venv/bin/python bench/up.py [--web 2] [--workers 1]
 
-It runs scripts/up and scripts/down (what `make up`/`make down` run after `make deps`) with a
+It runs python -m local up and down (what `make up`/`make down` run after `make deps`) with a
 fleet, state folders, a load-balancer port and a baked-image repository of its own, so a
 developer's running `make up` and baked hosts are not touched. The first run starts with no
 baked hosts of that repository; the test-host image, .venv and the hosts' apt and pip caches are
@@ -44,7 +44,7 @@ TIMEOUT = 3600
 def run(script: str, env: dict[str, str]) -> tuple[float, str]:
     started = time.monotonic()
     proc = subprocess.run(
-        [str(ROOT / "scripts" / script)],
+        [sys.executable, "-m", "local", script],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -53,12 +53,12 @@ def run(script: str, env: dict[str, str]) -> tuple[float, str]:
     )
     elapsed = time.monotonic() - started
     if proc.returncode != 0:
-        sys.exit(f"scripts/{script} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}")
+        sys.exit(f"python -m local {script} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-3000:]}")
     return elapsed, proc.stdout
 
 
 def phases(stdout: str) -> list[tuple[str, int]]:
-    """[(step, seconds)] from scripts/up's '==> step (N s)' lines (N: since the start)."""
+    """[(step, seconds)] from `make up`'s '==> step (N s)' lines (N: since the start)."""
     steps = [(name, int(at)) for name, at in STEP.findall(stdout)]
     return [(name, nxt - at) for (name, at), (_, nxt) in itertools.pairwise(steps)]
 

@@ -45,6 +45,10 @@ DB_PASSWORD = "streamapp-test-password"
 # What RDS names its master user's group role; here a stand-in with nothing granted.
 RDS_SUPERUSER = "rds_superuser"
 TLS_NAMES = ("localhost", "127.0.0.1")
+# psql script: the password from the environment, both names quoted by psql (:"x", :'x').
+SET_PASSWORD_SQL = """\\getenv password STREAMSTACK_ROLE_PASSWORD
+ALTER ROLE :"role" PASSWORD :'password';
+"""
 # Local connections (the harness's own psql) by socket; TCP only with TLS, as on RDS.
 PG_HBA = """\
 # Written by local/postgres.py: TLS on every TCP connection, as RDS forces it.
@@ -229,10 +233,20 @@ class Postgres:
     def _owner(self) -> str | None:
         return "postgres" if os.geteuid() == 0 else None
 
-    def _run(self, args: list[str], *, timeout: float = 60, check: bool = True) -> str:
+    def _run(
+        self,
+        args: list[str],
+        *,
+        timeout: float = 60,
+        check: bool = True,
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> str:
         owner = self._owner()
         cmd = (["runuser", "-u", owner, "--"] if owner else []) + args
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd, input=stdin, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
         if check and proc.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed: {proc.stderr.strip() or proc.stdout}")
         return proc.stdout
@@ -354,6 +368,23 @@ class Postgres:
             self._psql(sock_dir, port, f"GRANT {RDS_SUPERUSER} TO {DB_USER}")
         if not self._psql(sock_dir, port, f"SELECT 1 FROM pg_database WHERE datname='{DB_NAME}'"):  # noqa: S608
             self._psql(sock_dir, port, f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
+
+    def set_role_password(self, role: str, password: str) -> None:
+        """Set a login role's password (as RDS sets its master user's from the secret). Both go
+        to psql as variables it quotes itself, never into the SQL text; the password through
+        the environment, not the command line that `ps` shows."""
+        if not self.running():
+            raise RuntimeError("PostgreSQL is not running (python -m local.postgres start)")
+        self._run(
+            [
+                str(self.bin / "psql"),
+                "-h", str(self.state_dir / "sock"), "-p", str(self.port),
+                "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qAt",
+                "-v", f"role={role}",
+            ],
+            stdin=SET_PASSWORD_SQL,
+            env=dict(os.environ, STREAMSTACK_ROLE_PASSWORD=password),
+        )  # fmt: skip
 
     def stop(self, timeout: float = 30) -> None:
         if self.running():

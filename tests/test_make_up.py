@@ -9,7 +9,7 @@ configure.yml, and an instance terminated in the group gets a replacement that d
 more on that fleet changes nothing. Then `make down` leaves nothing: no container with the
 fleet's label, no emulator, PostgreSQL, local EC2 or haproxy process, ports closed.
 
-It runs scripts/up and scripts/down (what `make up`/`make down` run after `make deps`) with a
+It runs python -m local up and down (what `make up`/`make down` run after `make deps`) with a
 fleet name, state folders and a load balancer port of its own, so a developer's own `make up`
 is never touched.
 """
@@ -63,7 +63,7 @@ ENV = {
     # (they are removed first); they stay for tests/test_patch.py to start from.
     "UP_BAKE_REPO": hostbake.TEST_REPO,
 }
-# A bound, not a performance check: on an idle 2-core machine scripts/up takes minutes, on a
+# A bound, not a performance check: on an idle 2-core machine `make up` takes minutes, on a
 # saturated one (load 30) the first converge alone took 25 minutes.
 UP_TIMEOUT = 3600
 
@@ -77,7 +77,7 @@ def _run(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
     """Run a script in a process group of its own; on timeout the whole group (Ansible and
     its workers included) is killed, so nothing outlives the test."""
     proc = subprocess.Popen(
-        [str(ROOT / "scripts" / script)],
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "local", script],
         cwd=ROOT,
         env=_env(),
         stdout=subprocess.PIPE,
@@ -176,20 +176,20 @@ def _live_hosts() -> dict[str, dict[str, Any]]:
 
 
 def _up(info: dict[str, Any], run: str) -> None:
-    """scripts/up, and what the tests read about the platform it brought up, into `info`."""
+    """`make up`, and what the tests read about the platform it brought up, into `info`."""
     started = time.monotonic()
     result = info["result"] = _run("up", UP_TIMEOUT)
     info["seconds"] = seconds = time.monotonic() - started
     if result.returncode != 0:
         pytest.fail(
-            f"scripts/up ({run}) failed (exit {result.returncode}) after {seconds:.0f} s\n"
+            f"make up ({run}) failed (exit {result.returncode}) after {seconds:.0f} s\n"
             f"--- stdout (tail) ---\n{result.stdout[-6000:]}\n"
             f"--- stderr (tail) ---\n{result.stderr[-4000:]}\n{_worker_journal()}",
             pytrace=False,
         )
-    # Shown with -s; also kept (the state folder goes with scripts/down, these files stay):
+    # Shown with -s; also kept (the state folder goes with make down, these files stay):
     # the duration, and the output with each step's start time (where the time went).
-    print(f"\nscripts/up ({run}) took {seconds:.0f} s")
+    print(f"\nmake up ({run}) took {seconds:.0f} s")
     (STATE / f"up-{run}.out").write_text(result.stdout)
     with (STATE / "up-seconds.log").open("a") as handle:
         handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {run} {seconds:.0f}\n")
@@ -198,7 +198,7 @@ def _up(info: dict[str, Any], run: str) -> None:
     info["url"] = running[1]
     info["seed"] = json.loads((STATE / "up" / "seed.json").read_text())
     info["fleet"] = json.loads((STATE / "up" / "fleet.json.out").read_text())
-    # What must be gone after scripts/down, recorded while it runs.
+    # What must be gone after make down, recorded while it runs.
     info["pids"] = {
         "emulator": _pid_alive(STATE / "emulator" / "pid"),
         "postgres": _pid_alive(STATE / "postgres" / "data" / "postmaster.pid"),
@@ -216,7 +216,7 @@ def _up(info: dict[str, Any], run: str) -> None:
 
 @pytest.fixture(scope="module")
 def up() -> Iterator[dict[str, Any]]:
-    """scripts/up once for the module, with no baked hosts (it bakes them); scripts/down
+    """`make up` once for the module, with no baked hosts (it bakes them); `make down`
     afterwards whatever happened. A later test brings it up again: `info` follows."""
     info: dict[str, Any] = {}
     _run("down", 300)  # what a crashed run left (its containers would keep their images)
@@ -230,7 +230,7 @@ def up() -> Iterator[dict[str, Any]]:
 
 def test_bad_bake_setting_is_refused_before_anything_starts():
     result = subprocess.run(
-        [str(ROOT / "scripts" / "up")],
+        [str(ROOT / ".venv" / "bin" / "python"), "-m", "local", "up"],
         cwd=ROOT,
         env=_env() | {"UP_BAKE": "yes"},
         capture_output=True,
@@ -445,7 +445,7 @@ def test_up_again_starts_from_the_baked_hosts(up):
 
 
 def _playbook(name: str, extra_vars: dict[str, Any], timeout: float) -> Any:
-    """A playbook of playbooks/ against the running fleet, as scripts/up runs configure.yml."""
+    """A playbook of playbooks/ against the running fleet, as `make up` runs configure.yml."""
     aws = aws_env((STATE / "emulator" / "endpoint").read_text().strip())
     inventories = [ROOT / "inventories" / "local", STATE / "up" / "fleet-inventory.yml"]
     return run_playbook(
@@ -462,7 +462,7 @@ def _playbook(name: str, extra_vars: dict[str, Any], timeout: float) -> Any:
 
 
 def test_configure_again_changes_nothing(up):
-    """scripts/up's configuration step run again on the fleet started from baked hosts:
+    """`make up`'s configuration step run again on the fleet started from baked hosts:
     idempotent (changed=0)."""
     result = _playbook("configure.yml", {"configure_serial": ["100%"]}, 1200)
     assert result.ok, result.messages()

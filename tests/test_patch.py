@@ -5,7 +5,7 @@ One module-scoped fleet (3 web + 1 worker, platform `patchtest`; started from th
 suite's baked hosts when they match the sources) serves every test, in file order: preflight,
 check mode, the zero-downtime patch under load, a second run that changes nothing, and last the
 fault (a host whose app does not come back). What there is to patch comes from a test apt
-repository (tests/harness/patching.py): a security update of a library the app's units have
+repository (local/hosts/patching.py): a security update of a library the app's units have
 loaded, and a non-security update of another package.
 """
 
@@ -21,9 +21,9 @@ from botocore.config import Config
 from local.alb.haproxy import LoadBalancer, LoadGenerator
 from local.hosts import bake as hostbake
 from local.hosts.fleet import Fleet
+from local.hosts.patching import EXTRA, PATCH, PROBE, PatchFleet
 from tests.conftest import ROOT
 from tests.harness import ci_roles
-from tests.harness.patching import EXTRA, PATCH, PROBE, PatchFleet
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ package name and paths as AWS's package, ships nothing) into a folder laid out l
 download bucket,
 ``<dir>/ubuntu/<arch>/<version>/amazon-cloudwatch-agent.deb`` with the version the
 cloudwatch_agent role pins, so the role's default URL with ``cloudwatch_agent_download_base_url``
-pointed at the folder finds it. Used by scripts/up and the patching harness:
+pointed at the folder finds it. Used by `make up` (local/up.py) and the patching harness:
 
     python -m local.standin.cwagent build DIR     # prints the package's SHA-256
 """

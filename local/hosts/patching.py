@@ -113,7 +113,7 @@ def _deb(work: Path, name: str, version: str, out: Path) -> Path:
     (root / "DEBIAN" / "control").write_text(
         f"Package: {name}\nVersion: {version}\nArchitecture: all\n"
         "Maintainer: StreamStack tests <noreply@example.invalid>\n"
-        "Description: StreamStack patching test package (tests/harness/patching.py)\n"
+        "Description: StreamStack patching test package (local/hosts/patching.py)\n"
     )
     target = out / f"{name}_{version}_all.deb"
     subprocess.run(

@@ -1,0 +1,155 @@
+"""The local "ALB" of `make up`, as a background process: local/alb/haproxy.py's
+haproxy on 127.0.0.1 in front of the web hosts' published nginx ports, whose pool follows the
+emulator's target group (register/deregister/draining, as the ALB's does), with the target
+group's health check (its path: the app's liveness, /healthz). Its servers follow the fleet
+state (FLEET_JSON, re-read on every poll): a host the Auto Scaling group launched joins the
+pool once its target is healthy, one that is gone leaves it.
+
+    python -m local.alb start --state DIR --port P --fleet FLEET_JSON   # detached; waits
+    python -m local.alb stop --state DIR                                # idempotent
+    python -m local.alb status --state DIR
+    python -m local.alb serve ...   # what `start` runs in the background (foreground)
+
+The AWS settings (emulator endpoint, dummy credentials) come from the environment. State in
+DIR: alb.pid (this controller), lb/ (haproxy's config, pid, admin socket, log), alb.log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from local import daemon
+from local.alb.haproxy import LoadBalancer
+
+
+def running(state: Path) -> int | None:
+    """The controller's pid if it runs (a `serve` of this script for this state folder)."""
+    return daemon.ours(state / "alb.pid", "local.alb", state)
+
+
+def _haproxy(state: Path) -> int | None:
+    """The controller's haproxy if it still runs (after a controller crash)."""
+    pid = daemon.read_pid(state / "lb" / "pid")
+    args = daemon.cmdline(pid) if pid else []
+    ours = bool(args) and args[0].endswith("haproxy") and str(state) in " ".join(args)
+    return pid if ours else None
+
+
+def _web_hosts(fleet_json: Path) -> dict[str, tuple[str, int]]:
+    """The fleet's web hosts now: {instance id: (127.0.0.1, published nginx port)}."""
+    fleet = json.loads(fleet_json.read_text())
+    return {
+        v["instance_id"]: ("127.0.0.1", int(v["port"]))
+        for v in fleet.get("hosts", {}).values()
+        if v["role"] == "web" and v.get("port") and v.get("instance_id")
+    }
+
+
+def serve(state: Path, port: int, fleet_json: Path) -> int:
+    import boto3
+
+    fleet = json.loads(fleet_json.read_text())
+    if not fleet.get("target_group_arn"):
+        print("alb: no target group in the fleet state", file=sys.stderr)
+        return 1
+    last: dict[str, tuple[str, int]] = {}
+
+    def discover() -> dict[str, tuple[str, int]]:
+        # The fleet state follows the instances (local/ec2/hosts.py); a file caught
+        # half-written keeps the last answer.
+        nonlocal last
+        with contextlib.suppress(OSError, ValueError):
+            last = _web_hosts(fleet_json)
+        return last
+
+    lb = LoadBalancer(
+        name="alb",
+        state_dir=state / "lb",
+        servers={},
+        target_group_arn=fleet["target_group_arn"],
+        elbv2=boto3.client("elbv2"),
+        poll_interval=1.0,
+        port=port,
+        discover=discover,
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    lb.start()
+    (state / "alb.pid").write_text(str(os.getpid()))
+    print(f"alb: {lb.url} -> the web hosts of {fleet_json}", flush=True)
+    reported = 0
+    while not done.wait(5):
+        for error in lb.errors[reported:]:
+            print(f"alb: {error}", flush=True)
+        reported = len(lb.errors)
+    lb.stop()
+    (state / "alb.pid").unlink(missing_ok=True)
+    return 0
+
+
+def start(state: Path, port: int, fleet_json: Path, timeout: float) -> int:
+    state.mkdir(parents=True, exist_ok=True)
+    stop(state)
+    proc = daemon.spawn(
+        "local.alb",
+        ["serve", "--state", str(state), "--port", str(port), "--fleet", str(fleet_json)],
+        state / "alb.log",
+    )
+    url = f"http://127.0.0.1:{port}/readyz"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print((state / "alb.log").read_text()[-3000:], file=sys.stderr)
+            return 1
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status == 200:
+                    print(f"    load balancer pid {proc.pid}: http://127.0.0.1:{port}")
+                    return 0
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    print(f"alb: no healthy web host behind {url} after {timeout:.0f} s", file=sys.stderr)
+    return 1
+
+
+def stop(state: Path) -> None:
+    pid = running(state)
+    if pid:
+        daemon.stop(pid)
+    haproxy = _haproxy(state)
+    if haproxy:
+        daemon.stop(haproxy, timeout=10)
+    (state / "alb.pid").unlink(missing_ok=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["start", "stop", "status", "serve"])
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--fleet", type=Path, help="the fleet state (local/hosts/fleet.py)")
+    parser.add_argument("--timeout", type=float, default=90)
+    args = parser.parse_args(argv)
+    state = args.state.resolve()
+    if args.action == "serve":
+        return serve(state, args.port, args.fleet)
+    if args.action == "start":
+        return start(state, args.port, args.fleet.resolve(), args.timeout)
+    if args.action == "stop":
+        stop(state)
+        return 0
+    pid = running(state)
+    print(f"running (pid {pid})" if pid else "stopped")
+    return 0 if pid else 3
