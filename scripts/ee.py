@@ -37,7 +37,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -128,55 +128,23 @@ def tools() -> Path:
 
 
 @dataclass(frozen=True)
-class BaseRecipe:
+class BaseRecipe(hostimage.DebianRecipe):
     """Everything that decides the base image's content."""
 
     suite: str = SUITE
-    mirror: str = hostimage.DEFAULT_MIRROR
-    security_mirror: str = hostimage.DEFAULT_SECURITY_MIRROR
     packages: tuple[str, ...] = PACKAGES
-    debootstrap: str = ""
-    host_certs_sha256: str = ""
-    source_sha256: str = field(default="")
 
     @classmethod
     def from_host(cls) -> BaseRecipe:
-        mirror, security = hostimage.host_mirrors()
-        certs = "\n".join(hostimage.host_extra_certs())
-        return cls(
-            mirror=mirror,
-            security_mirror=security,
-            debootstrap=hostimage._debootstrap_version(),
-            host_certs_sha256=hashlib.sha256(certs.encode()).hexdigest(),
-            # What makes the image of a rootfs (not this whole file: a change of the build
-            # steps below must not rebuild the base, and with it every layer on top).
-            source_sha256=hashlib.sha256(
-                "\n".join([EE_APT, VENV, SYSTEM_PATH, inspect.getsource(_customise)]).encode()
-            ).hexdigest(),
-        )
-
-    def _hash(self, data: dict) -> str:
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-    @property
-    def digest(self) -> str:
-        return self._hash(asdict(self))
-
-    @property
-    def tarball_key(self) -> str:
-        keys = ("suite", "mirror", "packages", "debootstrap")
-        return self._hash({k: v for k, v in asdict(self).items() if k in keys})
-
-    def sources_list(self) -> str:
-        return (
-            f"deb {self.mirror} {self.suite} main\n"
-            f"deb {self.mirror} {self.suite}-updates main\n"
-            f"deb {self.security_mirror} {self.suite}-security main\n"
+        # What makes the image of a rootfs (not this whole file: a change of the build steps
+        # below must not rebuild the base, and with it every layer on top).
+        return cls._from_host(
+            "\n".join([EE_APT, VENV, SYSTEM_PATH, inspect.getsource(_customise)]).encode()
         )
 
 
 def _rootfs_tarball(recipe: BaseRecipe) -> Path:
-    tarball = BASE_CACHE / f"rootfs-{recipe.tarball_key}.tar"
+    tarball = BASE_CACHE / f"rootfs-{recipe.base_key}.tar"
     if tarball.is_file():
         return tarball
     BASE_CACHE.mkdir(parents=True, exist_ok=True)

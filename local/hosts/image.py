@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Self
 
 from local import ROOT
 
@@ -149,20 +150,23 @@ def _debootstrap_version() -> str:
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """Everything that decides the image's content."""
+class DebianRecipe:
+    """What decides a Debian image built on a debootstrap base (the hosts' image here, the
+    execution environment's base in scripts/ee.py): the base tarball is cached by base_key,
+    the image labelled with digest."""
 
     suite: str = SUITE
     mirror: str = DEFAULT_MIRROR
     security_mirror: str = DEFAULT_SECURITY_MIRROR
     packages: tuple[str, ...] = PACKAGES
-    masked_units: tuple[str, ...] = MASKED_UNITS
     debootstrap: str = ""
     host_certs_sha256: str = ""
     source_sha256: str = field(default="")
 
     @classmethod
-    def from_host(cls) -> Recipe:
+    def _from_host(cls, source: bytes) -> Self:
+        """The recipe on this machine: its mirrors, debootstrap and extra CA certificates, and
+        the builder's source that shapes the image."""
         mirror, security = host_mirrors()
         certs = "\n".join(host_extra_certs())
         return cls(
@@ -170,7 +174,7 @@ class Recipe:
             security_mirror=security,
             debootstrap=_debootstrap_version(),
             host_certs_sha256=hashlib.sha256(certs.encode()).hexdigest(),
-            source_sha256=hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+            source_sha256=hashlib.sha256(source).hexdigest(),
         )
 
     def _hash(self, data: dict) -> str:
@@ -178,7 +182,7 @@ class Recipe:
 
     @property
     def digest(self) -> str:
-        """Hash of the whole recipe: this script's source and every input."""
+        """Hash of the whole recipe: the builder's source and every input."""
         return self._hash(asdict(self))
 
     @property
@@ -193,6 +197,17 @@ class Recipe:
             f"deb {self.mirror} {self.suite}-updates main\n"
             f"deb {self.security_mirror} {self.suite}-security main\n"
         )
+
+
+@dataclass(frozen=True)
+class Recipe(DebianRecipe):
+    """Everything that decides the test hosts' image."""
+
+    masked_units: tuple[str, ...] = MASKED_UNITS
+
+    @classmethod
+    def from_host(cls) -> Recipe:
+        return cls._from_host(Path(__file__).read_bytes())
 
 
 # --------------------------------------------------------------------------- podman
