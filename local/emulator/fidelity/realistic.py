@@ -87,34 +87,23 @@ _REALISTIC_FAULTS: dict[str, int] = {}
 _YOUNG: dict[str, float] = {}
 
 # The error each protocol's services answer (status, code, message), from the API references'
-# 'Common Errors' pages; EC2's and DynamoDB's own codes differ.
+# 'Common Errors' pages; the query and JSON protocols differ only in the throttling code, EC2's
+# and DynamoDB's own codes differ.
+_COMMON_5XX: dict[str, tuple[int, str, str]] = {
+    "internal": (
+        500,
+        "InternalFailure",
+        "The request processing has failed because of an unknown error, exception or failure.",
+    ),
+    "unavailable": (
+        503,
+        "ServiceUnavailable",
+        "The request has failed due to a temporary failure of the server.",
+    ),
+}
 _FAULTS: dict[str, dict[str, tuple[int, str, str]]] = {
-    "query": {
-        "throttle": (400, "Throttling", "Rate exceeded"),
-        "internal": (
-            500,
-            "InternalFailure",
-            "The request processing has failed because of an unknown error, exception or failure.",
-        ),
-        "unavailable": (
-            503,
-            "ServiceUnavailable",
-            "The request has failed due to a temporary failure of the server.",
-        ),
-    },
-    "json": {
-        "throttle": (400, "ThrottlingException", "Rate exceeded"),
-        "internal": (
-            500,
-            "InternalFailure",
-            "The request processing has failed because of an unknown error, exception or failure.",
-        ),
-        "unavailable": (
-            503,
-            "ServiceUnavailable",
-            "The request has failed due to a temporary failure of the server.",
-        ),
-    },
+    "query": {"throttle": (400, "Throttling", "Rate exceeded"), **_COMMON_5XX},
+    "json": {"throttle": (400, "ThrottlingException", "Rate exceeded"), **_COMMON_5XX},
     # EC2 API Reference, 'Error codes': RequestLimitExceeded is a 503, InternalError a 500.
     "ec2": {
         "throttle": (503, "RequestLimitExceeded", "Request limit exceeded."),
