@@ -48,6 +48,7 @@ from streamapp.migrate import upgrade  # noqa: E402
 from streamapp.models import Kind, MediaItem, Role, Status, User, Visibility  # noqa: E402
 from streamapp.passwords import hash_password  # noqa: E402
 
+from local.app_resources import create_app_resources  # noqa: E402
 from local.emulator import Emulator  # noqa: E402
 from local.postgres import Postgres  # noqa: E402
 
@@ -71,40 +72,12 @@ def free_port() -> int:
 
 # -- the stack -------------------------------------------------------------------------------
 def create_aws_resources(endpoint: str, region: str) -> dict[str, str]:
-    """What the provisioning playbooks make for the app (as tests/app/conftest.py does)."""
+    """What the provisioning playbooks make for the app, as the app's tests make it."""
     kw = {"endpoint_url": endpoint, "region_name": region}
     suffix = uuid.uuid4().hex[:8]
-    bucket, table = f"bench-media-{suffix}", f"bench-sessions-{suffix}"
-    boto3.client("s3", **kw).create_bucket(
-        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region}
-    )
-    ddb = boto3.client("dynamodb", **kw)
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.update_time_to_live(
-        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
-    sqs = boto3.client("sqs", **kw)
-    dlq = sqs.create_queue(QueueName=f"bench-transcode-dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue = sqs.create_queue(
-        QueueName=f"bench-transcode-{suffix}",
-        Attributes={
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"})
-        },
-    )["QueueUrl"]
-    return {
-        "STREAMAPP_MEDIA_BUCKET": bucket,
-        "STREAMAPP_SESSIONS_TABLE": table,
-        "STREAMAPP_JOBS_QUEUE_URL": queue,
-        "STREAMAPP_JOBS_DLQ_URL": dlq,
-    }
+    return create_app_resources(
+        lambda service: boto3.client(service, **kw), lambda kind: f"bench-{kind}-{suffix}", region
+    ).environment()
 
 
 def seed_catalog(settings: Settings, count: int) -> list[str]:

@@ -3,7 +3,6 @@ an in-process API client, a worker, generated media and a real nginx for signed 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import uuid
@@ -23,6 +22,7 @@ from streamapp.migrate import AdminCredentials, upgrade
 from streamapp.models import Role
 from streamapp.worker import Worker
 
+from local.app_resources import AppResources, create_app_resources
 from local.emulator import Emulator
 from local.postgres import DB_NAME, DB_PASSWORD, DB_USER, Postgres
 
@@ -53,79 +53,17 @@ def migrate(settings: Settings) -> list[str]:
     return upgrade(settings, admin=MASTER)
 
 
-@dataclass(frozen=True)
-class AppResources:
-    bucket: str
-    table: str
-    queue_url: str
-    dlq_url: str
-
-
-@pytest.fixture(scope="session", autouse=True)
-def aws_calls_are_in_the_call_table(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every AWS call the app made during the session (recorded by its own botocore hook,
-    STREAMAPP_AWS_CALL_LOG, which every Settings of the session reads) must be a call of the
-    IAM call table (tests/iam/calls.yml): a new call fails here until the table and the
-    instance policies have it. Checked when the session's app tests are done."""
-    import os
-
-    from tests.harness import call_table
-
-    path = tmp_path_factory.mktemp("aws-calls") / "calls.jsonl"
-    saved = os.environ.get("STREAMAPP_AWS_CALL_LOG")
-    os.environ["STREAMAPP_AWS_CALL_LOG"] = str(path)
-    yield path
-    if saved is None:
-        os.environ.pop("STREAMAPP_AWS_CALL_LOG", None)
-    else:
-        os.environ["STREAMAPP_AWS_CALL_LOG"] = saved
-    recorded = {
-        (line["service"], line["operation"])
-        for line in map(json.loads, path.read_text().splitlines() if path.exists() else [])
-    }
-    table = call_table.load()
-    allowed = table.operations("web") | table.operations("worker")
-    # The tests make the app dead-letter jobs itself (jobs_dlq_url, a setting provisioned
-    # environments leave empty: their queue's redrive policy does it), a SendMessage that the
-    # web tier's entry already covers by name.
-    missing = sorted(recorded - allowed)
-    assert not missing, f"AWS calls missing from tests/iam/calls.yml: {missing}"
-
-
 @pytest.fixture(scope="session")
 def app_resources(aws: Callable[..., Any]) -> AppResources:
     """What the provisioning playbooks create for the app, made here with boto3."""
     suffix = uuid.uuid4().hex[:8]
-    bucket = f"stream-test-media-{suffix}"
-    s3 = aws("s3")
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    ddb = aws("dynamodb")
-    table = f"stream-test-sessions-{suffix}"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
+    return create_app_resources(
+        aws,
+        lambda kind: f"stream-test-{kind}-{suffix}",
+        "eu-west-1",
+        max_receive_count=MAX_ATTEMPTS,
+        visibility_timeout=60,
     )
-    ddb.update_time_to_live(
-        TableName=table,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-    )
-    sqs = aws("sqs")
-    dlq_url = sqs.create_queue(QueueName=f"stream-test-transcode-dlq-{suffix}")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName=f"stream-test-transcode-{suffix}",
-        Attributes={
-            "VisibilityTimeout": "60",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_ATTEMPTS)}
-            ),
-        },
-    )["QueueUrl"]
-    return AppResources(bucket, table, queue_url, dlq_url)
 
 
 def make_settings(
