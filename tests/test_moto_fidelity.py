@@ -1439,6 +1439,42 @@ def test_tls_only_bucket_policy_allows_https_object_requests(aws):
     assert deleted.get("Errors", []) == [] and len(deleted["Deleted"]) == 1
 
 
+def test_anonymous_get_is_granted_only_by_a_statement_for_everyone(aws, emulator):
+    """A grant to CloudFront's service principal (origin access control) or to a role makes no
+    object public; "*" and {"AWS": "*"} do, as on AWS."""
+    import urllib.error
+    import urllib.request
+
+    s3, bucket = aws("s3"), unique("anon")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key="hls/a.m3u8", Body=b"#EXTM3U")
+
+    def anonymous_get(*principals: Any) -> int:
+        grants = [
+            {
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/hls/*",
+            }
+            for principal in principals
+        ]
+        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, *grants))
+        try:
+            with urllib.request.urlopen(f"{emulator.endpoint}/{bucket}/hls/a.m3u8", timeout=10):
+                return 200
+        except urllib.error.HTTPError as err:
+            return err.code
+
+    cloudfront = {"Service": "cloudfront.amazonaws.com"}
+    role = {"AWS": "arn:aws:iam::123456789012:role/stream-local-web"}
+    assert anonymous_get(cloudfront, role) == 403
+    assert anonymous_get(cloudfront, "*") == 200
+    assert anonymous_get({"AWS": ["arn:aws:iam::123456789012:root", "*"]}) == 200
+    # The objects stay readable with credentials (the account's own keys).
+    assert s3.get_object(Bucket=bucket, Key="hls/a.m3u8")["Body"].read() == b"#EXTM3U"
+
+
 def test_s3_logging_accepts_a_wildcard_grant_beside_a_star_principal(aws):
     s3, source, target = aws("s3"), unique("src"), unique("logs")
     for bucket in (source, target):

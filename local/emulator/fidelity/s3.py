@@ -1,5 +1,5 @@
-"""S3 fixes: server access logging, bucket policy conditions, DeleteObjects per key, access logs
-in flight after logging stops.
+"""S3 fixes: server access logging, bucket policy conditions, anonymous requests, DeleteObjects
+per key, access logs in flight after logging stops.
 """
 
 from __future__ import annotations
@@ -141,6 +141,64 @@ def s3_bucket_policy_statements_apply_only_when_their_conditions_hold() -> None:
         return IAMPolicy(json.dumps(dict(policy, Statement=applying))).is_action_permitted(
             action, resource
         )
+
+
+# Set while moto decides an anonymous object request (no Authorization header, no presigned URL).
+_S3_ANONYMOUS = threading.local()
+
+
+def _names_everyone(statement: dict[str, Any]) -> bool:
+    """Whether a bucket policy statement applies to an anonymous requester: its Principal is
+    ``"*"`` or ``{"AWS": "*"}`` (alone or in a list), or it has a NotPrincipal (which names no
+    anonymous requester unless it says ``*``)."""
+    if "NotPrincipal" in statement:
+        return not _names_everyone({"Principal": statement["NotPrincipal"]})
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if not isinstance(principal, dict):
+        return False
+    named = principal.get("AWS", [])
+    return "*" in (named if isinstance(named, list) else [named])
+
+
+@fix
+def s3_anonymous_requests_are_granted_only_by_statements_for_everyone() -> None:
+    """moto 5.2.5 lets an anonymous GetObject (no credentials, no presigned URL) through when any
+    Allow statement of the bucket policy matches the action and the object, whatever its
+    Principal: a grant to ``{"Service": "cloudfront.amazonaws.com"}`` (origin access control) or
+    to one role made the object public.
+
+    AWS grants an anonymous request only through a statement whose Principal is ``"*"`` or
+    ``{"AWS": "*"}`` (and whose conditions hold); a statement naming a service, an account or a
+    role does not apply to it, nor does a Deny naming one (S3 User Guide, "Principals"; "How
+    Amazon S3 authorizes a request"). The bucket policy is read here with only the statements
+    that apply to everyone (their conditions checked as before) while moto decides an anonymous
+    object request.
+    """
+    from types import SimpleNamespace
+
+    from moto.s3.models import FakeBucket
+    from moto.s3.responses import S3Response
+
+    @_around(FakeBucket, "get_permission")
+    def get_permission(original: Callable[..., Any], self: Any, action: str, resource: str) -> Any:
+        if not getattr(_S3_ANONYMOUS, "request", False) or self.policy is None:
+            return original(self, action, resource)
+        policy = json.loads(self.policy.decode())
+        statements = policy.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        everyone = dict(policy, Statement=[s for s in statements if _names_everyone(s)])
+        return original(SimpleNamespace(policy=json.dumps(everyone).encode()), action, resource)
+
+    @_around(S3Response, "_key_response")
+    def key_response(original: Callable[..., Any], self: Any, request: Any, full_url: str):
+        signed = "Signature=" in getattr(request, "url", getattr(request, "path", ""))
+        _S3_ANONYMOUS.request = "Authorization" not in request.headers and not signed
+        try:
+            return original(self, request, full_url)
+        finally:
+            _S3_ANONYMOUS.request = False
 
 
 @fix
