@@ -12,6 +12,7 @@ import re
 import subprocess
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -2454,6 +2455,25 @@ def test_secretsmanager_current_value_follows_the_awscurrent_label(aws):
     assert (
         secrets.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")["SecretString"] == "old"
     )
+
+
+def test_secretsmanager_lists_each_version_with_its_own_creation_date(aws):
+    """ListSecretVersionIds dates each version as GetSecretValue does, not at the request's time:
+    the rotation module dates the current login from it."""
+    secrets = aws("secretsmanager")
+    name = unique("versions")
+    first = secrets.create_secret(Name=name, SecretString="old")["VersionId"]
+    time.sleep(1.1)  # the API's dates have a resolution of one second
+    second = secrets.put_secret_value(SecretId=name, SecretString="new")["VersionId"]
+    time.sleep(1.1)
+    listed = {
+        v["VersionId"]: v["CreatedDate"]
+        for v in secrets.list_secret_version_ids(SecretId=name)["Versions"]
+    }
+    for version in (first, second):
+        got = secrets.get_secret_value(SecretId=name, VersionId=version)["CreatedDate"]
+        assert listed[version] == got, version
+    assert listed[first] < listed[second] < datetime.now(UTC) - timedelta(seconds=1)
 
 
 # --- Web identity federation: AssumeRoleWithWebIdentity --------------------------------------

@@ -18,9 +18,13 @@ _JOURNAL_LIMIT = 5000
 
 def _journal_record(response: Any, **extra: Any) -> None:
     try:
-        params = {k: v for k, v in (response.querystring or {}).items() if k != "Action"}
-        if not params and isinstance(getattr(response, "body", None), str | bytes):
-            params = json.loads(response.body or "{}")
+        body = getattr(response, "body", None)
+        body = body.decode(errors="replace") if isinstance(body, bytes) else body
+        if isinstance(body, str) and body.lstrip().startswith("{"):
+            # JSON protocols: moto also parses the body as a query string, into one odd key.
+            params = json.loads(body)
+        else:
+            params = {k: v for k, v in (response.querystring or {}).items() if k != "Action"}
         _JOURNAL.append(
             {"service": response.service_name, "action": response._get_action(), "params": params}
             | extra

@@ -107,14 +107,22 @@ def stages(module, client, name):
     return current, pending
 
 
+@AWSErrorHandler.common_error_handler("list the versions of {name}")
+def list_versions(client, name):
+    """The versions that have a staging label (botocore has no paginator for this call)."""
+    versions, request = [], {"SecretId": name, "MaxResults": 100}
+    while True:
+        page = client.list_secret_version_ids(aws_retry=True, **request)
+        versions += page["Versions"]
+        if not page.get("NextToken"):
+            return versions
+        request["NextToken"] = page["NextToken"]
+
+
 def age_days(client, name, version):
-    """Days since ``version`` was created (GetSecretValue's CreatedDate; the value is dropped)."""
-    created = aws_call(
-        f"read the creation date of {name}",
-        client.get_secret_value,
-        SecretId=name,
-        VersionId=version,
-    )["CreatedDate"]
+    """Days since ``version`` was created, from ListSecretVersionIds: the versions' dates without
+    their values (GetSecretValue would read the login only to date it)."""
+    created = {v["VersionId"]: v["CreatedDate"] for v in list_versions(client, name)}[version]
     now = datetime.datetime.now(datetime.UTC)
     return round((now - created).total_seconds() / 86400, 4)
 

@@ -16,7 +16,7 @@ OLD = {"username": "app_user", "password": f"old-{uuid.uuid4().hex}"}
 NEW = {"username": "app_user_clone", "password": f"new-{uuid.uuid4().hex}"}
 
 
-def test_a_rotation_goes_through_pending_to_current(playbook, aws):
+def test_a_rotation_goes_through_pending_to_current(playbook, aws, emulator):
     secrets = aws("secretsmanager")
     name = f"test/rotation-{uuid.uuid4().hex[:8]}"
     secrets.create_secret(Name=name, SecretString=json.dumps(OLD))
@@ -35,9 +35,13 @@ def test_a_rotation_goes_through_pending_to_current(playbook, aws):
             secrets.get_secret_value(SecretId=name, VersionStage=stage)["SecretString"]
         )
 
+    emulator.journal(clear=True)
     done, info = run("info")
     assert done.changed == 0 and info["pending_version_id"] == ""
     assert 0 <= info["current_age_days"] < 0.01
+    # The login is dated from the versions' list, never read for it.
+    read = {r["action"] for r in emulator.journal() if r["params"].get("SecretId") == name}
+    assert "GetSecretValue" not in read and "ListSecretVersionIds" in read
     done, _ = run("create", NEW, check=True)
     assert done.changed == 1
     assert "AWSPENDING" not in str(secrets.describe_secret(SecretId=name)["VersionIdsToStages"])
