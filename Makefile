@@ -34,7 +34,7 @@ test-beanstalk: deps ## Only the Elastic Beanstalk hosting proofs (part of make 
 	pytest --durations=10 -m beanstalk $(PYTEST_ARGS)
 
 test-molecule: deps ## One role's Molecule scenario: make test-molecule SCENARIO=nginx (the pipelines' matrix)
-	pytest --durations=30 "tests/test_molecule.py::test_molecule_scenario[$(SCENARIO)]" $(PYTEST_ARGS)
+	pytest --durations=30 "tests/roles/test_molecule.py::test_molecule_scenario[$(SCENARIO)]" $(PYTEST_ARGS)
 
 ee: deps ## The execution environment image, built offline with podman (execution-environment.yml; README)
 	python scripts/ee.py build

@@ -50,7 +50,8 @@ ROLE_LABEL = "org.streamstack.bake.role"
 SETTINGS_LABEL = "org.streamstack.bake.settings"
 # Layers a bake may stack on the test-host image before the next one squashes them into one.
 SQUASH_AFTER = 8
-# The test suites' bakes: tests/test_make_up.py makes them, tests/test_patch.py starts from them.
+# The test suites' bakes: tests/local/test_make_up.py makes them,
+# tests/playbooks/test_patch.py starts from them.
 TEST_REPO = "localhost/streamstack-baked-test"
 SOURCES = (
     "roles",

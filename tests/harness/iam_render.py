@@ -3,7 +3,7 @@
     python -m tests.harness.iam_render lint    # `make lint`: parliament on every rendered policy
 
 Rendering runs tests/playbooks/render_iam_policies.yml (Ansible templates the real files with an
-inventory's variables); tests/test_iam_policies.py evaluates the same documents.
+inventory's variables); tests/playbooks/test_iam_policies.py evaluates the same documents.
 """
 
 from __future__ import annotations

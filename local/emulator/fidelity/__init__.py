@@ -5,8 +5,8 @@ Each fix is a function named after the AWS behaviour it restores, registered wit
 One module per AWS service, plus the machinery the services share: core.py (the registry,
 ``_around``, ``_settling``), timing.py (AWS_DURATIONS), journal.py (the request journal),
 realistic.py (durations, eventual consistency and faults), deferred.py (work AWS finishes later).
-Every fix has a test in tests/test_moto_fidelity.py showing the AWS-shaped response. Production
-playbooks never carry emulator workarounds: they belong here.
+Every fix has a test in tests/local/test_moto_fidelity.py showing the AWS-shaped response.
+Production playbooks never carry emulator workarounds: they belong here.
 
 Written against moto 5.2.5. Fixes wrap moto's own methods (``_around``) instead of copying them,
 so that a moto upgrade keeps its behaviour and only the delta is ours.

@@ -3,7 +3,7 @@
 The comparison functions (module_utils) directly, then the module and the filter through a
 playbook on the controller itself: paths of every state and kind of difference in a temporary
 folder, Debian packages from the controller's own dpkg database, .deb files built here with
-dpkg-deb. The roles' use of it is proven by the Molecule scenarios (tests/test_molecule.py).
+dpkg-deb. The roles' use of it is proven by the Molecule scenarios (tests/roles/test_molecule.py).
 """
 
 from __future__ import annotations

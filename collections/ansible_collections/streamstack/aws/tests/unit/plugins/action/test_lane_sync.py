@@ -1,5 +1,5 @@
 """streamstack.aws.lane_sync's waits and leaving, on a run folder (no Ansible run: provision.yml's
-lanes are proven by tests/test_provision.py's step record)."""
+lanes are proven by tests/playbooks/test_provision.py's step record)."""
 
 from __future__ import annotations
 

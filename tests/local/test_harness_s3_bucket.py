@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "harness_s3_bucket.yml"
+PLAYBOOK = ROOT / "tests" / "local" / "harness_s3_bucket.yml"
 BUCKET = "harness-private-bucket"
 
 

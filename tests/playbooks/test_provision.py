@@ -1209,7 +1209,7 @@ def test_launch_templates_require_imdsv2_and_encrypt_volumes(provisioned, aws):
 @pytest.mark.parametrize("tier", ["web", "worker"])
 def test_instance_roles_are_least_privilege(provisioned, aws, tier):
     """One role per tier, no AWS-managed policy, its inline policy the one the call table was
-    proven against (tests/test_iam_policies.py) and scoped to this environment."""
+    proven against (tests/playbooks/test_iam_policies.py) and scoped to this environment."""
     iam = aws("iam")
     role = f"{PREFIX}-{tier}"
     assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []

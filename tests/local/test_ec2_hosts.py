@@ -1,6 +1,6 @@
 """The local EC2's stand-ins for what EC2 gives an instance (local/ec2/hosts.py), without
 podman: cloud-init's ``write_files`` of the launch template's real user data, and the instance
-metadata service's settings. The hosts themselves are proven by tests/test_make_up.py."""
+metadata service's settings. The hosts themselves are proven by tests/local/test_make_up.py."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ ENV = {
     "UP_WEB": "1",
     "UP_WORKERS": "1",
     # The test suites' baked hosts, not a developer's: the first run here always bakes them
-    # (they are removed first); they stay for tests/test_patch.py to start from.
+    # (they are removed first); they stay for tests/playbooks/test_patch.py to start from.
     "UP_BAKE_REPO": hostbake.TEST_REPO,
 }
 # A bound, not a performance check: on an idle 2-core machine `make up` takes minutes, on a

@@ -1,7 +1,7 @@
 """The CI pipelines (.github/workflows, .gitlab-ci.yml) cannot drift from what is tested.
 
 Every command a pipeline runs is a make target whose recipe runs what the tests run: pytest, or a
-script under scripts/ that a test runs (scripts/deploy: tests/test_provision.py's runs go
+script under scripts/ that a test runs (scripts/deploy: tests/playbooks/test_provision.py's runs go
 through it) or that `make test` runs (scripts/bootstrap, through `deps`). Actions are pinned by
 commit, each job's token has its own permissions, and the jobs that change an environment run
 one at a time per environment. actionlint and the schemas (`make lint`) check the rest.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROVISION = ROOT / "playbooks" / "provision"
 PLAN = yaml.safe_load((PROVISION / "vars" / "provision_plan.yml").read_text())
 FACT = re.compile(r"\bprovision_[a-z0-9_]+")

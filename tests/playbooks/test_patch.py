@@ -56,8 +56,8 @@ def pf(aws, emulator, postgres, host_image):
     work = ROOT / ".cache" / "patchtest" / str(id(emulator))
     fleet = Fleet(NAME, HOSTS, state_dir=work / "fleet")
     fleet.remove()  # containers a crashed run left behind
-    # The hosts tests/test_make_up.py baked, when they match the current sources: configure.yml
-    # still converges them in full to this platform's settings, with less left to do.
+    # The hosts tests/local/test_make_up.py baked, when they match the current sources:
+    # configure.yml still converges them in full to this platform's settings, with less left to do.
     fleet.images = hostbake.images(roles=set(HOSTS.values()), repo=hostbake.TEST_REPO)
     # Provision, configure and patch as CI's deploy job of this environment (IAM enforced).
     deploy = ci_roles.bootstrap(NAME, emulator.endpoint).deploy

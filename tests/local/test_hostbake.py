@@ -1,6 +1,6 @@
 """The baked hosts' key (local/hosts/bake.py): it must change whenever what a converged
 host is made of changes, or a stale bake would be used; and only then, or every run would
-converge from scratch. (Baking and starting from baked hosts: tests/test_make_up.py.)"""
+converge from scratch. (Baking and starting from baked hosts: tests/local/test_make_up.py.)"""
 
 from __future__ import annotations
 

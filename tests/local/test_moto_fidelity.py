@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from local.prepared_account import self_signed
 from tests.conftest import ROOT
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "fidelity_modules.yml"
+PLAYBOOK = ROOT / "tests" / "local" / "fidelity_modules.yml"
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"  # AWS managed cache policy
 SECURITY_HEADERS = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # AWS managed headers policy
 

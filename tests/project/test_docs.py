@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOT = ROOT / "docs" / "architecture.dot"
 
 # Each resource file of playbooks/provision/resources/ and the words the diagram must show for it.

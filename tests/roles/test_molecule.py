@@ -4,7 +4,7 @@ Each scenario converges a role on a systemd container of the locally built test-
 (local/hosts/image.py); the image is built once per session (instant when cached).
 Times are printed and written to .cache/molecule-times.json.
 
-    pytest -m slow tests/test_molecule.py -k nginx
+    pytest -m slow tests/roles/test_molecule.py -k nginx
 """
 
 from __future__ import annotations
