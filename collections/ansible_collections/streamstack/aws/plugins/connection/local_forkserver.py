@@ -52,6 +52,17 @@ options:
               route53, s3, secretsmanager, sns, sqs, ssm, sts]
     vars:
       - name: ansible_forkserver_preload_services
+  code_cache:
+    description:
+      - Folder where the server keeps the code compiled from the modules' payloads, by source
+        (a payload is a zip, which Python's zipimport compiles from source in every process;
+        the server compiles each source once, for this run and the next ones). It must belong
+        to the controller's user and be closed to others, or only the run's own compilations
+        are kept. Empty to compile every module from source.
+    type: path
+    default: ~/.cache/streamstack/module-code
+    vars:
+      - name: ansible_forkserver_code_cache
   idle_timeout:
     description: Seconds without a module call after which the server exits.
     type: int
@@ -205,6 +216,8 @@ class Connection(LocalConnection):
     def _start_server(self, path, run):
         preload = list(self.get_option("preload_modules"))
         preload += [f"service:{name}" for name in self.get_option("preload_services")]
+        if self.get_option("code_cache"):
+            preload.append(f"codecache:{os.path.expanduser(self.get_option('code_cache'))}")
         idle = str(self.get_option("idle_timeout"))
         return subprocess.Popen(
             [sys.executable, forkserver.__file__, path, str(run), idle, *preload],

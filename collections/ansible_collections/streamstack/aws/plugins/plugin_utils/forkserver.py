@@ -11,10 +11,16 @@ session), then forks one child per module, which runs the module's AnsiballZ pay
 ``python`` reading it from stdin would, with the caller's environment, working directory and
 umask, and its own stdin/stdout/stderr.
 
+A payload is a zip, from which zipimport compiles every module it imports from source, twice
+(once for its file name, once for its code), in every module process: a third of the modules'
+CPU. The server keeps the compiled code by source (``code_cache``), as a folder of ``.pyc``
+files would, so that each source is compiled once.
+
 Run as a script (stdlib only until it preloads): ``python forkserver.py SOCKET WATCH_PID
-IDLE_SECONDS MODULE...``. It listens on SOCKET (in a directory only its user can enter), exits
-when WATCH_PID (the ansible-playbook process) exits or after IDLE_SECONDS without a request, and
-removes its socket directory. One request per connection:
+IDLE_SECONDS [codecache:FOLDER] MODULE... [service:NAME]...``. It listens on SOCKET (in a
+directory only its user can enter), exits when WATCH_PID (the ansible-playbook process) exits
+or after IDLE_SECONDS without a request, and removes its socket directory. One request per
+connection:
 
     request:  <u32 header length><JSON header: env, cwd, umask><u32 payload length><payload>
     response: <JSON line: rc>\\n<u64 stdout length><stdout><u64 stderr length><stderr>
@@ -24,7 +30,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
+import marshal
 import os
 import selectors
 import shutil
@@ -34,6 +42,7 @@ import struct
 import sys
 import traceback
 import types
+import zipimport
 
 _U32 = struct.Struct("!I")
 _U64 = struct.Struct("!Q")
@@ -180,6 +189,7 @@ def preload(modules: list[str], services: list[str]) -> None:
         self._cache = shared.setdefault(tuple(self.search_paths), {})
 
     botocore.loaders.Loader.__init__ = init
+    _share_client_classes()
     # Placeholder keys: clients are made, never called (no credential lookup, no request).
     session = boto3.session.Session(
         aws_access_key_id="preload",
@@ -191,6 +201,91 @@ def preload(modules: list[str], services: list[str]) -> None:
             session.client(service)
         except Exception:  # noqa: S112 - an unknown service is loaded by its module
             continue
+
+
+def private_folder(path: str) -> bool:
+    """The folder is the user's own and nobody else may write to it (or read it)."""
+    import stat
+
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    info = os.lstat(path)
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
+
+
+def _renamed(code: types.CodeType, filename: str) -> types.CodeType:
+    """The code as compiled from ``filename`` (tracebacks name the payload they ran from)."""
+    consts = tuple(
+        _renamed(const, filename) if isinstance(const, types.CodeType) else const
+        for const in code.co_consts
+    )
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+def cache_compiles(folder: str | None) -> None:
+    """Make zipimport take a payload module's code from the cache when its source was compiled
+    before: in this process (zipimport compiles each module twice), or by any module process of
+    this or an earlier run, kept in ``folder`` (None or a folder open to others: this process
+    only). The key is the module's path inside the payload, its source's SHA-256, and this
+    interpreter's bytecode magic number and optimization level: a changed source is compiled again.
+    """
+    import importlib.util
+
+    compile_source = zipimport._compile_source
+    if folder and not private_folder(folder):
+        folder = None
+    memo: dict[str, types.CodeType] = {}
+    salt = importlib.util.MAGIC_NUMBER + str(sys.flags.optimize).encode()
+
+    def cached(pathname, source):
+        member = pathname.rpartition(".zip" + os.sep)[2]
+        key = hashlib.sha256(salt + member.encode() + b"\0" + source).hexdigest()
+        code = memo.get(key)
+        if code is None and folder:
+            with (
+                contextlib.suppress(OSError, ValueError, EOFError, TypeError),
+                open(os.path.join(folder, key), "rb") as handle,
+            ):
+                code = marshal.load(handle)  # noqa: S302 - the user's own folder, as a .pyc
+        if code is None:
+            code = compile_source(pathname, source)
+            if folder:
+                with contextlib.suppress(OSError):
+                    temporary = os.path.join(folder, f"{key}.{os.getpid()}-part")
+                    with open(temporary, "wb") as handle:
+                        marshal.dump(code, handle)
+                    os.replace(temporary, os.path.join(folder, key))
+        elif code.co_filename != pathname:
+            code = _renamed(code, pathname)
+        memo[key] = code
+        return code
+
+    zipimport._compile_source = cached
+
+
+def _share_client_classes() -> None:
+    """Make botocore build each service's client class once, here, instead of in every module.
+
+    A client class has a method per operation of its service, each made with the operation's
+    model (EC2 has about 700): building one took 40 % of a module's CPU. The class depends only
+    on the service's model (shared: one parsed model per run, see preload) and on the handlers of
+    the session's ``creating-client-class`` event, which are boto3's own in every session a
+    module makes; a module changing them would get the class made without its handler.
+    """
+    import botocore.client
+
+    build = botocore.client.ClientCreator._create_client_class
+    classes: dict[str, tuple[dict, type]] = {}
+
+    def create_client_class(self, service_name, service_model):
+        # The model is the run's shared parsed one (botocore never changes it): the same object,
+        # the same class.
+        model = service_model._service_description
+        kept = classes.get(service_name)
+        if kept is None or kept[0] is not model:
+            kept = classes[service_name] = (model, build(self, service_name, service_model))
+        return kept[1]
+
+    botocore.client.ClientCreator._create_client_class = create_client_class
 
 
 def serve(path: str, watch_pid: int, idle_seconds: float) -> None:
@@ -235,8 +330,11 @@ def main(argv: list[str]) -> int:
     path, watch_pid, idle_seconds, *names = argv
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # a script's folder is no folder of the modules it runs
+    options = [name for name in names if name.startswith("codecache:")]
+    names = [name for name in names if not name.startswith("codecache:")]
     modules = [name for name in names if not name.startswith("service:")]
     services = [name.removeprefix("service:") for name in names if name.startswith("service:")]
+    cache_compiles(options[-1].removeprefix("codecache:") if options else None)
     preload(modules, services)
     serve(path, int(watch_pid), float(idle_seconds))
     return 0
