@@ -48,6 +48,8 @@ WAITS = {
     "rds": ["rds.db_instance.creating"],  # rds:serving waits for it
     "dynamodb": ["dynamodb.table.continuous_backups_unavailable"],  # PITR retried until then
     "iam": ["iam.instance_profile"],  # Auto Scaling refuses the profile until then
+    # app_hosting: beanstalk (this bench runs the EC2 path: plan() leaves these out).
+    "beanstalk:environments": ["elasticbeanstalk.environment.launching"],  # waited for Ready
 }
 # What AWS finishes later without anything of ours waiting for it (counted in the naive sum).
 SETTLES = {
@@ -75,16 +77,26 @@ NO_WAIT = {
     "ec2_vpc_flow_log",
     "route53",
     "cloudwatch_alarms:service+load_balancer",
+    "beanstalk:store",
+    "beanstalk:version",
+    "beanstalk:origin_guard",
 }
 
 
-def plan() -> tuple[list[str], dict[str, dict]]:
-    """The lanes, and each step with its lane and needs."""
+def plan(hosting: str = "ec2") -> tuple[list[str], dict[str, dict]]:
+    """The lanes, and each step of this app_hosting with its lane and needs (a step of the
+    other hosting is done at once: it weighs nothing and is left out)."""
     data = yaml.safe_load(PLAN.read_text())
+    entries = [
+        (lane, entry)
+        for lane, listed in data["provision_plan"].items()
+        for entry in listed
+        if hosting in entry.get("hosting", [hosting])
+    ]
+    kept = {entry["step"] for _lane, entry in entries}
     steps = {
-        entry["step"]: {"lane": lane, "needs": entry.get("needs", [])}
-        for lane, entries in data["provision_plan"].items()
-        for entry in entries
+        entry["step"]: {"lane": lane, "needs": [n for n in entry.get("needs", []) if n in kept]}
+        for lane, entry in entries
     }
     return data["provision_lanes"], steps
 

@@ -188,4 +188,15 @@ def find_platform_resources(aws: Client, name: str, env: str) -> dict[str, list[
         for d in logs.describe_deliveries()["deliveries"]
         if d["deliverySourceName"].startswith(prefix)
     ]
+    # Elastic Beanstalk (app_hosting: beanstalk): the application is named after the environment.
+    beanstalk = aws("elasticbeanstalk")
+    found["beanstalk_application"] = [
+        a["ApplicationName"]
+        for a in beanstalk.describe_applications(ApplicationNames=[f"{name}-{env}"])["Applications"]
+    ]
+    found["beanstalk_environment"] = [
+        e["EnvironmentName"]
+        for e in beanstalk.describe_environments(IncludeDeleted=False)["Environments"]
+        if e["EnvironmentName"].startswith(prefix)
+    ]
     return {kind: ids for kind, ids in found.items() if ids}

@@ -7,6 +7,7 @@
         call.tiers, call.service, call.operation, call.action
         call.resource_for(names), call.context_for(names)
     table.operations("web")                    # {("s3", "PutObject"), ...}: what a tier may call
+    table.deploy, table.deploy_denied          # CI's deploy/plan roles (Elastic Beanstalk path)
 
 Only the standard library and PyYAML: the emulator process loads it too.
 """
@@ -23,6 +24,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 TABLE = ROOT / "tests" / "iam" / "calls.yml"
 TIERS = ("web", "worker", "cloudfront")
+# CI's roles (playbooks/ci_bootstrap.yml): the table's `deploy` section (the Elastic Beanstalk
+# path's calls as the deploy role, reads also as the plan role).
+CI_ROLES = ("deploy", "plan")
 # How the app is hosted (app_hosting): a call made on one only says so (`hosting: [...]`).
 HOSTINGS = ("ec2", "beanstalk")
 # An item's id in the table's example resources.
@@ -68,6 +72,8 @@ class Entry:
 class CallTable:
     calls: tuple[Entry, ...]
     denied: tuple[Entry, ...]
+    deploy: tuple[Entry, ...] = ()
+    deploy_denied: tuple[Entry, ...] = ()
 
     def operations(self, tier: str) -> set[tuple[str, str]]:
         """The (botocore service, operation) pairs a tier's hosts may make (any hosting)."""
@@ -78,12 +84,14 @@ class CallTable:
         return CallTable(
             calls=tuple(c for c in self.calls if hosting in c.hosting),
             denied=tuple(d for d in self.denied if hosting in d.hosting),
+            deploy=tuple(c for c in self.deploy if hosting in c.hosting),
+            deploy_denied=tuple(d for d in self.deploy_denied if hosting in d.hosting),
         )
 
 
-def _entry(raw: Mapping[str, Any], *, denied: bool) -> Entry:
+def _entry(raw: Mapping[str, Any], *, denied: bool, roles: tuple[str, ...] = TIERS) -> Entry:
     tiers = tuple(raw["tiers"])
-    unknown = set(tiers) - set(TIERS)
+    unknown = set(tiers) - set(roles)
     if unknown:
         raise ValueError(f"{TABLE.name}: unknown tiers {sorted(unknown)} in {raw}")
     hosting = tuple(raw.get("hosting", HOSTINGS))
@@ -109,6 +117,10 @@ def load(path: Path = TABLE) -> CallTable:
     return CallTable(
         calls=tuple(_entry(raw, denied=False) for raw in data["calls"]),
         denied=tuple(_entry(raw, denied=True) for raw in data["denied"]),
+        deploy=tuple(_entry(raw, denied=False, roles=CI_ROLES) for raw in data["deploy"]),
+        deploy_denied=tuple(
+            _entry(raw, denied=True, roles=CI_ROLES) for raw in data["deploy_denied"]
+        ),
     )
 
 

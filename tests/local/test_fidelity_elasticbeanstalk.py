@@ -396,3 +396,101 @@ def test_a_version_the_platform_cannot_run_fails_to_deploy(aws, eb, app):
     assert errors[0] == "Failed to deploy application."
     assert "Instance deployment failed. For details, see 'eb-engine.log'." in errors
     eb.terminate_environment(EnvironmentName=name)
+
+
+def test_a_shared_load_balancer_gets_the_environments_target_group_and_host_rule(aws, eb, app):
+    """LoadBalancerIsShared: our ALB, not one of the environment's own. AWS adds a target group
+    (the default process) and, on the listener `Rules: default` names, a rule forwarding the
+    environment's CNAME to it; it counts the environments in a tag of the balancer and removes
+    what it added at termination. It refuses a balancer that does not exist, a listener port
+    the balancer lacks, and a change of the sharing after creation."""
+    ec2, elbv2 = aws("ec2"), aws("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.97.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.97.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")
+        for i, z in ((0, "a"), (1, "b"))
+    ]
+    balancer = elbv2.create_load_balancer(
+        Name=unique("alb")[:32], Subnets=[s["Subnet"]["SubnetId"] for s in subnets]
+    )["LoadBalancers"][0]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=8443,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "403"}}],
+    )["Listeners"][0]
+
+    def shared(arn: str, port: str = "8443") -> list[dict[str, str]]:
+        return [
+            {"Namespace": ns, "OptionName": option, "Value": value}
+            for ns, option, value in (
+                ("aws:elasticbeanstalk:environment", "LoadBalancerType", "application"),
+                ("aws:elasticbeanstalk:environment", "LoadBalancerIsShared", "true"),
+                ("aws:elbv2:loadbalancer", "SharedLoadBalancer", arn),
+                (f"aws:elbv2:listener:{port}", "Rules", "default"),
+                ("aws:ec2:vpc", "VPCId", vpc),
+                ("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath", "/healthz"),
+            )
+        ]
+
+    missing = balancer["LoadBalancerArn"].replace(balancer["LoadBalancerName"], "nope")
+    for options, message in (
+        (shared(missing), "no Application Load Balancer with this ARN"),
+        (shared(balancer["LoadBalancerArn"], "443"), "has no listener on port 443"),
+    ):
+        with pytest.raises(ClientError, match=message):
+            environment(eb, app, unique("shared"), OptionSettings=options)
+
+    name = unique("shared")
+    created = environment(
+        eb,
+        app,
+        name,
+        OptionSettings=shared(balancer["LoadBalancerArn"]),
+        Tags=[{"Key": "Project", "Value": "fid"}],
+    )
+    assert created["EndpointURL"] == balancer["DNSName"]
+    resources = eb.describe_environment_resources(EnvironmentName=name)["EnvironmentResources"]
+    assert resources["LoadBalancers"] == [{"Name": balancer["LoadBalancerArn"]}]
+    (rule,) = [
+        r
+        for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+        if not r["IsDefault"]
+    ]
+    assert rule["Conditions"][0]["Field"] == "host-header"
+    assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == [created["CNAME"]]
+    (group_arn,) = [a["TargetGroupArn"] for a in rule["Actions"]]
+    (group,) = elbv2.describe_target_groups(TargetGroupArns=[group_arn])["TargetGroups"]
+    assert group["TargetGroupName"].startswith("awseb-AWSEB-")
+    assert (group["VpcId"], group["Port"], group["HealthCheckPath"]) == (vpc, 80, "/healthz")
+    tags = {
+        d["ResourceArn"]: {t["Key"]: t["Value"] for t in d["Tags"]}
+        for d in elbv2.describe_tags(ResourceArns=[group_arn, balancer["LoadBalancerArn"]])[
+            "TagDescriptions"
+        ]
+    }
+    assert tags[group_arn]["elasticbeanstalk:environment-name"] == name
+    assert tags[group_arn]["Project"] == "fid"
+    assert tags[balancer["LoadBalancerArn"]]["elasticbeanstalk:shared-elb-environment-count"] == "1"
+
+    eb.get_waiter("environment_exists").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    with pytest.raises(ClientError, match="only when the environment is created"):
+        eb.update_environment(
+            EnvironmentName=name,
+            OptionSettings=[
+                {
+                    "Namespace": "aws:elasticbeanstalk:environment",
+                    "OptionName": "LoadBalancerIsShared",
+                    "Value": "false",
+                }
+            ],
+        )
+    eb.terminate_environment(EnvironmentName=name)
+    eb.get_waiter("environment_terminated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    assert [r["IsDefault"] for r in rules] == [True]
+    assert group_arn not in [
+        g["TargetGroupArn"] for g in elbv2.describe_target_groups()["TargetGroups"]
+    ]
+    left = elbv2.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]
+    assert "elasticbeanstalk:shared-elb-environment-count" not in [t["Key"] for t in left["Tags"]]

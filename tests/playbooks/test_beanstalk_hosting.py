@@ -1,90 +1,95 @@
-"""app_hosting: beanstalk on the shared emulator, its own resources only
-(playbooks/provision/resources/beanstalk.yml's parts in provisioning's order, then
-playbooks/teardown/resources/beanstalk.yml; tests/playbooks/beanstalk_hosting.yml): what the other
-lanes make (VPC, subnets, groups, instance profiles, queue, database, distribution) is prepared
-here and given as their facts. First run, second run and --check changed=0, the security settings
-of both environments read back from Elastic Beanstalk, then the teardown leaves none of them.
-
-Not yet wired into playbooks/provision.yml and teardown.yml (issue 20, next step)."""
+"""app_hosting: beanstalk provisioned by playbooks/provision.yml on the shared emulator, as a
+whole environment of its own: the lanes run Elastic Beanstalk's steps instead of the EC2 web
+tier (no launch templates, no Auto Scaling groups of ours), the rest of the architecture stays.
+As CI runs it: provision.yml and teardown.yml with the deploy role's credentials, --check with
+the plan role's (playbooks/ci_bootstrap.yml; the emulator enforces IAM and refused none of
+their calls). First run, second run and --check changed=0; the security settings of both
+environments read back from Elastic Beanstalk; the web environment behind our ALB as its
+shared load balancer, where only CloudFront's requests (the origin secret) reach its target
+group; then teardown.yml leaves nothing and runs again changed=0."""
 
 from __future__ import annotations
 
 import json
+import time
+import urllib.request
 import uuid
 
 import pytest
 
-from local.ansible import run_playbook
 from tests.conftest import ROOT
+from tests.harness import ci_roles
+from tests.harness.aws_resources import find_platform_resources
 
-pytestmark = pytest.mark.beanstalk
+pytestmark = [pytest.mark.beanstalk, pytest.mark.slow]
 
-PLAYBOOK = ROOT / "tests" / "playbooks" / "beanstalk_hosting.yml"
-INVENTORY = ROOT / "inventories" / "local"
+PROVISION = ROOT / "playbooks" / "provision.yml"
+TEARDOWN = ROOT / "playbooks" / "teardown.yml"
 ACCOUNT = "123456789012"
 
 
-def test_provision_again_check_and_teardown(aws, emulator, tmp_path):
-    ec2, iam, eb, s3 = aws("ec2"), aws("iam"), aws("elasticbeanstalk"), aws("s3")
-    name = f"eb{uuid.uuid4().hex[:8]}"
-    prefix = f"{name}-local"
-    vpc = ec2.create_vpc(CidrBlock="10.96.0.0/16")["Vpc"]["VpcId"]
-    subnets = {
-        tier: [
-            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.96.{base + i}.0/24")["Subnet"]["SubnetId"]
-            for i in range(2)
-        ]
-        for tier, base in (("public", 0), ("private", 10))
-    }
-    groups = {
-        g: ec2.create_security_group(GroupName=f"{prefix}-{g}", Description=g, VpcId=vpc)["GroupId"]
-        for g in ("alb", "app")
-    }
-    for tier in ("web", "worker"):
-        iam.create_role(RoleName=f"{prefix}-{tier}", AssumeRolePolicyDocument="{}")
-        iam.create_instance_profile(InstanceProfileName=f"{prefix}-{tier}")
-        iam.add_role_to_instance_profile(
-            InstanceProfileName=f"{prefix}-{tier}", RoleName=f"{prefix}-{tier}"
-        )
-    secret = f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:{prefix}/db-app-AbCdEf"
-    queue = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{prefix}-transcode"
-    facts = {
-        "provision_vpc_id": vpc,
-        "provision_public_subnet_ids": subnets["public"],
-        "provision_private_subnet_ids": subnets["private"],
-        "provision_sg_alb_id": groups["alb"],
-        "provision_sg_app_id": groups["app"],
-        "provision_queue_url": queue,
-        "provision_db_endpoint": f"{prefix}-db.abc.eu-west-1.rds.amazonaws.com",
-        "provision_db_port": 5432,
-        "provision_db_app_secret_arn": secret,
-        "provision_distribution_domain": "d111111abcdef8.cloudfront.net",
-        "provision_public_key_id": "K2JCJMDEHXQW5F",
-        "provision_alb_certificate_arn": f"arn:aws:acm:eu-west-1:{ACCOUNT}:certificate/0000",
-    }
+def test_provision_again_check_and_teardown(playbook, aws, emulator, tmp_path):
+    eb, s3, iam, elbv2 = aws("elasticbeanstalk"), aws("s3"), aws("iam"), aws("elbv2")
+    name, env = f"eb{uuid.uuid4().hex[:6]}", "local"
+    prefix = f"{name}-{env}"
+    seconds: dict[str, float] = {}
+    started = time.monotonic()
+    roles = ci_roles.bootstrap(name, emulator.endpoint)
+    seconds["ci roles"] = time.monotonic() - started
 
-    def run(stage, check=False):
-        result = run_playbook(
-            PLAYBOOK,
-            inventory=INVENTORY,
+    def run(path, label, check=False, **extra):
+        started = time.monotonic()
+        result = playbook(
+            path,
             check=check,
+            env=roles.plan if check else roles.deploy,
             extra_vars={
-                "eb_stage": stage,
-                "eb_facts": facts,
                 "platform_name": name,
-                "aws_account_id": ACCOUNT,
                 "app_hosting": "beanstalk",
+                "vpc_cidr": "10.96.0.0/16",
+                "vpc_public_subnet_cidrs": ["10.96.0.0/22", "10.96.4.0/22"],
+                "vpc_private_subnet_cidrs": ["10.96.32.0/20", "10.96.48.0/20"],
                 "beanstalk_bundle_dir": str(tmp_path),
                 "beanstalk_wait_delay": 1,
-                "aws_endpoint_url": emulator.endpoint,
+                **extra,
             },
         )
+        seconds[label] = time.monotonic() - started
         assert result.ok, result.messages()
         return result
 
-    assert run("provision").stats["localhost"]["changed"] > 0
-    assert run("provision").stats["localhost"]["changed"] == 0
-    assert run("provision", check=True).stats["localhost"]["changed"] == 0
+    first = run(PROVISION, "first")
+    assert first.changed > 20
+    again = run(PROVISION, "again")
+    assert again.changed == 0, again.changed_tasks()
+    plan = run(PROVISION, "check", check=True)
+    assert plan.changed == 0, plan.changed_tasks()
+
+    found = find_platform_resources(aws, name, env)
+    # The EC2 web tier is not built; everything else is.
+    assert "launch_template" not in found and "autoscaling_group" not in found, found
+    assert found["beanstalk_application"] == [prefix]
+    assert sorted(found["beanstalk_environment"]) == [f"{prefix}-web", f"{prefix}-worker"]
+    for kind in (
+        "vpc",
+        "nat_gateway",
+        "db_instance",
+        "dynamodb_table",
+        "distribution",
+        "load_balancer",
+        "alarm",
+        "ssm_parameter",
+        "origin_record",
+    ):
+        assert found.get(kind), kind
+    # Our Auto Scaling groups' and agent's alarms are the EC2 path's; the ALB's stay.
+    assert sorted(found["alarm"]) == sorted(
+        f"{prefix}-{a}"
+        for a in ("transcode-queue-age", "transcode-dead-letters", "alb-5xx", "unhealthy-hosts")
+    )
+    assert sorted(found["bucket"]) == sorted(
+        f"{prefix}-{b}-{ACCOUNT}" for b in ("media", "logs", "ssm", "bundles")
+    )
 
     envs = {
         e["EnvironmentName"]: e
@@ -92,28 +97,44 @@ def test_provision_again_check_and_teardown(aws, emulator, tmp_path):
             "Environments"
         ]
     }
-    assert set(envs) == {f"{prefix}-web", f"{prefix}-worker"}
     version = envs[f"{prefix}-web"]["VersionLabel"]
     assert version.startswith("streamapp-0.1.0-")
     assert all((e["Status"], e["Health"]) == ("Ready", "Green") for e in envs.values())
     assert envs[f"{prefix}-worker"]["Tier"]["Name"] == "Worker"
     for tier in ("web", "worker"):
         # The instances take these tags: no Role, or the inventory takes them for our hosts.
-        found = eb.list_tags_for_resource(ResourceArn=envs[f"{prefix}-{tier}"]["EnvironmentArn"])
-        tags = {t["Key"]: t["Value"] for t in found["ResourceTags"]}
+        listed = eb.list_tags_for_resource(ResourceArn=envs[f"{prefix}-{tier}"]["EnvironmentArn"])
+        tags = {t["Key"]: t["Value"] for t in listed["ResourceTags"]}
         assert tags.get("BeanstalkTier") == tier and "Role" not in tags, tags
 
-    def settings(env):
-        found = eb.describe_configuration_settings(ApplicationName=prefix, EnvironmentName=env)
+    def settings(environment):
+        listed = eb.describe_configuration_settings(
+            ApplicationName=prefix, EnvironmentName=environment
+        )
         return {
             (o["Namespace"], o["OptionName"]): o["Value"]
-            for o in found["ConfigurationSettings"][0]["OptionSettings"]
+            for o in listed["ConfigurationSettings"][0]["OptionSettings"]
         }
 
+    ec2 = aws("ec2")
+    tagged = [
+        {"Name": "tag:Project", "Values": [name]},
+        {"Name": "tag:Environment", "Values": [env]},
+    ]
+    private = sorted(
+        s["SubnetId"]
+        for s in ec2.describe_subnets(Filters=tagged)["Subnets"]
+        if s["CidrBlock"] in ("10.96.32.0/20", "10.96.48.0/20")
+    )
+    groups = {
+        g["GroupName"].removeprefix(f"{prefix}-"): g["GroupId"]
+        for g in ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]
+    }
     web, worker = settings(f"{prefix}-web"), settings(f"{prefix}-worker")
+    queue = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/{prefix}-transcode"
     for tier, live in (("web", web), ("worker", worker)):
         # Private instances of our VPC, our group, the tier's role, IMDSv2 only.
-        assert live[("aws:ec2:vpc", "Subnets")] == ",".join(subnets["private"])
+        assert sorted(live[("aws:ec2:vpc", "Subnets")].split(",")) == private
         assert live[("aws:ec2:vpc", "AssociatePublicIpAddress")] == "false"
         assert live[("aws:autoscaling:launchconfiguration", "SecurityGroups")] == groups["app"]
         assert (
@@ -127,26 +148,51 @@ def test_provision_again_check_and_teardown(aws, emulator, tmp_path):
             == "RollingWithAdditionalBatch"
         )
         assert live[("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled")] == "true"
-        assert live[("aws:elasticbeanstalk:managedactions", "PreferredStartTime")] == "Sun:03:00"
         assert live[("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")] == "true"
         env_vars = {k[1]: v for k, v in live.items() if k[0].endswith("application:environment")}
-        # Secrets by ARN only.
-        assert env_vars["STREAMAPP_DATABASE_PASSWORD_SECRET_ARN"] == secret
+        # Secrets by ARN only; the database and queue the other lanes made.
+        assert env_vars["STREAMAPP_DATABASE_PASSWORD_SECRET_ARN"].startswith(
+            f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:{prefix}/db-app"
+        )
         assert not any("PASSWORD" in k and not k.endswith("_ARN") for k in env_vars)
         assert env_vars["STREAMAPP_JOBS_QUEUE_URL"] == queue
-    assert web[("aws:ec2:vpc", "ELBSubnets")] == ",".join(subnets["public"])
-    assert web[("aws:elbv2:loadbalancer", "SecurityGroups")] == groups["alb"]
-    assert web[("aws:elbv2:listener:default", "ListenerEnabled")] == "false"  # no port 80
-    assert web[("aws:elbv2:listener:443", "Protocol")] == "HTTPS"
-    assert (
-        web[("aws:elasticbeanstalk:environment:process:default", "HealthCheckPath")] == "/healthz"
-    )
+        assert f"{prefix}-db." in env_vars["STREAMAPP_DATABASE_URL"]
     assert worker[("aws:elasticbeanstalk:sqsd", "WorkerQueueURL")] == queue
-    sqsd_path = worker[("aws:elasticbeanstalk:sqsd", "HttpPath")]
-    assert (
-        worker[("aws:elasticbeanstalk:application:environment", "STREAMAPP_SQSD_PATH")] == sqsd_path
-    )
     assert ("aws:elasticbeanstalk:application:environment", "STREAMAPP_SQSD_PATH") not in web
+
+    # The web environment's load balancer is ours (its shared one): Elastic Beanstalk's target
+    # group and CNAME rule on our HTTPS listener, our ALB group; CloudFront's requests (the
+    # origin secret) forward to that group, the rest of the world gets 403.
+    (alb,) = elbv2.describe_load_balancers(Names=[f"{prefix}-alb"])["LoadBalancers"]
+    assert web[("aws:elasticbeanstalk:environment", "LoadBalancerIsShared")] == "true"
+    assert web[("aws:elbv2:loadbalancer", "SharedLoadBalancer")] == alb["LoadBalancerArn"]
+    assert web[("aws:elbv2:loadbalancer", "SecurityGroups")] == groups["alb"]
+    assert envs[f"{prefix}-web"]["EndpointURL"] == alb["DNSName"]
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]
+    assert (listener["Port"], listener["Protocol"]) == (443, "HTTPS")
+    rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    (default,) = [r for r in rules if r["IsDefault"]]
+    assert default["Actions"][0]["FixedResponseConfig"]["StatusCode"] == "403"
+    by_field = {r["Conditions"][0]["Field"]: r for r in rules if not r["IsDefault"]}
+    assert set(by_field) == {"host-header", "http-header"}
+    assert by_field["host-header"]["Conditions"][0]["HostHeaderConfig"]["Values"] == [
+        envs[f"{prefix}-web"]["CNAME"]
+    ]
+    secret = json.loads(
+        aws("secretsmanager").get_secret_value(SecretId=f"{prefix}/origin-verify")["SecretString"]
+    )
+    guard = by_field["http-header"]
+    assert guard["Conditions"][0]["HttpHeaderConfig"]["Values"] == [secret["current"]]
+    assert (
+        guard["Actions"][0]["TargetGroupArn"]
+        == by_field["host-header"]["Actions"][0]["TargetGroupArn"]
+    )
+    (group,) = elbv2.describe_target_groups(
+        TargetGroupArns=[guard["Actions"][0]["TargetGroupArn"]]
+    )["TargetGroups"]
+    assert group["TargetGroupName"].startswith("awseb-")
+    assert group["HealthCheckPath"] == "/healthz"
+    assert secret["current"] not in json.dumps(first.plays) + first.stderr
 
     bucket = f"{prefix}-bundles-{ACCOUNT}"
     assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"] == {
@@ -172,10 +218,25 @@ def test_provision_again_check_and_teardown(aws, emulator, tmp_path):
         ("s3:DeleteObject", f"arn:aws:s3:::{bucket}/*")
     ]
 
-    run("teardown")
-    assert (
-        eb.describe_environments(ApplicationName=prefix, IncludeDeleted=False)["Environments"] == []
-    )
-    assert eb.describe_applications(ApplicationNames=[prefix])["Applications"] == []
+    gone = run(TEARDOWN, "teardown", teardown_confirm=prefix)
+    assert gone.changed > 0
+    assert find_platform_resources(aws, name, env) == {}
     assert f"{prefix}-beanstalk" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
-    assert run("teardown").stats["localhost"]["changed"] == 0
+    assert [
+        g for g in elbv2.describe_target_groups()["TargetGroups"] if g["VpcId"] == alb["VpcId"]
+    ] == []
+    again = run(TEARDOWN, "teardown again", teardown_confirm=prefix)
+    assert again.changed == 0, again.changed_tasks()
+
+    with urllib.request.urlopen(f"{emulator.endpoint}/moto-api/fidelity/iam", timeout=10) as r:
+        decided = [
+            d
+            for d in json.loads(r.read())
+            if f"/ci-deploy-{prefix}/" in d["principal"] or f"/ci-plan-{prefix}/" in d["principal"]
+        ]
+    assert len(decided) > 50, len(decided)
+    assert [d for d in decided if not d["allowed"]] == []
+    assert any(d["action"].startswith("elasticbeanstalk:") for d in decided)
+    gone = ci_roles.run_bootstrap(name, emulator.endpoint, ci_bootstrap_state="absent")
+    assert gone.ok, gone.messages()
+    print("seconds:", {k: round(v) for k, v in seconds.items()})

@@ -202,7 +202,7 @@ def ci_decide(rendered: dict, role: str, action: str, resource: str, **context) 
     names = rendered["names"]
     documents = [
         Policy(f"ci-{role}-{part}", rendered["documents"][f"ci-{role}-{part}"])
-        for part in (1, 2, 3)
+        for part in (1, 2, 3, 4)
     ]
     session = f"arn:aws:sts::{names['account']}:assumed-role/ci-{role}-{names['prefix']}/ci-job"
     principal = Principal(arn=session, account=names["account"])
@@ -318,3 +318,41 @@ def test_ci_policies_hold_no_wildcard_service_and_fit_iam(rendered):
                     if not a.split(":")[1].startswith(("Describe", "Get", "List"))
                 ]
                 assert writes == [], (name, statement["Sid"], writes)
+
+
+# The Elastic Beanstalk path as CI's roles (tests/iam/calls.yml's deploy section; part 4).
+DEPLOY_CALLS = [(role, entry) for entry in TABLE.deploy for role in entry.tiers]
+DEPLOY_DENIED = [(role, entry) for entry in TABLE.deploy_denied for role in entry.tiers]
+
+
+@pytest.mark.parametrize(
+    ("role", "entry"), DEPLOY_CALLS, ids=[f"{r}: {e.action} {e.by}"[:90] for r, e in DEPLOY_CALLS]
+)
+def test_ci_roles_may_make_the_beanstalk_paths_calls(role, entry, rendered):
+    names = rendered["names"]
+    resource = entry.resource_for(names)
+    decision = ci_decide(rendered, role, entry.action, resource, **entry.context_for(names))
+    assert decision == "allow", f"{role} cannot {entry.action} on {resource} ({entry.by})"
+
+
+@pytest.mark.parametrize(
+    ("role", "entry"), DEPLOY_DENIED, ids=[f"{r}: {e.why}" for r, e in DEPLOY_DENIED]
+)
+def test_ci_roles_are_refused_the_rest_of_elastic_beanstalk(role, entry, rendered):
+    names = rendered["names"]
+    resource = entry.resource_for(names)
+    decision = ci_decide(rendered, role, entry.action, resource, **entry.context_for(names))
+    assert decision != "allow", f"{role} may {entry.action} on {resource} ({entry.why})"
+
+
+def test_every_beanstalk_permission_of_the_ci_roles_is_a_call_of_the_table(rendered):
+    """Part 4 grants what the table's deploy section calls, nothing more."""
+    called = {(role, entry.action) for role, entry in DEPLOY_CALLS}
+    for role in ("deploy", "plan"):
+        granted = {
+            (role, action)
+            for statement in rendered["documents"][f"ci-{role}-4"]["Statement"]
+            if statement["Effect"] == "Allow"
+            for action in statement["Action"]
+        }
+        assert granted - called == set(), sorted(granted - called)

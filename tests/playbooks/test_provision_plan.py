@@ -138,3 +138,28 @@ def test_the_check_fails_on_a_missing_need(monkeypatch):
     monkeypatch.setitem(PLAN, "provision_plan", broken)
     with pytest.raises(AssertionError, match=r"elb reads .*subnet"):
         test_every_step_reads_only_ids_its_needs_publish()
+
+
+HOSTINGS = ("ec2", "beanstalk")
+
+
+def test_each_step_runs_for_known_hostings_and_each_hosting_builds_a_web_tier():
+    """`hosting` names app_hosting values; the EC2 path's web tier (launch templates, Auto
+    Scaling groups) and Elastic Beanstalk's environments are each other's alternative, and a
+    step of both hostings never needs a step of one only for ids it reads."""
+    plan = {e["step"]: e for entries in PLAN["provision_plan"].values() for e in entries}
+    for name, entry in plan.items():
+        assert set(entry.get("hosting", HOSTINGS)) <= set(HOSTINGS), name
+    only = {h: {n for n, e in plan.items() if e.get("hosting") == [h]} for h in HOSTINGS}
+    assert {"ec2_launch_template:web+worker", "autoscaling:web+worker"} <= only["ec2"]
+    assert {"beanstalk:store", "beanstalk:version", "beanstalk:environments"} <= only["beanstalk"]
+    for hosting in HOSTINGS:
+        skipped = {n for n, e in plan.items() if hosting not in e.get("hosting", HOSTINGS)}
+        for name in set(plan) - skipped:
+            # What a step reads must come from a step that runs on its hosting (or another
+            # need that publishes the same name on it).
+            wanted = read(name) & set().union(*(published(n) for n in skipped))
+            have = set().union(
+                *(published(n) for n in plan[name].get("needs", []) if n not in skipped)
+            )
+            assert wanted <= have | published(name), (hosting, name, sorted(wanted - have))

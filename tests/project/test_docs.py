@@ -33,6 +33,7 @@ DIAGRAM_TERMS = {
     "elb": ["ALB", "target group", "HTTPS only", "403 without"],
     "route53": ["Route 53 alias record"],
     "autoscaling": ["Web ASG", "Worker ASG", "target tracking"],
+    "beanstalk": ["Elastic Beanstalk", "shared one", "worker environment"],
     "cloudwatch_logs": ["log groups"],
     "cloudwatch_alarms": ["alarms"],
     "cloudwatchlogs_delivery": ["standard logging v2"],

@@ -13,9 +13,16 @@ CreateEnvironment's answer and ``Ready`` at the next request).
 Registered with the fidelity layer's ``fix`` (local/emulator/fidelity/core.py). The state
 lives on moto's EBBackend object, so /moto-api/reset empties it as it does moto's own.
 
-What it does not emulate: the resources Beanstalk creates for an environment (its CloudFormation
-stack, Auto Scaling group, launch template, load balancer, security groups and the worker's own
-queue when none is given): environments name them but they are not in EC2, ELB or SQS;
+A web environment on a shared load balancer (LoadBalancerIsShared, SharedLoadBalancer: an ALB
+of the account's ELB) gets what AWS adds to it: a target group (the default process) and, on
+the listener its `Rules: default` names (port 80 otherwise), a rule forwarding requests whose
+Host is the environment's CNAME to it, both in the emulated ELB and removed at termination, and
+the balancer's elasticbeanstalk:shared-elb-environment-count tag.
+
+What it does not emulate: the other resources Beanstalk creates for an environment (its
+CloudFormation stack, Auto Scaling group, launch template, dedicated load balancer, security
+groups and the worker's own queue when none is given): environments name them but they are not
+in EC2, ELB or SQS;
 configuration templates, saved configurations, custom platforms, swap of CNAMEs, rebuild,
 restart, logs retrieval.
 """
@@ -221,6 +228,7 @@ _OPTIONS: dict[str, dict[str, _Option]] = {
         "IdleTimeout": (None, None),
         "ManagedSecurityGroup": (None, None),
         "SecurityGroups": (None, None),
+        "SharedLoadBalancer": (None, None),
     },
     "aws:elbv2:listenerrule:default": {
         "HostHeaders": (None, None),
@@ -572,6 +580,131 @@ def _check_iam(state: _State, options: dict[tuple[str, str], str]) -> None:
             ) from exc
 
 
+# --------------------------------------------------------------------------------------------
+# Shared load balancer
+# --------------------------------------------------------------------------------------------
+
+_SHARED_COUNT_TAG = "elasticbeanstalk:shared-elb-environment-count"
+# Set at creation only (AWS: "You can configure this option only during environment creation").
+_CREATION_ONLY = (
+    ("aws:elasticbeanstalk:environment", "LoadBalancerIsShared"),
+    ("aws:elasticbeanstalk:environment", "LoadBalancerType"),
+    ("aws:elbv2:loadbalancer", "SharedLoadBalancer"),
+)
+
+
+def _elbv2(state: _State) -> Any:
+    from moto.elbv2.models import elbv2_backends
+
+    return elbv2_backends[state.account][state.region]
+
+
+def _shared_listener(state: _State, options: dict[tuple[str, str], str]) -> Any | None:
+    """The listener of the shared load balancer a web environment's default rule goes on (None:
+    the environment has a load balancer of its own). AWS checks the balancer and the listener
+    when it validates the configuration."""
+    env_ns, lb_ns = "aws:elasticbeanstalk:environment", "aws:elbv2:loadbalancer"
+    if _effective(options, env_ns, "LoadBalancerIsShared") != "true":
+        return None
+    if _effective(options, env_ns, "LoadBalancerType") != "application":
+        raise _invalid(
+            "Configuration validation exception: A shared load balancer must be an Application "
+            f"Load Balancer (Namespace: '{env_ns}', OptionName: 'LoadBalancerType')."
+        )
+    arn = options.get((lb_ns, "SharedLoadBalancer"))
+    if not arn:
+        raise _invalid(
+            "Configuration validation exception: LoadBalancerIsShared is true: specify the "
+            f"load balancer (Namespace: '{lb_ns}', OptionName: 'SharedLoadBalancer')."
+        )
+    balancer = _elbv2(state).load_balancers.get(arn)
+    if balancer is None or balancer.type != "application":
+        raise _invalid(
+            f"Invalid option value: '{arn}' (Namespace: '{lb_ns}', OptionName: "
+            "'SharedLoadBalancer'): no Application Load Balancer with this ARN."
+        )
+    ports = [
+        namespace.rsplit(":", 1)[1]
+        for (namespace, name), value in options.items()
+        if namespace.startswith("aws:elbv2:listener:")
+        and name == "Rules"
+        and "default" in [r.strip() for r in value.split(",")]
+    ] or ["80"]
+    for listener in balancer.listeners.values():
+        if str(listener.port) == ports[0]:
+            return listener
+    raise _invalid(
+        f"Configuration validation exception: The shared load balancer {balancer.name} has no "
+        f"listener on port {ports[0]} for the environment's default rule."
+    )
+
+
+def _share_load_balancer(state: _State, env: dict[str, Any], listener: Any) -> None:
+    """What AWS adds to a shared load balancer for a new environment: the default process's
+    target group and a rule forwarding the environment's CNAME to it (the lowest free
+    priority: AWS maps the environment's relative priorities to free absolute ones)."""
+    elbv2, options = _elbv2(state), env["fidelity_options"]
+    process = "aws:elasticbeanstalk:environment:process:default"
+    tags = [
+        {"Key": "elasticbeanstalk:environment-name", "Value": env["EnvironmentName"]},
+        {"Key": "elasticbeanstalk:environment-id", "Value": env["EnvironmentId"]},
+        *({"Key": k, "Value": v} for k, v in env["fidelity_tags"].items()),
+    ]
+    group = elbv2.create_target_group(
+        f"awseb-AWSEB-{_suffix(10).upper()}",
+        vpc_id=options.get(("aws:ec2:vpc", "VPCId")),
+        protocol=_effective(options, process, "Protocol"),
+        port=int(_effective(options, process, "Port") or 80),
+        healthcheck_protocol=_effective(options, process, "Protocol"),
+        healthcheck_path=_effective(options, process, "HealthCheckPath"),
+        matcher={"HttpCode": _effective(options, process, "MatcherHTTPCode")},
+        target_type="instance",
+        tags=tags,
+    )
+    taken = {int(r.priority) for r in listener.rules.values() if not r.is_default}
+    rule = elbv2.create_rule(
+        listener.arn,
+        [{"Field": "host-header", "HostHeaderConfig": {"Values": [env["CNAME"]]}}],
+        min(p for p in range(1, len(taken) + 2) if p not in taken),
+        [{"Type": "forward", "TargetGroupArn": group.arn}],
+        tags=tags,
+    )
+    env["fidelity_shared"] = {
+        "balancer": listener.load_balancer_arn,
+        "group": group.arn,
+        "rule": rule.arn,
+    }
+    _count_sharing(state, listener.load_balancer_arn)
+
+
+def _count_sharing(state: _State, balancer_arn: str) -> None:
+    elbv2 = _elbv2(state)
+    if balancer_arn not in elbv2.load_balancers:
+        return
+    count = sum(
+        1
+        for e in state.environments
+        if e.get("fidelity_shared", {}).get("balancer") == balancer_arn
+        and e["Status"] != "Terminated"
+    )
+    if count:
+        elbv2.add_tags([balancer_arn], [{"Key": _SHARED_COUNT_TAG, "Value": str(count)}])
+    else:
+        elbv2.remove_tags([balancer_arn], [_SHARED_COUNT_TAG])
+
+
+def _unshare_load_balancer(state: _State, env: dict[str, Any]) -> None:
+    """AWS removes the rule and the target group it added when the environment terminates."""
+    shared = env.get("fidelity_shared")
+    if not shared:
+        return
+    elbv2 = _elbv2(state)
+    elbv2.delete_rule(shared["rule"])
+    if shared["group"] in elbv2.target_groups:
+        elbv2.delete_target_group(shared["group"])
+    _count_sharing(state, shared["balancer"])
+
+
 def _settings_from_request(settings: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     result = {}
     for setting in settings or []:
@@ -776,6 +909,7 @@ def _terminate(state: _State, env: dict[str, Any]) -> None:
     def finish() -> None:
         env["Status"] = "Terminated"
         env.pop("HealthStatus", None)
+        _unshare_load_balancer(state, env)
         env["fidelity_terminated_at"] = time.monotonic()
         state.event("terminateEnvironment completed successfully.", env=env)
 
@@ -1145,6 +1279,7 @@ def _install_handlers() -> None:
             raise _invalid(f"No Application Version named '{label}' found.")
         options = _settings_from_request(self._get_param("OptionSettings"))
         _check_combination(state, options, tier["Name"])
+        listener = None if worker else _shared_listener(state, options)
         env_id = f"e-{_suffix(10)}"
         now = _now()
         env: dict[str, Any] = {
@@ -1190,12 +1325,19 @@ def _install_handlers() -> None:
                 if prefix
                 else f"{name}.eba-{_suffix(8)}.{state.region}.elasticbeanstalk.com"
             )
-            lb = f"awseb--AWSEB-{_suffix(12)}"
-            env["fidelity_load_balancer"] = lb
-            env["EndpointURL"] = (
-                f"{lb}-{random.randint(10**9, 10**10 - 1)}.{state.region}.elb.amazonaws.com"  # noqa: S311
-            )
+            if listener is not None:
+                balancer = _elbv2(state).load_balancers[listener.load_balancer_arn]
+                env["fidelity_load_balancer"] = balancer.name
+                env["EndpointURL"] = balancer.dns_name
+            else:
+                lb = f"awseb--AWSEB-{_suffix(12)}"
+                env["fidelity_load_balancer"] = lb
+                env["EndpointURL"] = (
+                    f"{lb}-{random.randint(10**9, 10**10 - 1)}.{state.region}.elb.amazonaws.com"  # noqa: S311
+                )
         state.environments.append(env)
+        if listener is not None:
+            _share_load_balancer(state, env, listener)
         _launch(state, env)
         return _public(env)
 
@@ -1227,6 +1369,14 @@ def _install_handlers() -> None:
         options.update(_settings_from_request(self._get_param("OptionSettings")))
         for removed in self._get_param("OptionsToRemove") or []:
             options.pop((removed.get("Namespace"), removed.get("OptionName")), None)
+        for namespace, name in _CREATION_ONLY:
+            if _effective(options, namespace, name) != _effective(
+                env["fidelity_options"], namespace, name
+            ):
+                raise _invalid(
+                    f"Invalid option specification (Namespace: '{namespace}', OptionName: "
+                    f"'{name}'): it can be set only when the environment is created."
+                )
         tier_param = self._get_param("Tier") or {}
         if tier_param.get("Name") and tier_param["Name"] != env["Tier"]["Name"]:
             raise _invalid("Cannot change the tier of an environment: create a new environment.")
@@ -1288,7 +1438,9 @@ def _install_handlers() -> None:
             "Triggers": [],
             "Queues": [],
         }
-        if "fidelity_load_balancer" in env:
+        if "fidelity_shared" in env:
+            resources["LoadBalancers"] = [{"Name": env["fidelity_shared"]["balancer"]}]
+        elif "fidelity_load_balancer" in env:
             resources["LoadBalancers"] = [
                 {
                     "Name": f"arn:aws:elasticloadbalancing:{state.region}:{state.account}:"
