@@ -494,3 +494,47 @@ def test_a_shared_load_balancer_gets_the_environments_target_group_and_host_rule
     ]
     left = elbv2.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]
     assert "elasticbeanstalk:shared-elb-environment-count" not in [t["Key"] for t in left["Tags"]]
+
+
+def test_a_newer_platform_version_is_a_managed_update_to_apply(aws, eb, app, emulator):
+    import json
+    import urllib.request
+
+    # Another branch than the production one: the published version stays for the session.
+    branch = "Python 3.11 running on 64bit Amazon Linux 2023"
+    (current,) = eb.list_platform_versions(
+        Filters=[{"Type": "PlatformBranchName", "Operator": "=", "Values": [branch]}]
+    )["PlatformSummaryList"]
+    name = unique("env")
+    eb.create_environment(
+        ApplicationName=app["name"],
+        EnvironmentName=name,
+        PlatformArn=current["PlatformArn"],
+        VersionLabel="v1",
+    )
+    eb.get_waiter("environment_exists").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    assert eb.describe_environment_managed_actions(EnvironmentName=name)["ManagedActions"] == []
+
+    major, minor, patch = current["PlatformVersion"].split(".")
+    newer = f"64bit Amazon Linux 2023 v{major}.{minor}.{int(patch) + 1} running Python 3.11"
+    request = urllib.request.Request(
+        f"{emulator.endpoint}/moto-api/fidelity/elasticbeanstalk/platforms",
+        data=json.dumps({"SolutionStackName": newer}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    (action,) = eb.describe_environment_managed_actions(EnvironmentName=name)["ManagedActions"]
+    assert (action["ActionType"], action["Status"]) == ("PlatformUpdate", "Scheduled")
+    assert f"to {major}.{minor}.{int(patch) + 1}" in action["ActionDescription"]
+
+    with pytest.raises(ClientError) as unknown:
+        eb.apply_environment_managed_action(EnvironmentName=name, ActionId=str(uuid.uuid4()))
+    assert unknown.value.response["Error"]["Code"] == "ManagedActionInvalidStateException"
+    applied = eb.apply_environment_managed_action(EnvironmentName=name, ActionId=action["ActionId"])
+    assert (applied["Status"], applied["ActionType"]) == ("Running", "PlatformUpdate")
+    updating = described(eb, name)[0]
+    assert updating["SolutionStackName"] == newer
+    eb.get_waiter("environment_updated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    assert described(eb, name)[0]["Status"] == "Ready"
+    # Applied: nothing pending any more.
+    assert eb.describe_environment_managed_actions(EnvironmentName=name)["ManagedActions"] == []

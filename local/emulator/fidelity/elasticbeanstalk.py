@@ -358,7 +358,7 @@ def _platforms(state: _State) -> list[dict[str, Any]]:
     from moto.elasticbeanstalk.responses import SOLUTION_STACK_DETAILS
 
     platforms = []
-    for detail in SOLUTION_STACK_DETAILS:
+    for detail in [*SOLUTION_STACK_DETAILS, *_PUBLISHED]:
         match = _STACK_NAME.match(detail["SolutionStackName"])
         if not match:
             continue
@@ -1570,3 +1570,124 @@ def elasticbeanstalk_is_emulated_as_aws_answers() -> None:
 
     EBResponse.querystring_params = _querystring_params  # type: ignore[attr-defined]
     _install_handlers()
+
+
+# --------------------------------------------------------------------------------------------
+# Managed platform updates
+# --------------------------------------------------------------------------------------------
+
+# Platform versions published after moto's catalogue (AWS publishes new ones over time): the
+# local platform publishes one with POST /moto-api/fidelity/elasticbeanstalk/platforms
+# {"SolutionStackName": "64bit Amazon Linux 2023 v4.6.1 running Python 3.13"}.
+_PUBLISHED: list[dict[str, Any]] = []
+
+
+def _pending_update(state: _State, env: dict[str, Any]) -> dict[str, Any] | None:
+    """The managed action AWS lists for the environment: a platform update to the newest
+    version of its branch within its UpdateLevel (minor: same major; patch: same minor)."""
+    current = next((p for p in _platforms(state) if p["PlatformArn"] == env["PlatformArn"]), None)
+    if current is None:
+        return None
+    level = _effective(
+        env["fidelity_options"], "aws:elasticbeanstalk:managedactions:platformupdate", "UpdateLevel"
+    )
+    have = _version_key(current["PlatformVersion"])
+    same = 2 if level == "patch" else 1
+    newer = [
+        p
+        for p in _platforms(state)
+        if p["PlatformBranchName"] == current["PlatformBranchName"]
+        and _version_key(p["PlatformVersion"]) > have
+        and _version_key(p["PlatformVersion"])[:same] == have[:same]
+    ]
+    if not newer:
+        return None
+    target = max(newer, key=lambda p: _version_key(p["PlatformVersion"]))
+    return {
+        "ActionId": str(
+            uuid.uuid5(uuid.NAMESPACE_URL, env["EnvironmentId"] + target["PlatformArn"])
+        ),
+        "ActionDescription": f"Update platform version from {current['PlatformVersion']} to "
+        f"{target['PlatformVersion']}.",
+        "ActionType": "PlatformUpdate",
+        "Status": "Scheduled",
+        "fidelity_platform": target,
+    }
+
+
+@fix
+def elasticbeanstalk_managed_platform_updates() -> None:
+    """moto 5.2.5 has no DescribeEnvironmentManagedActions or ApplyEnvironmentManagedAction,
+    and its platform catalogue never changes.
+
+    AWS: when a newer version of an environment's platform branch is published (within its
+    managed updates' UpdateLevel), DescribeEnvironmentManagedActions lists a Scheduled
+    ``PlatformUpdate`` action; ApplyEnvironmentManagedAction starts it at once (the environment
+    must be Ready: InvalidParameterValue otherwise; an unknown action id:
+    ManagedActionInvalidStateException), answering Status ``Running``; the environment is
+    Updating on the new platform version (its PlatformArn and SolutionStackName) until done.
+    A new platform version is published with POST /moto-api/fidelity/elasticbeanstalk/platforms.
+    """
+    from moto.elasticbeanstalk.responses import EBResponse
+    from moto.moto_api._internal import urls
+
+    def publish(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        import json
+
+        body = json.loads(request.get_data() or b"{}")
+        name = body.get("SolutionStackName", "")
+        if not _STACK_NAME.match(name):
+            return 400, {}, json.dumps({"error": f"not a solution stack name: {name!r}"})
+        if all(d["SolutionStackName"] != name for d in _PUBLISHED):
+            _PUBLISHED.append({"SolutionStackName": name, "PermittedFileTypes": ["zip"]})
+        return 200, {"Content-Type": "application/json"}, json.dumps({"published": name})
+
+    urls.url_paths["{0}/moto-api/fidelity/elasticbeanstalk/platforms"] = publish
+
+    def describe_environment_managed_actions(self: EBResponse) -> Any:
+        from moto.core.responses import ActionResult
+
+        state = _state(self.elasticbeanstalk_backend)
+        with state.lock:
+            env = _find_environment(state, self.querystring_params())
+            action = _pending_update(state, env)
+            wanted = self._get_param("Status")
+            actions = [
+                {k: v for k, v in action.items() if not k.startswith("fidelity_")}
+                for action in [action]
+                if action and (not wanted or wanted == action["Status"])
+            ]
+        return ActionResult({"ManagedActions": actions})
+
+    def apply_environment_managed_action(self: EBResponse) -> Any:
+        from moto.core.responses import ActionResult
+
+        state = _state(self.elasticbeanstalk_backend)
+        with state.lock:
+            env = _find_environment(state, self.querystring_params())
+            action = _pending_update(state, env)
+            if action is None or action["ActionId"] != self._get_param("ActionId"):
+                raise _error(
+                    "ManagedActionInvalidStateException",
+                    f"The managed action {self._get_param('ActionId')} is not in a valid state "
+                    "to apply.",
+                )
+            _require_ready(env)
+            target = action["fidelity_platform"]
+            env["SolutionStackName"] = target["SolutionStackName"]
+            env["PlatformArn"] = target["PlatformArn"]
+            state.event(
+                f"Managed platform update is starting: {action['ActionDescription']}", env=env
+            )
+            _update(state, env, reason="Environment update is starting.")
+        return ActionResult(
+            {
+                "ActionId": action["ActionId"],
+                "ActionDescription": action["ActionDescription"],
+                "ActionType": "PlatformUpdate",
+                "Status": "Running",
+            }
+        )
+
+    EBResponse.describe_environment_managed_actions = describe_environment_managed_actions  # type: ignore[attr-defined]
+    EBResponse.apply_environment_managed_action = apply_environment_managed_action  # type: ignore[attr-defined]
