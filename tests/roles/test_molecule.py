@@ -22,6 +22,8 @@ from local.ansible import ROOT
 from local.hosts import image as hostimage
 
 MOLECULE = ROOT / "molecule"
+# What every scenario shares (Molecule also finds it at the repository root by itself).
+BASE_CONFIG = ROOT / ".config" / "molecule" / "config.yml"
 SCENARIOS = sorted(p.parent.name for p in MOLECULE.glob("*/molecule.yml"))
 TIMES = ROOT / ".cache" / "molecule-times.json"
 BIN = Path(sys.executable).parent
@@ -56,7 +58,7 @@ def test_molecule_scenario(scenario: str, image: dict) -> None:
     }
     started = time.monotonic()
     proc = subprocess.run(
-        [str(BIN / "molecule"), "test", "-s", scenario],
+        [str(BIN / "molecule"), "--base-config", str(BASE_CONFIG), "test", "-s", scenario],
         cwd=ROOT,
         env=env,
         capture_output=True,
