@@ -1476,6 +1476,84 @@ def test_anonymous_get_is_granted_only_by_a_statement_for_everyone(aws, emulator
     assert s3.get_object(Bucket=bucket, Key="hls/a.m3u8")["Body"].read() == b"#EXTM3U"
 
 
+def test_cloudfront_reads_its_s3_origin_signed_as_the_service_for_its_distribution(aws, emulator):
+    """The origin request of a behaviour with an OAC is signed as cloudfront.amazonaws.com for
+    the distribution: the bucket policy's grant with that aws:SourceArn decides it (no public
+    statement needed), another distribution's grant does not, a prefix outside the grant is
+    refused, and without the OAC the request is anonymous (refused)."""
+    import urllib.error
+    import urllib.request
+
+    s3, cloudfront, bucket = aws("s3"), aws("cloudfront"), unique("oac")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_object(Bucket=bucket, Key="hls/a/master.m3u8", Body=b"#EXTM3U")
+    s3.put_object(Bucket=bucket, Key="sources/a/source.mp4", Body=b"private")
+    oac_id = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": unique("oac"),
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+
+    def distribution(oac: str) -> dict[str, str]:
+        config = minimal_distribution()
+        config["Origins"]["Items"].append(
+            {
+                "Id": "media",
+                "DomainName": f"{bucket}.s3.eu-west-1.amazonaws.com",
+                "S3OriginConfig": {"OriginAccessIdentity": ""},
+                "OriginAccessControlId": oac,
+            }
+        )
+        config["Origins"]["Quantity"] = 2
+        config["CacheBehaviors"] = {
+            "Quantity": 2,
+            "Items": [
+                behaviour("media", PathPattern="/hls/*"),
+                behaviour("media", PathPattern="/sources/*"),
+            ],
+        }
+        return cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
+
+    signed, unsigned = distribution(oac_id), distribution("")
+
+    def grant(arn: str) -> None:
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{bucket}/hls/*",
+            "Condition": {"StringEquals": {"AWS:SourceArn": arn}},
+        }
+        s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, statement))
+
+    def get(dist: dict[str, str], path: str, **headers: str) -> tuple[int, bytes]:
+        url = f"{emulator.endpoint}/moto-api/fidelity/cloudfront-origin/{dist['DomainName']}/{path}"
+        try:
+            with urllib.request.urlopen(
+                urllib.request.Request(url, headers=headers), timeout=30
+            ) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as err:
+            return err.code, b""
+
+    grant(signed["ARN"])
+    assert get(signed, "hls/a/master.m3u8") == (200, b"#EXTM3U")
+    assert get(signed, "hls/a/master.m3u8", Range="bytes=1-3") == (206, b"EXT")
+    assert get(signed, "sources/a/source.mp4")[0] == 403
+    assert get(unsigned, "hls/a/master.m3u8")[0] == 403  # no OAC: an anonymous request
+    grant(unsigned["ARN"])  # the grant names another distribution
+    assert get(signed, "hls/a/master.m3u8")[0] == 403
+    with urllib.request.urlopen(f"{emulator.endpoint}/moto-api/fidelity/iam", timeout=10) as r:
+        decisions = [d for d in json.loads(r.read()) if bucket in d["resource"]]
+    assert {(d["principal"], d["allowed"]) for d in decisions} == {
+        ("cloudfront.amazonaws.com", True),
+        ("cloudfront.amazonaws.com", False),
+    }
+
+
 def test_s3_logging_accepts_a_wildcard_grant_beside_a_star_principal(aws):
     s3, source, target = aws("s3"), unique("src"), unique("logs")
     for bucket in (source, target):

@@ -666,3 +666,103 @@ def realistic_cloudfront_distributions_deploy_for_a_while() -> None:
                 "The distribution you are trying to delete has not been disabled.",
             )
         return original(self, distribution_id, if_match)
+
+
+# --------------------------------------------------------------------------------------------
+# A distribution's requests to its S3 origin (origin access control)
+# --------------------------------------------------------------------------------------------
+
+# What CloudFront passes on to an S3 origin of a viewer's request (none of its cookies or
+# Authorization; the cache key headers of our policies are none).
+_ORIGIN_REQUEST_HEADERS = ("Range", "If-None-Match", "If-Modified-Since", "If-Match")
+_ORIGIN_RESPONSE_HEADERS = (
+    "Content-Type", "Content-Length", "Content-Range", "Accept-Ranges", "ETag", "Last-Modified",
+)  # fmt: skip
+
+
+def _cloudfront_origin_target(domain: str, path: str) -> tuple[Any, Any, Any] | None:
+    """(distribution, origin, origin access control or None) of the cache behaviour that serves
+    ``/path`` on the distribution ``domain`` (its path patterns in order, then the default)."""
+    from fnmatch import fnmatchcase
+
+    from moto.cloudfront.models import cloudfront_backends
+
+    for account in list(cloudfront_backends.values()):
+        backend = account["aws"]
+        for dist in list(backend.distributions.values()):
+            if dist.domain_name != domain:
+                continue
+            config = dist.distribution_config
+            behaviours = list((config.CacheBehaviors or {}).get("Items") or [])
+            chosen = next(
+                (b for b in behaviours if fnmatchcase(f"/{path}", b.path_pattern)),
+                config.DefaultCacheBehavior,
+            )
+            origin = next(o for o in config.Origins["Items"] if o.id == chosen.target_origin_id)
+            oac_id = getattr(origin, "origin_access_control_id", "")
+            oac = backend.origin_access_controls.get(oac_id) if oac_id else None
+            return dist, origin, oac
+    return None
+
+
+@fix
+def cloudfront_reads_its_s3_origin_through_origin_access_control() -> None:
+    """moto 5.2.5: a distribution serves nothing; nothing ever requests its origins, so a bucket
+    policy's grant to CloudFront (``Principal: {"Service": "cloudfront.amazonaws.com"}`` with
+    ``aws:SourceArn`` the distribution's ARN) is never exercised.
+
+    AWS: for a behaviour whose origin is an S3 bucket with an origin access control (SigV4,
+    signing ``always`` or ``no-override``), CloudFront signs its request to the bucket as the
+    service principal, with ``aws:SourceArn`` and ``aws:SourceAccount`` of the distribution, and
+    the bucket policy alone decides it; without an OAC the request is anonymous.
+
+    ``/moto-api/fidelity/cloudfront-origin/<distribution domain>/<path>`` (GET, HEAD) plays that
+    origin request: the behaviour serving ``/<path>`` (its path patterns in order, then the
+    default), its S3 origin, the request to the emulator's S3 signed with SigV4 by keys that the
+    IAM layer knows as CloudFront's for this distribution (iam._SERVICE_KEYS), passing on only
+    Range and the conditional headers. Viewer-side checks (signed URLs, key groups, caching) are
+    not played: the local media origin checks its viewers itself (nginx secure_link). Any other
+    origin answers 502.
+    """
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from moto.moto_api._internal import urls
+
+    from local.emulator.fidelity.iam import _service_key
+
+    def origin_request(request: Any, full_url: str, headers: Any) -> tuple[int, dict, Any]:
+        if request.method not in ("GET", "HEAD"):
+            return 405, {}, ""
+        path = full_url.split("/moto-api/fidelity/cloudfront-origin/", 1)[1].split("?", 1)[0]
+        domain, _, key = path.partition("/")
+        found = _cloudfront_origin_target(domain, key)
+        if found is None:
+            return 404, {}, ""
+        dist, origin, oac = found
+        bucket, s3_host, region = origin.domain_name.partition(".s3.")
+        if not s3_host:
+            return 502, {}, ""
+        region = region.removesuffix(".amazonaws.com")
+        port = request.environ.get("SERVER_PORT", "80")
+        prefix = origin.origin_path.strip("/")
+        url = f"http://127.0.0.1:{port}/{bucket}/{f'{prefix}/' if prefix else ''}{key}"
+        passed = {h: request.headers[h] for h in _ORIGIN_REQUEST_HEADERS if h in request.headers}
+        signed = AWSRequest(method=request.method, url=url, headers=passed)
+        if oac is not None and oac.signing_behavior in ("always", "no-override"):
+            keys = _service_key("cloudfront.amazonaws.com", dist.arn, dist.arn.split(":")[4])
+            credentials = Credentials(keys.access_key_id, keys.secret_access_key)
+            S3SigV4Auth(credentials, "s3", region).add_auth(signed)
+        outgoing = urllib.request.Request(url, method=request.method, headers=dict(signed.headers))
+        try:
+            with urllib.request.urlopen(outgoing, timeout=30) as answer:
+                status, body, got = answer.status, answer.read(), answer.headers
+        except urllib.error.HTTPError as error:
+            status, body, got = error.code, error.read(), error.headers
+        kept = {h: got[h] for h in _ORIGIN_RESPONSE_HEADERS if got.get(h) is not None}
+        return status, kept, body
+
+    urls.url_paths["{0}/moto-api/fidelity/cloudfront-origin/(?P<path>.+)"] = origin_request

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from local.emulator.fidelity.core import fix
@@ -41,6 +42,34 @@ _IAM_ACCOUNT_CALLS = {
 }
 # Decisions about assumed-role sessions, newest last (GET /moto-api/fidelity/iam).
 _IAM_DECISIONS: list[dict[str, Any]] = []
+# Keys an AWS service signs its own requests with on a resource's behalf (CloudFront reading an
+# S3 origin through origin access control): access key id -> _ServiceKey.
+_SERVICE_KEYS: dict[str, _ServiceKey] = {}
+
+
+@dataclass(frozen=True)
+class _ServiceKey:
+    access_key_id: str
+    secret_access_key: str
+    service: str  # the service principal, e.g. cloudfront.amazonaws.com
+    context: dict[str, str]  # what AWS sets on its requests: aws:SourceArn, aws:SourceAccount
+
+
+def _service_key(service: str, source_arn: str, account: str) -> _ServiceKey:
+    """The keys ``service`` signs with for ``source_arn`` (one pair per source, kept)."""
+    import secrets
+
+    for key in _SERVICE_KEYS.values():
+        if key.service == service and key.context["aws:SourceArn"] == source_arn:
+            return key
+    key = _ServiceKey(
+        access_key_id="ASIA" + secrets.token_hex(8).upper(),
+        secret_access_key=secrets.token_urlsafe(30),
+        service=service,
+        context={"aws:SourceArn": source_arn, "aws:SourceAccount": account},
+    )
+    _SERVICE_KEYS[key.access_key_id] = key
+    return key
 
 
 def _iam_session(account: str, partition: str, access_key_id: str) -> Any:
@@ -196,6 +225,9 @@ def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
     scope = authorization.split("Credential=", 1)[1].split(",", 1)[0].split("/")
     access_key_id, region, service = scope[0], scope[2], scope[3]
     account, partition = response.current_account, "aws"
+    if access_key_id in _SERVICE_KEYS:
+        _iam_authorize_service(response, iam_request_cls, resource, _SERVICE_KEYS[access_key_id])
+        return
     session = _iam_session(account, partition, access_key_id)
     if session is None:
         return  # the account's own keys: the emulator's operator, not a host
@@ -256,6 +288,57 @@ def _iam_authorize(response: Any, iam_request_cls: Any, resource: str) -> None:
             _iam_decided(response, service, principal_arn, action_name, resource_arn, allowed)
         return
     _iam_decided(response, service, principal_arn, action_name, resource_arn, allowed)
+
+
+def _iam_authorize_service(
+    response: Any, iam_request_cls: Any, resource: str, key: _ServiceKey
+) -> None:
+    """A request a service signed on a resource's behalf (_SERVICE_KEYS): its signature checked,
+    then decided by the resource's policy alone (a service principal has no identity policy),
+    with the service's request context. Modelled for S3 (CloudFront's origin access control)."""
+    from types import SimpleNamespace
+    from urllib.parse import urlparse
+
+    from botocore.credentials import Credentials
+
+    from local.emulator.iam_policy import Principal, evaluate
+
+    scope = response.headers["Authorization"].split("Credential=", 1)[1].split(",", 1)[0]
+    region, service = scope.split("/")[2:4]
+    operation = response.data.get("Action") if service == "s3" else response._get_action()
+    query = urlparse(response.uri).query
+    request = iam_request_cls.__new__(iam_request_cls)  # moto's, without its key lookup
+    request.__dict__.update(
+        account_id=response.current_account,
+        _method=response.method,
+        _path=response.raw_path + (f"?{query}" if query else ""),
+        _data=b"" if response.method in ("GET", "HEAD", "DELETE") else response.data,
+        _body=response.raw_body,
+        _headers=response.headers,
+        _region=region,
+        _service=service,
+        _action=f"{service}:{operation}",
+        _access_key=SimpleNamespace(
+            create_credentials=lambda: Credentials(key.access_key_id, key.secret_access_key)
+        ),
+    )
+    request.check_signature()
+    modelled = _iam_request(response, service, operation, resource)
+    if service != "s3" or modelled is None or not modelled[1]:
+        _iam_decided(response, service, key.service, f"{service}:{operation}", resource, False)
+        return
+    action_name, resource_arn, context = modelled
+    bucket = resource_arn.removeprefix("arn:aws:s3:::").split("/")[0]
+    policy = _s3_bucket_policy(bucket)
+    allowed = evaluate(
+        [],
+        action_name,
+        resource_arn,
+        {"aws:SecureTransport": True, "aws:RequestedRegion": region, **key.context, **context},
+        resource_policies=[policy] if policy else [],
+        principal=Principal(service=key.service),
+    ).allowed
+    _iam_decided(response, service, key.service, action_name, resource_arn, allowed)
 
 
 def _iam_decided(
