@@ -209,7 +209,7 @@ def test_boot_refuses_an_image_of_another_role_and_missing_outputs(host):
 
 
 def test_outputs_read_from_ssm(aws, emulator):
-    """What the role's read task and the boot unit run (streamapp-hostconfig outputs)."""
+    """What the boot unit reads (streamapp-hostconfig boot), with the instance role on AWS."""
     name = f"/hostconfig-{uuid.uuid4().hex[:8]}/outputs"
     aws("ssm").put_parameter(Name=name, Value=json.dumps(OUTPUTS), Type="String")
     assert (

@@ -275,6 +275,13 @@ def test_ci_deploy_role_is_kept_to_its_environment(rendered):
             {"route53:ChangeResourceRecordSetsNormalizedRecordNames": ["www.example.com"]},
             "implicit_deny",
         ),
+        # configure.yml's one read of the environment's outputs (the roles get them from it).
+        (
+            "ssm:GetParameter",
+            f"arn:aws:ssm:{region}:{account}:parameter{names['ssm_prefix']}/outputs",
+            {},
+            "allow",
+        ),
         (
             "ssm:GetParameter",
             f"arn:aws:ssm:{region}:{account}:parameter/stream/staging/outputs",

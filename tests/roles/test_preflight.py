@@ -27,9 +27,23 @@ APP = {
     "app_jobs_queue_url": "http://127.0.0.1:5000/123456789012/stream-test-transcode",
     "app_signing_secret": "a-long-enough-secret-123",
 }
+# The provisioning outputs configure.yml reads from SSM (provision/resources/ssm_parameter.yml).
+OUTPUTS = {
+    "region": "eu-west-1",
+    "media_bucket": "stream-test-media-123456789012",
+    "media_prefixes": {"sources": "sources/", "hls": "hls/", "thumbs": "thumbs/"},
+    "sessions_table": "stream-test-sessions",
+    "transcode_queue_url": "https://sqs.eu-west-1.amazonaws.com/123456789012/stream-test-transcode",
+    "db_host": "stream-test-db.example.eu-west-1.rds.amazonaws.com",
+    "db_port": 5432,
+    "db_name": "streamapp",
+    "db_app_secret_arn": (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stream-test/db-app-a1B2c3"
+    ),
+}
 APP_SSM = {
     "app_settings_source": "ssm",
-    "app_ssm_outputs_parameter": "/stream/test/outputs",
+    "app_outputs": OUTPUTS,
     "app_signing_secret": "a-long-enough-secret-123",
     "app_database_admin_username": "streamapp",
     "app_database_admin_password": "the-master-password-0123",
@@ -88,7 +102,12 @@ BAD = [
         {**APP, "app_signing_mode": "cloudfront"},
         "app_signing_mode=cloudfront with app_settings_source=vars needs",
     ),
-    ("app", {**APP_SSM, "app_ssm_outputs_parameter": ""}, "needs app_ssm_outputs_parameter"),
+    ("app", {**APP_SSM, "app_outputs": {}}, "needs app_outputs, the provisioning outputs"),
+    (
+        "app",
+        {**APP_SSM, "app_outputs": {k: v for k, v in OUTPUTS.items() if k != "db_app_secret_arn"}},
+        "with ['db_app_secret_arn']",
+    ),
     ("app", {**APP, "app_env_extra": {"lower-case": "x"}}, "app_env_extra keys must be"),
     ("app", {**APP, "app_pip_index_url": "pypi.internal"}, "app_pip_index_url and"),
     ("app", {**APP, "app_home": "/opt/streamapp/"}, "absolute paths without trailing slash"),

@@ -3,8 +3,8 @@
 One place for the mapping "provisioning outputs -> app settings", used by:
 
 - the Ansible role (roles/app, through its ``streamapp_hostconfig`` filters, on the
-  controller: ``--check`` and ``--diff`` keep working, and a re-converge compares the file it
-  would write with the host's);
+  controller, with the outputs playbooks/configure.yml read: ``--check`` and ``--diff`` keep
+  working, and a re-converge compares the file it would write with the host's);
 - the hosts' boot unit (``streamapp-boot.service``: ``streamapp-hostconfig boot``), which
   writes the same file at boot on an instance the Auto Scaling Group launched from a golden
   image, with no Ansible: it reads the instance's ``/etc/streamstack/host.json`` (written from
@@ -248,18 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("boot", help="write the app's environment file for this instance")
     b.add_argument("--host-json", type=Path, default=Path(HOST_JSON))
     b.add_argument("--spec", type=Path, default=Path(SPEC_FILE))
-    o = sub.add_parser("outputs", help="print the outputs parameter (JSON), read with boto3")
-    o.add_argument("--parameter", required=True)
-    o.add_argument("--region", required=True)
-    o.add_argument("--endpoint-url", default="")
     args = parser.parse_args(argv)
-    if args.action == "boot":
-        boot(args.host_json, args.spec, log=lambda line: print(line, flush=True))
-    else:
-        outputs = read_outputs(
-            args.parameter, region=args.region, endpoint_url=args.endpoint_url, attempts=3
-        )
-        print(json.dumps(outputs))
+    boot(args.host_json, args.spec, log=lambda line: print(line, flush=True))
     return 0
 
 
