@@ -260,7 +260,6 @@ def write_fleet_settings(p: Platform) -> None:
     secret_file = p.state / "signing.secret"
     if not secret_file.is_file():
         write_private(secret_file, secrets.token_urlsafe(32) + "\n")
-    outputs = aws("ssm").get_parameter(Name=f"/{p.name}/{p.env}/outputs")["Parameter"]["Value"]
     ca_file = p.postgres.ca_file
     settings = {
         "local_emulator_port": int(p.endpoint.rsplit(":", 1)[1]),
@@ -268,7 +267,6 @@ def write_fleet_settings(p: Platform) -> None:
         "local_postgres_ca_file": str(ca_file),
         "local_postgres_ca_sha256": hashlib.sha256(ca_file.read_bytes()).hexdigest(),
         "local_public_url": p.url,
-        "local_media_bucket": json.loads(outputs)["media_bucket"],
         "local_signing_secret": secret_file.read_text().strip(),
         "local_cloudwatch_agent_sha256": p.cwagent_sha256,
     }
@@ -318,27 +316,6 @@ def set_database_master_password(p: Platform) -> None:
     value = aws("secretsmanager").get_secret_value(SecretId=f"{p.prefix}/db-master")
     secret = json.loads(value["SecretString"])
     p.postgres.set_role_password(secret["username"], secret["password"])
-
-
-def let_nginx_read_published_media(p: Platform) -> None:
-    p.step("Media origin: nginx reads the published trees (hls/, thumbs/) of the bucket")
-    # On AWS only CloudFront (OAC) reads the private bucket. Locally nginx on the web hosts is
-    # the media origin and cannot sign S3 requests: one more statement lets anonymous GetObject
-    # on the published prefixes (sources/ stays private). It lives in the emulator only;
-    # provisioning again replaces it, so it is put after every run.
-    bucket = json.loads(p.fleet_vars.read_text())["local_media_bucket"]
-    s3 = aws("s3")
-    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    statement = {
-        "Sid": "LocalNginxReadsPublishedMedia",
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": [f"arn:aws:s3:::{bucket}/hls/*", f"arn:aws:s3:::{bucket}/thumbs/*"],
-    }
-    others = [s for s in policy["Statement"] if s.get("Sid") != statement["Sid"]]
-    policy["Statement"] = [*others, statement]
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
 
 def configure_hosts(p: Platform) -> None:
@@ -416,7 +393,6 @@ def up(settings: Settings) -> None:
     build_cloudwatch_agent_standin(p)
     start_hosts(p)
     set_database_master_password(p)
-    let_nginx_read_published_media(p)
     configure_hosts(p)
     bake_hosts(p)
     resume_health_checks(p)

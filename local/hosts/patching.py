@@ -272,10 +272,6 @@ class PatchFleet:
         if not result.ok:
             raise RuntimeError(f"provisioning {self.platform_name} failed: {result.messages()}")
 
-    def outputs(self) -> dict[str, Any]:
-        value = self.aws("ssm").get_parameter(Name=f"/{self.platform_name}/local/outputs")
-        return json.loads(value["Parameter"]["Value"])
-
     def target_group_arn(self) -> str:
         groups = self.aws("elbv2").describe_target_groups(Names=[f"{self.prefix}-web"])
         return groups["TargetGroups"][0]["TargetGroupArn"]
@@ -320,7 +316,6 @@ class PatchFleet:
                     self.postgres.ca_file.read_bytes()
                 ).hexdigest(),
                 "local_public_url": self.public_url,
-                "local_media_bucket": self.outputs()["media_bucket"],
                 "local_signing_secret": "patchtest-signing-secret-0123456789",
                 "local_cloudwatch_agent_sha256": sha256,
             },

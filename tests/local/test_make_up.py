@@ -320,6 +320,33 @@ def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
             assert not console.errors, console.errors
         finally:
             browser.close()
+    # nginx fetched them through the distribution's origin request, signed as CloudFront's
+    # origin access control: the bucket policy provisioning wrote let it, and no statement
+    # grants anyone else (the emulator refuses anonymous reads unless one does).
+    decisions = _iam_decisions()
+    assert any(
+        d["principal"] == "cloudfront.amazonaws.com"
+        and d["action"] == "s3:GetObject"
+        and f"/hls/{items['video']}/" in d["resource"]
+        and d["allowed"]
+        for d in decisions
+    ), decisions
+    s3 = _aws("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"] if "-media-" in b["Name"]]
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    public = [
+        s
+        for s in policy["Statement"]
+        if s["Effect"] == "Allow" and s.get("Principal") in ("*", {"AWS": "*"})
+    ]
+    assert public == [], public
+
+
+def _iam_decisions() -> list[dict[str, Any]]:
+    """The emulator's IAM decisions (GET /moto-api/fidelity/iam)."""
+    endpoint = (STATE / "emulator" / "endpoint").read_text().strip()
+    with urllib.request.urlopen(f"{endpoint}/moto-api/fidelity/iam", timeout=10) as resp:
+        return json.loads(resp.read())
 
 
 def test_hosts_call_aws_as_their_instance_roles_and_only_as_the_call_table_says(up):
@@ -342,10 +369,8 @@ def _assert_host_calls_in_the_call_table(up):
         assert recorded, f"{host['container']} recorded no AWS call"
         missing = sorted(recorded - table.operations(host["role"]))
         assert not missing, f"{host['role']} calls missing from tests/iam/calls.yml: {missing}"
-    endpoint = (STATE / "emulator" / "endpoint").read_text().strip()
-    with urllib.request.urlopen(f"{endpoint}/moto-api/fidelity/iam", timeout=10) as resp:
-        decisions = json.loads(resp.read())
-    roles = {d["principal"].split("/")[1] for d in decisions}
+    decisions = _iam_decisions()
+    roles = {d["principal"].split("/")[1] for d in decisions if "/" in d["principal"]}
     assert {"stream-local-web", "stream-local-worker"} <= roles, roles
     assert [d for d in decisions if not d["allowed"]] == []
 
