@@ -40,9 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import yaml
 
-from local import ROOT, seed
+from local import ROOT, platform_name_and_env, seed
 from local.alb import controller as alb
 from local.ec2 import controller as ec2
 from local.ec2 import hosts as ec2_hosts
@@ -100,13 +99,6 @@ class Settings:
             reprovision=env.get("UP_REPROVISION", "0") == "1",
             bake=bake == "1",
         )
-
-
-def platform_name_and_env() -> tuple[str, str]:
-    """The local environment's platform_name and platform_env, where the playbooks read them."""
-    name = yaml.safe_load((ROOT / "group_vars" / "all" / "platform.yml").read_text())
-    env = yaml.safe_load((INVENTORY / "group_vars" / "all" / "env.yml").read_text())
-    return name["platform_name"], env["platform_env"]
 
 
 @dataclass

@@ -64,6 +64,7 @@ from typing import Any
 
 import yaml
 
+from local import platform_name_and_env
 from local.hosts import FLEET_LABEL
 from local.hosts import bake as hostbake
 from local.hosts import image as hostimage
@@ -515,8 +516,9 @@ def from_args(args: argparse.Namespace, log: Callable[[str], None] = print) -> E
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="stream", help="container prefix and label value")
-    parser.add_argument("--platform-name", default="stream")
-    parser.add_argument("--platform-env", default="local")
+    name, env = platform_name_and_env()
+    parser.add_argument("--platform-name", default=name)
+    parser.add_argument("--platform-env", default=env)
     parser.add_argument(
         "--volume", action="append", default=[], help="SRC:DEST[:OPTS] mounted into every host"
     )

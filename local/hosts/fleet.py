@@ -67,7 +67,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from local import ROOT
+from local import ROOT, platform_name_and_env
 from local.hosts import FLEET_LABEL
 from local.hosts import bake as hostbake
 from local.hosts import image as hostimage
@@ -450,8 +450,9 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--name", default="stream", help="container prefix and label value")
     parser.add_argument("--web", type=int, default=2)
     parser.add_argument("--worker", type=int, default=1)
-    parser.add_argument("--platform-name", default="stream")
-    parser.add_argument("--platform-env", default="local")
+    name, env = platform_name_and_env()
+    parser.add_argument("--platform-name", default=name)
+    parser.add_argument("--platform-env", default=env)
     parser.add_argument("--pair", action="store_true", help="pair with emulator instances")
     parser.add_argument("--inventory", type=Path, help="write the inventory here")
     parser.add_argument("--vars", type=Path, help="JSON file of inventory vars to add")
