@@ -118,6 +118,7 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 def behind_nginx(
     app,  # type: ignore[no-untyped-def]
     emulator: Emulator,
+    aws,  # type: ignore[no-untyped-def]
     app_resources: AppResources,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
@@ -151,8 +152,7 @@ def behind_nginx(
         time.sleep(0.05)
     proxy = nginx.start(
         tmp_path_factory.mktemp("nginx-app"),
-        str(emulator.endpoint),
-        app_resources.bucket,
+        nginx.publish_media(aws, app_resources.bucket),
         SIGNING_SECRET,
         app_upstream=f"http://127.0.0.1:{port}",
     )

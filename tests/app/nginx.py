@@ -14,6 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 CONTRACT_LOCATIONS = r"""
     # HLS: token and expiry in the path, signed over the item's prefix (hls/<item id>), so the
@@ -33,26 +34,79 @@ CONTRACT_LOCATIONS = r"""
         secure_link_md5 "$secure_link_expires$uri $secure_link_secret";
         if ($secure_link = "") { return 403; }
         if ($secure_link = "0") { return 403; }
-        rewrite ^/media/(.*)$ /BUCKET/$1 break;
-        proxy_pass ENDPOINT;
+        rewrite ^/media/(.*)$ ORIGIN_PATH/$1 break;
+        proxy_pass ORIGIN_HOST;
     }
 """  # noqa: E501 - nginx regexes do not wrap
 
 
-def publish_media(s3, bucket: str) -> None:
-    """Let nginx read the published trees (hls/, thumbs/) without SigV4; sources stay private.
-    On AWS the nginx role restricts this to its VPC endpoint (see app/README.md)."""
-    published = [f"arn:aws:s3:::{bucket}/{prefix}/*" for prefix in ("hls", "thumbs")]
-    statement = {
-        "Sid": "PublishedMedia",
-        "Effect": "Allow",
-        "Principal": "*",
-        "Action": "s3:GetObject",
-        "Resource": published,
+def publish_media(aws, bucket: str) -> str:  # type: ignore[no-untyped-def]
+    """The media origin nginx reads the published trees (hls/, thumbs/) from, as on AWS: a
+    distribution whose behaviours for them read the bucket through origin access control, and
+    the bucket policy's grant to CloudFront for that distribution (provisioning's statement);
+    no statement grants public read. Returns the origin's URL, the emulator's origin request
+    of the distribution (local/emulator/fidelity/cloudfront.py); sources/ stays private."""
+    from botocore.exceptions import ClientError
+
+    cloudfront, s3 = aws("cloudfront"), aws("s3")
+    oac = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": f"{bucket}-{time.monotonic_ns()}",
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    published = ("hls/", "thumbs/")
+    behaviour = {
+        "TargetOriginId": "media",
+        "ViewerProtocolPolicy": "https-only",
+        "TrustedSigners": {"Enabled": False, "Quantity": 0},
+        "TrustedKeyGroups": {"Enabled": False, "Quantity": 0},
+        "AllowedMethods": {"Quantity": 2, "Items": ["HEAD", "GET"]},
+        "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",  # Managed-CachingOptimized
     }
+    distribution = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": f"{bucket}-{time.monotonic_ns()}",
+            "Comment": "tests/app/nginx.py media origin",
+            "Enabled": True,
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "media",
+                        "DomainName": f"{bucket}.s3.eu-west-1.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                        "OriginAccessControlId": oac,
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": behaviour,
+            "CacheBehaviors": {
+                "Quantity": len(published),
+                "Items": [behaviour | {"PathPattern": f"/{p}*"} for p in published],
+            },
+        }
+    )["Distribution"]
+    statement = {
+        "Sid": "CloudFrontReadsServedMedia",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": [f"arn:aws:s3:::{bucket}/{p}*" for p in published],
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution["ARN"]}},
+    }
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError:
+        policy = {"Version": "2012-10-17", "Statement": []}
+    others = [x for x in policy["Statement"] if x.get("Sid") != statement["Sid"]]
     s3.put_bucket_policy(
-        Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        Bucket=bucket, Policy=json.dumps(policy | {"Statement": [*others, statement]})
     )
+    endpoint = s3.meta.endpoint_url.rstrip("/")
+    return f"{endpoint}/moto-api/fidelity/cloudfront-origin/{distribution['DomainName']}"
 
 
 def free_port() -> int:
@@ -99,16 +153,16 @@ APP_LOCATION = """
 def render(
     port: int,
     prefix: Path,
-    s3_endpoint: str,
-    bucket: str,
+    origin: str,
     secret: str,
     app_upstream: str | None = None,
 ) -> str:
-    origin = f"{s3_endpoint}/{bucket}"
+    """``origin``: the media origin's URL (publish_media), no trailing slash."""
+    parts = urlsplit(origin)
     locations = (
-        CONTRACT_LOCATIONS.replace("ORIGIN", origin)
-        .replace("BUCKET", bucket)
-        .replace("ENDPOINT", s3_endpoint)
+        CONTRACT_LOCATIONS.replace("ORIGIN_PATH", parts.path)
+        .replace("ORIGIN_HOST", f"{parts.scheme}://{parts.netloc}")
+        .replace("ORIGIN", origin)
     )
     if app_upstream:
         locations += APP_LOCATION.replace("APP", app_upstream)
@@ -135,8 +189,7 @@ http {{
 
 def start(
     prefix: Path,
-    s3_endpoint: str,
-    bucket: str,
+    origin: str,
     secret: str,
     timeout: float = 15,
     app_upstream: str | None = None,
@@ -146,7 +199,7 @@ def start(
     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / kind).mkdir(parents=True, exist_ok=True)
     conf = prefix / "nginx.conf"
-    conf.write_text(render(port, prefix, s3_endpoint, bucket, secret, app_upstream))
+    conf.write_text(render(port, prefix, origin, secret, app_upstream))
     check = subprocess.run(
         ["nginx", "-t", "-p", str(prefix), "-c", str(conf)],
         capture_output=True,

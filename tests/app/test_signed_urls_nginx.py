@@ -26,11 +26,9 @@ def nginx(
     aws,  # type: ignore[no-untyped-def]
     settings: Settings,
 ) -> Iterator[nginx_harness.Nginx]:
-    nginx_harness.publish_media(aws("s3"), settings.media_bucket)
     server = nginx_harness.start(
         tmp_path_factory.mktemp("nginx"),
-        str(emulator.endpoint),
-        settings.media_bucket,
+        nginx_harness.publish_media(aws, settings.media_bucket),
         SIGNING_SECRET,
     )
     yield server

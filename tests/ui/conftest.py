@@ -96,13 +96,12 @@ def stack(
     app_resources,  # noqa: F811 - the fixture imported above
 ) -> Iterator[Stack]:
     res = app_resources
-    nginx_harness.publish_media(aws("s3"), res.bucket)
+    origin = nginx_harness.publish_media(aws, res.bucket)
     work = tmp_path_factory.mktemp("ui-stack")
     app_port = nginx_harness.free_port()
     server = nginx_harness.start(
         work / "nginx",
-        str(emulator.endpoint),
-        res.bucket,
+        origin,
         SIGNING_SECRET,
         app_upstream=f"http://127.0.0.1:{app_port}",
     )
