@@ -61,15 +61,19 @@ def graph() -> dict[str, set[str]]:
 
 
 def text(step: str) -> str:
-    """What a step runs: its file's tasks for its part, and the task files they include."""
+    """What a step runs: its part's own file (resources/<file>/<part>.yml), or its file's tasks
+    for its part, and the task files they include or import."""
     file, _, part = step.partition(":")
-    path = PROVISION / "resources" / f"{file}.yml"
+    path = PROVISION / "resources" / file / f"{part}.yml"
+    if not part or not path.is_file():
+        path = PROVISION / "resources" / f"{file}.yml"
     kept = []
     for task in yaml.safe_load(path.read_text()):
         if _in_part(task, part):
             kept.append(yaml.safe_dump(task))
-            if include := task.get("ansible.builtin.include_tasks"):
-                kept.append((path.parent / include).read_text())
+            for key in ("ansible.builtin.include_tasks", "ansible.builtin.import_tasks"):
+                if included := task.get(key):
+                    kept.append((path.parent / included).read_text())
     return "\n".join(kept)
 
 
