@@ -42,6 +42,7 @@ from typing import Any
 
 from local.beanstalk import image as standin_image
 from local.ec2.hosts import metadata_settings
+from local.hosts import FLEET_LABEL
 from local.hosts.fleet import CONTROLLER_ADDRESS, Fleet, podman
 
 ENV_LABEL = "org.streamstack.beanstalk.environment"
@@ -113,6 +114,9 @@ class Host:
     instance_id: str
     tier: str
     port: int | None  # the web tier's nginx, published on 127.0.0.1
+    environment: str = ""
+    version: str = ""
+    platform: str = ""
 
 
 @dataclass
@@ -221,7 +225,10 @@ class Instances:
         ]
         name = self._fleet.run(host, spec.tier, volumes=volumes, labels=labels)
         self._fleet._wait_systemd(120, [host])
-        found = Host(name, instance_id, spec.tier, self._fleet.port(host))
+        found = Host(
+            name, instance_id, spec.tier, self._fleet.port(host),
+            spec.environment, spec.version_label, spec.platform_arn,
+        )  # fmt: skip
         self.deploy(found)
         self.log(
             f"{name} ({instance_id}, {spec.environment} {spec.version_label}) deployed in "
@@ -275,23 +282,28 @@ class Instances:
         self.aws("ec2").terminate_instances(InstanceIds=[host.instance_id])
         shutil.rmtree(self.state / "instances" / host.instance_id, ignore_errors=True)
 
-    def hosts(self, environment: str | None = None) -> list[dict[str, Any]]:
-        """The stand-in hosts (of one environment): name, instance id, environment, version,
-        platform, state."""
-        out = podman("ps", "-a", "--filter", f"label={ENV_LABEL}", "--format", "json")
+    def running(self) -> list[Host]:
+        """The fleet's stand-in hosts, from their labels."""
+        out = podman(
+            "ps", "-a", "--filter", f"label={ENV_LABEL}",
+            "--filter", f"label={FLEET_LABEL}={self.fleet}", "--format", "json",
+        )  # fmt: skip
         found = []
         for c in json.loads(out.stdout or "[]"):
             labels = c.get("Labels") or {}
-            if environment and labels.get(ENV_LABEL) != environment:
-                continue
-            if labels.get("org.streamstack.fleet") != self.fleet:
-                continue
-            found.append({
-                "name": c["Names"][0], "state": c["State"],
-                "environment": labels.get(ENV_LABEL), "instance_id": labels.get(INSTANCE_LABEL),
-                "version": labels.get(VERSION_LABEL), "platform": labels.get(PLATFORM_LABEL),
-            })  # fmt: skip
-        return sorted(found, key=lambda h: h["name"])
+            tier = labels.get(f"{FLEET_LABEL}.role", "")
+            port = next(
+                (p.get("host_port") for p in c.get("Ports") or [] if p.get("container_port") == 80),
+                None,
+            )
+            found.append(
+                Host(
+                    c["Names"][0], labels.get(INSTANCE_LABEL, ""), tier, port,
+                    labels.get(ENV_LABEL, ""), labels.get(VERSION_LABEL, ""),
+                    labels.get(PLATFORM_LABEL, ""),
+                )
+            )  # fmt: skip
+        return sorted(found, key=lambda h: h.name)
 
 
 def _get(port: int, path: str) -> int:
