@@ -171,6 +171,16 @@ class Emulator:
     def realistic_state(self) -> dict:
         return self._fidelity("realistic")
 
+    def beanstalk_health(
+        self, environment: str, health: str | None = None, status: str = "Warning", causes=()
+    ) -> dict:
+        """What an Elastic Beanstalk environment's instances report (the fidelity layer's
+        /moto-api/fidelity/elasticbeanstalk/health): ``health`` (Yellow, Red, ...) with its
+        enhanced-health ``status`` and ``causes`` once the environment's operations end; None
+        is Green and Ok again. Returns the environment."""
+        report = {"environment": environment, "health": health, "status": status}
+        return self._fidelity("elasticbeanstalk/health", report | {"causes": list(causes)})
+
     def _fidelity(self, name: str, settings: dict | None = None) -> dict:
         data = None if settings is None else json.dumps(settings).encode()
         req = urllib.request.Request(

@@ -8,6 +8,7 @@ fails there and shows the AWS-shaped answer here.
 from __future__ import annotations
 
 import io
+import time
 import uuid
 import zipfile
 from typing import Any
@@ -133,6 +134,10 @@ def test_application_versions_come_from_a_bundle_in_s3(aws, eb, app):
         Process=True,
         Tags=[{"Key": "Project", "Value": "fid"}],
     )["ApplicationVersion"]
+    assert processed["Status"] == "Processing"  # validated, then (scale 0: at once) Processed
+    (processed,) = eb.describe_application_versions(ApplicationName=name, VersionLabels=["gone"])[
+        "ApplicationVersions"
+    ]
     assert processed["Status"] == "Processed"
     tags = eb.list_tags_for_resource(ResourceArn=processed["ApplicationVersionArn"])
     assert tags["ResourceTags"] == [{"Key": "Project", "Value": "fid"}]
@@ -538,3 +543,81 @@ def test_a_newer_platform_version_is_a_managed_update_to_apply(aws, eb, app, emu
     assert described(eb, name)[0]["Status"] == "Ready"
     # Applied: nothing pending any more.
     assert eb.describe_environment_managed_actions(EnvironmentName=name)["ManagedActions"] == []
+
+
+def test_a_processed_version_is_processing_first_and_only_processed_ones_deploy(
+    aws, eb, app, timed
+):
+    """CreateApplicationVersion with Process: Processing while AWS validates the bundle (0.2 s
+    at this scale), then Processed, or Failed for a bundle it cannot use; AWS deploys neither
+    a version still Processing nor a Failed one."""
+    s3 = aws("s3")
+    good, bad = unique("good"), unique("bad")
+    s3.put_object(Bucket=app["bucket"], Key="bad.zip", Body=b"not a zip")
+    created = {
+        label: eb.create_application_version(
+            ApplicationName=app["name"],
+            VersionLabel=label,
+            SourceBundle={"S3Bucket": app["bucket"], "S3Key": key},
+            Process=True,
+        )["ApplicationVersion"]
+        for label, key in ((good, "v1.zip"), (bad, "bad.zip"))
+    }
+    assert {v["Status"] for v in created.values()} == {"Processing"}
+    name = unique("proc")
+    with pytest.raises(ClientError, match=f"Application version {good} is Processing"):
+        environment(eb, app, name, VersionLabel=good)
+    time.sleep(0.5)
+    status = {
+        v["VersionLabel"]: v["Status"]
+        for v in eb.describe_application_versions(
+            ApplicationName=app["name"], VersionLabels=[good, bad]
+        )["ApplicationVersions"]
+    }
+    assert status == {good: "Processed", bad: "Failed"}
+    environment(eb, app, name, VersionLabel=good)
+    eb.get_waiter("environment_exists").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    with pytest.raises(ClientError, match=f"Application version {bad} is Failed"):
+        eb.update_environment(EnvironmentName=name, VersionLabel=bad)
+    eb.terminate_environment(EnvironmentName=name)
+
+
+def test_enhanced_health_is_yellow_during_a_rolling_deployment_and_gives_its_causes(
+    eb, app, emulator, timed
+):
+    """A rolling deployment takes a batch out of service: Yellow (Warning) while Updating, with
+    DescribeEnvironmentHealth's causes, Green (Ok) after it. What the instances then report
+    (the emulator's stand-in for their health agents) is the environment's health."""
+    name = unique("health")
+    options = [
+        {"Namespace": ns, "OptionName": option, "Value": value.format(role=app["role"])}
+        for ns, option, value in (
+            ("aws:elasticbeanstalk:environment", "ServiceRole", "{role}"),
+            ("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
+            ("aws:elasticbeanstalk:command", "DeploymentPolicy", "RollingWithAdditionalBatch"),
+        )
+    ]
+    environment(eb, app, name, VersionLabel="v1", OptionSettings=options)
+    eb.get_waiter("environment_exists").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    eb.update_environment(EnvironmentName=name, VersionLabel="v2")
+    during = eb.describe_environment_health(EnvironmentName=name, AttributeNames=["All"])
+    assert (during["Status"], during["Color"], during["HealthStatus"]) == (
+        "Updating",
+        "Yellow",
+        "Warning",
+    )
+    assert any("out of service" in cause for cause in during["Causes"])
+    eb.get_waiter("environment_updated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    after = eb.describe_environment_health(EnvironmentName=name, AttributeNames=["Causes"])
+    assert (described(eb, name)[0]["Health"], after["Causes"]) == ("Green", [])
+
+    cause = "5.0 % of the requests are failing with HTTP 5xx."
+    emulator.beanstalk_health(name, "Yellow", "Warning", [cause])
+    env = described(eb, name)[0]
+    assert (env["Health"], env["HealthStatus"]) == ("Yellow", "Warning")
+    assert eb.describe_environment_health(EnvironmentName=name, AttributeNames=["Causes"])[
+        "Causes"
+    ] == [cause]
+    emulator.beanstalk_health(name)
+    assert described(eb, name)[0]["Health"] == "Green"
+    eb.terminate_environment(EnvironmentName=name)

@@ -30,6 +30,7 @@ restart, logs retrieval.
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
 import string
@@ -760,12 +761,25 @@ def _enhanced(env: dict[str, Any]) -> bool:
     )
 
 
-def _set_health(env: dict[str, Any], health: str, status: str) -> None:
+def _set_health(
+    env: dict[str, Any], health: str, status: str, causes: list[str] | None = None
+) -> None:
     env["Health"] = health
+    env["fidelity_causes"] = list(causes or [])
     if _enhanced(env):
         env["HealthStatus"] = status
     else:
         env.pop("HealthStatus", None)
+
+
+def _settled_health(env: dict[str, Any]) -> None:
+    """After an operation: what the instances' health agents report (Green and Ok unless a
+    report was given, POST /moto-api/fidelity/elasticbeanstalk/health)."""
+    reported = env.get("fidelity_reported")
+    if reported:
+        _set_health(env, reported["Health"], reported["HealthStatus"], reported["Causes"])
+    else:
+        _set_health(env, "Green", "Ok")
 
 
 def _operation(
@@ -828,7 +842,7 @@ def _failed(state: _State, env: dict[str, Any], reason: str, summary: str) -> No
         "Instance deployment failed. For details, see 'eb-engine.log'.", env=env, severity="ERROR"
     )
     state.event(summary, env=env, severity="ERROR")
-    _set_health(env, "Red", "Severe")
+    _set_health(env, "Red", "Severe", [f"{summary} {reason}"])
 
 
 def _launch(state: _State, env: dict[str, Any]) -> None:
@@ -863,7 +877,7 @@ def _launch(state: _State, env: dict[str, Any]) -> None:
                 "completed 12 seconds ago and took 3 minutes.",
                 env=env,
             )
-        _set_health(env, "Green", "Ok")
+        _settled_health(env)
         state.event(f"Successfully launched environment: {name}", env=env)
 
     _operation(state, env, "Launching", "elasticbeanstalk.environment.launching", finish)
@@ -874,12 +888,30 @@ def _update(
 ) -> None:
     """An update; ``previous`` is the version label before a deployment (None: no deployment)."""
     new_version = previous is not None
-    if _enhanced(env):
-        _set_health(env, env["Health"], "Info")
-    else:
-        _set_health(env, "Grey", "Unknown")
-    state.event(reason, env=env)
     policy = _effective(env["fidelity_options"], "aws:elasticbeanstalk:command", "DeploymentPolicy")
+    if not _enhanced(env):
+        _set_health(env, "Grey", "Unknown")
+    elif new_version and policy in ("Rolling", "RollingWithAdditionalBatch"):
+        # A batch at a time out of service while the new version goes on it.
+        _set_health(
+            env,
+            "Yellow",
+            "Warning",
+            [
+                "Application update in progress on 1 instance. 0 out of 2 instances completed "
+                "(running for 12 seconds).",
+                "1 out of 2 instances are out of service (rolling deployment batch).",
+            ],
+        )
+        state.event(
+            "Environment health has transitioned from Ok to Warning. Application update in "
+            "progress on 1 instance.",
+            env=env,
+            severity="WARN",
+        )
+    else:
+        _set_health(env, env["Health"], "Info", ["Configuration update in progress."])
+    state.event(reason, env=env)
     if new_version:
         state.event(f"Deploying new version to instance(s) with policy {policy}.", env=env)
 
@@ -896,7 +928,7 @@ def _update(
             return
         if new_version:
             state.event("New application version was deployed to running EC2 instances.", env=env)
-        _set_health(env, "Green", "Ok")
+        _settled_health(env)
         state.event("Environment update completed successfully.", env=env)
 
     _operation(state, env, "Updating", "elasticbeanstalk.environment.updating", finish)
@@ -1047,6 +1079,37 @@ def _delete_version(state: _State, version: dict[str, Any], delete_source: bool)
             ) from exc
 
 
+def _process(state: _State, version: dict[str, Any], outcome: str) -> None:
+    """A version created with Process: Processing while AWS validates its bundle, then
+    Processed or Failed."""
+
+    def done() -> None:
+        with state.lock:
+            version["Status"] = outcome
+            version["DateUpdated"] = _now()
+            if outcome == "Failed":
+                state.event(
+                    f"Failed to process application version {version['VersionLabel']}: the "
+                    "source bundle is not a valid zip archive.",
+                    app=version["ApplicationName"],
+                    version=version["VersionLabel"],
+                    severity="ERROR",
+                )
+
+    _later(_ready_at("elasticbeanstalk.application_version.processing"), done)
+
+
+def _require_usable(state: _State, app: str, label: str) -> None:
+    """AWS deploys a version only once processed: a Failed one "isn't usable", one still
+    Processing (or Building) is not ready yet."""
+    status = state.versions[(app, label)]["Status"]
+    if status in ("Processing", "Building", "Failed"):
+        raise _invalid(
+            f"Application version {label} is {status}: only a processed (or unprocessed) "
+            "version can be deployed."
+        )
+
+
 def _install_handlers() -> None:
     from moto.core.responses import ActionResult, EmptyResult
     from moto.elasticbeanstalk.models import EBBackend
@@ -1163,11 +1226,12 @@ def _install_handlers() -> None:
         if (name, label) in state.versions:
             raise _invalid(f"Application Version {label} already exists.")
         bundle = self._get_param("SourceBundle")
-        status = "Unprocessed"
+        status, outcome = "Unprocessed", None
         if bundle:
             _s3, obj = _s3_object(state, bundle.get("S3Bucket", ""), bundle.get("S3Key", ""))
             if self._get_param("Process"):
-                status = "Processed" if zipfile.is_zipfile(io.BytesIO(obj.value)) else "Failed"
+                status = "Processing"
+                outcome = "Processed" if zipfile.is_zipfile(io.BytesIO(obj.value)) else "Failed"
         now = _now()
         version = {
             "ApplicationVersionArn": state.arn("applicationversion", f"{name}/{label}"),
@@ -1184,8 +1248,11 @@ def _install_handlers() -> None:
             version["Description"] = self._get_param("Description")
         state.versions[(name, label)] = version
         state.event(f"Created new Application Version: {label}", app=name, version=label)
+        answer = {"ApplicationVersion": _public(version)}  # as created: Processing
+        if outcome:
+            _process(state, version, outcome)
         _prune_versions(state, app)
-        return {"ApplicationVersion": _public(version)}
+        return answer
 
     @handler
     def describe_application_versions(self: EBResponse, state: _State) -> Any:
@@ -1277,6 +1344,8 @@ def _install_handlers() -> None:
         label = self._get_param("VersionLabel")
         if label and (app["ApplicationName"], label) not in state.versions:
             raise _invalid(f"No Application Version named '{label}' found.")
+        if label:
+            _require_usable(state, app["ApplicationName"], label)
         options = _settings_from_request(self._get_param("OptionSettings"))
         _check_combination(state, options, tier["Name"])
         listener = None if worker else _shared_listener(state, options)
@@ -1364,6 +1433,8 @@ def _install_handlers() -> None:
         label = self._get_param("VersionLabel")
         if label and (env["ApplicationName"], label) not in state.versions:
             raise _invalid(f"No Application Version named '{label}' found.")
+        if label and label != env.get("VersionLabel"):
+            _require_usable(state, env["ApplicationName"], label)
         platform = resolve_platform(self, state)
         options = dict(env["fidelity_options"])
         options.update(_settings_from_request(self._get_param("OptionSettings")))
@@ -1455,6 +1526,26 @@ def _install_handlers() -> None:
             queue = queue or env["fidelity_worker_queue"]
             resources["Queues"] = [{"Name": "WorkerQueue", "URL": queue}]
         return {"EnvironmentResources": resources}
+
+    @handler
+    def describe_environment_health(self: EBResponse, state: _State) -> Any:
+        env = _find_environment(state, self.querystring_params())
+        if not _enhanced(env):
+            raise _invalid(
+                f"Environment {env['EnvironmentName']} does not use enhanced health reporting."
+            )
+        wanted = set(self._get_param("AttributeNames") or ["All"])
+        found = {
+            "EnvironmentName": env["EnvironmentName"],
+            "HealthStatus": env.get("HealthStatus", "Unknown"),
+            "Status": env["Status"],
+            "Color": env["Health"],
+            "Causes": env.get("fidelity_causes", []),
+            "RefreshedAt": _now(),
+        }
+        if "All" in wanted:
+            return found
+        return {k: v for k, v in found.items() if k in wanted or k == "EnvironmentName"}
 
     @handler
     def describe_events(self: EBResponse, state: _State) -> Any:
@@ -1564,7 +1655,10 @@ def elasticbeanstalk_is_emulated_as_aws_answers() -> None:
     UpdateTagsForResource refuse an environment that is not Ready (InvalidParameterValue "...
     is in an invalid state for this operation. Must be Ready."); unknown options and values,
     enhanced health without a service role, managed updates without a window, a missing
-    instance profile or role, a source bundle not in S3 are refused as AWS refuses them.
+    instance profile or role, a source bundle not in S3 are refused as AWS refuses them. A
+    version created with Process is Processing (AWS_DURATIONS), then Processed or Failed, and
+    only a processed (or unprocessed) one deploys; enhanced health is Yellow (Warning) while a
+    rolling deployment's batch is out of service, with DescribeEnvironmentHealth's causes.
     """
     from moto.elasticbeanstalk.responses import EBResponse
 
@@ -1691,3 +1785,45 @@ def elasticbeanstalk_managed_platform_updates() -> None:
 
     EBResponse.describe_environment_managed_actions = describe_environment_managed_actions  # type: ignore[attr-defined]
     EBResponse.apply_environment_managed_action = apply_environment_managed_action  # type: ignore[attr-defined]
+
+
+@fix
+def elasticbeanstalk_instance_health_reports_endpoint() -> None:
+    """Not a moto gap: what an environment's instances' health agents report (AWS computes
+    enhanced health from them; the emulator has no instances). ``POST
+    /moto-api/fidelity/elasticbeanstalk/health {"environment": "<name>", "health": "Yellow",
+    "status": "Warning", "causes": ["..."]}`` holds the environment at that health once its
+    operations end (at once when Ready); without ``health`` it is Green and Ok again."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.elasticbeanstalk.models import eb_backends
+    from moto.moto_api._internal import urls
+
+    def health(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+        body = json.loads(request.get_data() or b"{}")
+        for backend in list(eb_backends[DEFAULT_ACCOUNT_ID].values()):
+            state = _state(backend)
+            with state.lock:
+                for env in state.environments:
+                    if env["EnvironmentName"] != body.get("environment"):
+                        continue
+                    if env["Status"] == "Terminated":
+                        continue
+                    env["fidelity_reported"] = (
+                        {
+                            "Health": body["health"],
+                            "HealthStatus": body.get("status", "Warning"),
+                            "Causes": list(body.get("causes", [])),
+                        }
+                        if body.get("health")
+                        else None
+                    )
+                    if env["Status"] == "Ready":
+                        _settled_health(env)
+                    return (
+                        200,
+                        {"Content-Type": "application/json"},
+                        json.dumps(_public(env), default=str),
+                    )
+        return 404, {}, json.dumps({"error": f"no environment {body.get('environment')}"})
+
+    urls.url_paths["{0}/moto-api/fidelity/elasticbeanstalk/health"] = health

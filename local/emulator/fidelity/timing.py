@@ -66,6 +66,13 @@ AWS_DURATIONS: dict[str, tuple[float, str]] = {
         "additional batch launches a batch, deploys batch by batch and terminates the extra "
         "batch, several minutes for a small fleet; configuration updates likewise",
     ),
+    "elasticbeanstalk.application_version.processing": (
+        20,
+        "Elastic Beanstalk API Reference, CreateApplicationVersion (Process) and "
+        "ApplicationVersionDescription.Status: with Process the version is Processing while "
+        "Elastic Beanstalk validates the bundle's manifest and configuration files, then "
+        "Processed or Failed ('This application version isn't usable'); seconds",
+    ),
     "elasticbeanstalk.environment.terminating": (
         300,
         "Elastic Beanstalk Developer Guide, 'Terminating an environment': the stack and its "

@@ -37,10 +37,25 @@ options:
     type: str
   process:
     description:
-      - Have Elastic Beanstalk validate the bundle when the version is created (its status is
-        then V(Processed), or V(Failed) for a bundle it cannot use, and the module fails).
+      - Have Elastic Beanstalk validate the bundle when the version is created: the version is
+        V(Processing), then V(Processed), or V(Failed) for a bundle it cannot use (AWS deploys
+        no Failed version).
+      - With O(wait), the module waits for V(Processed) - an environment can be deployed to the
+        version once it returns - and fails on V(Failed), also for an existing version.
     type: bool
     default: true
+  wait:
+    description: Wait for a version being processed to be V(Processed) (see O(process)).
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait at most for the processing.
+    type: int
+    default: 600
+  wait_delay:
+    description: Seconds between two looks at the version.
+    type: int
+    default: 5
   delete_source_bundle:
     description: With O(state=absent), delete the source bundle from S3 too.
     type: bool
@@ -83,6 +98,8 @@ application_version:
       type: dict
 """
 
+import time
+
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
@@ -107,6 +124,35 @@ def find(module, client, application, label):
     return versions[0] if versions else None
 
 
+PROCESSING = ("Processing", "Building")
+
+
+def processed(module, client, version):
+    """The version once AWS has processed it (O(wait)); fails on Failed or the timeout."""
+    params = module.params
+    label = version["VersionLabel"]
+    deadline = time.monotonic() + params["wait_timeout"]
+    while params["wait"] and version.get("Status") in PROCESSING:
+        if time.monotonic() >= deadline:
+            module.fail_json(
+                msg=f"Version {label} of {params['application']} is still {version['Status']} "
+                f"after {params['wait_timeout']} s.",
+                application_version=camel_dict_to_snake_dict(version),
+            )
+        time.sleep(params["wait_delay"])
+        version = find(module, client, params["application"], label) or version
+    if version.get("Status") == "Failed":
+        bundle = version.get("SourceBundle") or {}
+        module.fail_json(
+            msg=f"Elastic Beanstalk could not process the bundle of version {label} "
+            f"(s3://{bundle.get('S3Bucket')}/{bundle.get('S3Key')}): its status is Failed and AWS "
+            "deploys no Failed version. Is it a zip with valid configuration files? Fix the "
+            "bundle and register it under a new label.",
+            application_version=camel_dict_to_snake_dict(version),
+        )
+    return version
+
+
 def main():
     module = AnsibleAWSModule(
         argument_spec=dict(
@@ -116,6 +162,9 @@ def main():
             s3_key=dict(type="str", no_log=False),
             description=dict(type="str"),
             process=dict(type="bool", default=True),
+            wait=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=600),
+            wait_delay=dict(type="int", default=5),
             tags=dict(type="dict", aliases=["resource_tags"]),
             purge_tags=dict(type="bool", default=True),
             delete_source_bundle=dict(type="bool", default=False),
@@ -171,12 +220,7 @@ def main():
                 client.create_application_version,
                 **request,
             )["ApplicationVersion"]
-            if version.get("Status") == "Failed":
-                module.fail_json(
-                    msg=f"Elastic Beanstalk could not process the bundle of {label} "
-                    f"(s3://{wanted_bundle['S3Bucket']}/{wanted_bundle['S3Key']}): is it a zip?",
-                    application_version=camel_dict_to_snake_dict(version),
-                )
+            version = processed(module, client, version)
             result = camel_dict_to_snake_dict(version)
             result["tags"] = params["tags"] or {}
             module.exit_json(
@@ -191,6 +235,8 @@ def main():
                 f" s3://{wanted_bundle['S3Bucket']}/{wanted_bundle['S3Key']}: a version label"
                 " cannot change its bundle; use a new label.",
             )
+        if not check:
+            version = processed(module, client, version)
         changed = False
         description = params["description"]
         if description is not None and description != version.get("Description", ""):

@@ -22,8 +22,14 @@ description:
     branch); a different branch, or a different O(platform_arn), updates it.
   - AWS refuses to change an environment that is not C(Ready); the module waits for it first
     (O(wait)). With O(wait), it then waits for the environment to be C(Ready) and its health
-    C(Green) after a change - the health gate of a deployment - and fails with the
-    environment's warnings and errors otherwise.
+    C(Green) after a change - the health gate of a deployment.
+  - "The health gate's rule: while the environment is C(Launching) or C(Updating) its health is
+    not judged (a rolling deployment takes a batch of instances out of service: C(Yellow) is
+    normal then). Once it is C(Ready): C(Green) passes; C(Red) with errors among the events since
+    the change fails at once (a deployment that failed); any other health - C(Yellow), C(Red)
+    without errors yet, C(Grey) - that has not turned C(Green) within O(health_grace) seconds
+    fails, the message giving enhanced health's causes (C(DescribeEnvironmentHealth)) and the
+    warnings and errors among the events."
   - Tags are applied in one C(UpdateTagsForResource) call; AWS applies an environment's tags
     to its resources, which is an environment update of its own.
 author:
@@ -85,6 +91,12 @@ options:
     description: With O(wait), also wait for the environment's health to be C(Green).
     type: bool
     default: true
+  health_grace:
+    description:
+      - With O(healthy), seconds a C(Ready) environment may stay other than C(Green) after a
+        change before the health gate fails (enhanced health refreshes every 10 seconds).
+    type: int
+    default: 120
   wait_timeout:
     description: Seconds to wait at most, each time.
     type: int
@@ -155,6 +167,11 @@ environment:
 events:
   description: The environment's warnings and errors since the module started it changing.
   returned: when waiting failed
+  type: list
+  elements: str
+causes:
+  description: Enhanced health's causes of the environment's health (C(DescribeEnvironmentHealth)).
+  returned: when the health gate failed
   type: list
   elements: str
 """
@@ -315,27 +332,57 @@ class Environment:
         return None
 
     # -- waiting ----------------------------------------------------------------------------
+    def causes(self, env):
+        """Enhanced health's causes (basic health has none to give)."""
+        if "HealthStatus" not in env:
+            return []
+        try:
+            found = self.client.describe_environment_health(
+                aws_retry=True, EnvironmentId=env["EnvironmentId"], AttributeNames=["Causes"]
+            )
+        except AWS_ERRORS:
+            return []
+        return found.get("Causes", [])
+
     def wait(self, env_id, status, since, healthy):
+        """Wait for ``status`` and, with ``healthy``, the health gate (see DOCUMENTATION)."""
         params = self.params
         deadline = time.monotonic() + params["wait_timeout"]
+        unhealthy_since = None
         while True:
             env = self.by_id(env_id)
             if env is None and status == "Terminated":
                 return None
-            if env and env["Status"] == status and (not healthy or env.get("Health") == "Green"):
-                return env
-            # Ready and Red with errors: the operation failed (a deployment the health gate
-            # stopped); AWS keeps it so until the next change, no use waiting.
-            failed = env and env["Status"] == "Ready" and healthy and env.get("Health") == "Red"
-            errors = (
-                [e for e in self.events(env_id, since) if e.startswith("ERROR")] if failed else []
-            )
-            if errors:
-                self.module.fail_json(
-                    msg=f"Environment {params['name']} is Ready but Red: the change failed.",
-                    environment=camel_dict_to_snake_dict(env),
-                    events=self.events(env_id, since),
+            if env and env["Status"] == status:
+                if not healthy or env.get("Health") == "Green":
+                    return env
+                # Ready but not Green: a failed change (Red with errors) fails at once; any other
+                # health gets health_grace seconds to turn Green.
+                unhealthy_since = unhealthy_since or time.monotonic()
+                failed = env.get("Health") == "Red" and any(
+                    e.startswith("ERROR") for e in self.events(env_id, since)
                 )
+                if failed or time.monotonic() - unhealthy_since >= params["health_grace"]:
+                    causes = self.causes(env)
+                    health = f"{env.get('Health')}" + (
+                        f" ({env['HealthStatus']})" if env.get("HealthStatus") else ""
+                    )
+                    reason = (
+                        "the change failed"
+                        if failed
+                        else f"still so {params['health_grace']} s after the change"
+                    )
+                    self.module.fail_json(
+                        msg=f"Environment {params['name']} is Ready but {health}: {reason}."
+                        + (f" Causes: {'; '.join(causes)}" if causes else ""),
+                        environment=camel_dict_to_snake_dict(env),
+                        causes=causes,
+                        events=self.events(env_id, since),
+                    )
+            else:
+                # Launching, Updating: the health is not judged (Yellow during a rolling
+                # deployment is normal).
+                unhealthy_since = None
             if time.monotonic() >= deadline:
                 state = f"{env['Status']}, health {env.get('Health')}" if env else "gone"
                 self.module.fail_json(
@@ -543,6 +590,7 @@ def main():
             purge_tags=dict(type="bool", default=True),
             wait=dict(type="bool", default=True),
             healthy=dict(type="bool", default=True),
+            health_grace=dict(type="int", default=120),
             wait_timeout=dict(type="int", default=1800),
             wait_delay=dict(type="int", default=15),
             force_terminate=dict(type="bool", default=False),

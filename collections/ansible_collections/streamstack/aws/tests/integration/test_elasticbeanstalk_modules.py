@@ -3,7 +3,9 @@
 versions from bundles in S3, a web environment (plan, create, again, deploy a version with
 options compared as AWS reports them) and a worker; the final state again (nothing changes);
 a deployment while the environment is Updating (the module waits for Ready, as AWS changes only
-a Ready environment); then terminate and delete. The outcome is asserted with boto3."""
+a Ready environment); versions processed before the module returns (a Failed one fails it);
+the health gate's rule (Yellow during a rolling deployment passes, Yellow after it fails with
+its causes); then terminate and delete. The outcome is asserted with boto3."""
 
 from __future__ import annotations
 
@@ -144,6 +146,34 @@ def test_lifecycle(playbook, aws, emulator):
         "v1",
     )
 
+    # Versions are Processing for a while (0.2 s at this scale): the module returns once AWS has
+    # processed one (it can be deployed then) and fails on one it could not. The health gate:
+    # Yellow while a rolling deployment's batches are out of service passes; Yellow with its
+    # causes after the deployment fails once health_grace is over, with the causes.
+    s3.put_object(Bucket=name, Key="bad.zip", Body=b"not a zip")
+    emulator.timing(1 / 100)
+    try:
+        step = run("gate")
+        assert (
+            step["Version v4, processed before it returns"]["application_version"]["status"]
+            == "Processed"
+        )
+        failed = step["Version v5, a bundle AWS cannot process"]
+        assert failed["failed"] and "its status is Failed" in failed["msg"]
+        rolled = step["Deploy v4, Yellow while its batches roll"]
+        assert rolled["changed"] and rolled["environment"]["version_label"] == "v4"
+        yellow = [e for e in eb.describe_events(EnvironmentName=f"{name}-web")["Events"]]
+        assert any("from Ok to Warning" in e["Message"] for e in yellow)
+        cause = "12.0 % of the requests are failing with HTTP 5xx."
+        emulator.beanstalk_health(f"{name}-web", "Yellow", "Warning", [cause])
+        step = run("yellow")
+    finally:
+        emulator.timing(0)
+        emulator.beanstalk_health(f"{name}-web")
+    gated = step["Deploy v2 onto instances failing requests"]
+    assert gated["failed"] and "Ready but Yellow (Warning)" in gated["msg"]
+    assert cause in gated["msg"] and gated["causes"] == [cause]
+
     # The web environment is already Terminating (another run, the console; 10 s at this
     # scale): absent waits for it to end, asking nothing (AWS changes no terminating one).
     emulator.timing(1 / 30)
@@ -160,5 +190,9 @@ def test_lifecycle(playbook, aws, emulator):
         "Delete the application",
     }
     assert environment("web") == environment("worker") == []
-    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]] == ["v1.zip", "v3.zip"]
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=name)["Contents"]] == [
+        "bad.zip",
+        "v1.zip",
+        "v3.zip",
+    ]
     assert eb.describe_applications(ApplicationNames=[name])["Applications"] == []
