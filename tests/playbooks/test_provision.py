@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from local.prepared_account import self_signed
 from tests.conftest import ROOT
 from tests.harness import ci_roles
 from tests.harness.aws_resources import find_platform_resources
+from tests.harness.together import selected, together
 from tests.harness.web_identity import assumed_role_env, github_token, gitlab_token
 
 PROVISION = ROOT / "playbooks" / "provision.yml"
@@ -235,17 +237,33 @@ BAD_INPUTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def bad_input_runs(run, aws, request):
+    """The selected bad inputs' runs, started together (tests.harness.together), and what an
+    environment holds once they have all ended (looked up once per name and environment:
+    nothing runs between these tests)."""
+    cases = [
+        p["case"]
+        for p in selected(request, "test_bad_input_fails_in_preflight_and_creates_nothing")
+    ]
+    runs = together(
+        {case: lambda case=case: run(PROVISION, extra_vars=BAD_INPUTS[case][0]) for case in cases}
+    )
+    return runs, functools.cache(lambda name, env: find_platform_resources(aws, name, env))
+
+
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=list(BAD_INPUTS))
-def test_bad_input_fails_in_preflight_and_creates_nothing(case, run, aws):
+def test_bad_input_fails_in_preflight_and_creates_nothing(case, bad_input_runs):
     extra_vars, words = BAD_INPUTS[case]
-    result = run(PROVISION, extra_vars=extra_vars)
+    runs, leftovers = bad_input_runs
+    result = runs[case].result()
     assert not result.ok, f"{case}: preflight accepted it"
     assert words in result.messages(), result.messages()
     # The failure came before any API call: not even the account was looked up.
     names = [name for name, _host, _res in result.task_results()]
     assert "Identify the account" not in names
-    assert find_platform_resources(aws, NAME, ENV) == {}
-    assert find_platform_resources(aws, extra_vars.get("platform_name", NAME), "qa") == {}
+    assert leftovers(NAME, ENV) == {}
+    assert leftovers(extra_vars.get("platform_name", NAME), "qa") == {}
 
 
 def test_plan_of_a_new_environment_lists_what_the_first_run_creates(run, aws):
@@ -319,10 +337,23 @@ CERTIFICATE_REFUSALS = {
 }
 
 
+@pytest.fixture(scope="module")
+def certificate_runs(run, aws, request):
+    """The selected refusals' runs, started together once their account side is made."""
+    test = "test_certificates_are_checked_in_preflight_and_create_nothing"
+    made = {p["case"]: CERTIFICATE_REFUSALS[p["case"]][0](aws) for p in selected(request, test)}
+    return together(
+        {
+            case: lambda v=extra_vars: run(PROVISION, extra_vars=v)
+            for case, extra_vars in made.items()
+        }
+    )
+
+
 @pytest.mark.parametrize("case", CERTIFICATE_REFUSALS, ids=list(CERTIFICATE_REFUSALS))
-def test_certificates_are_checked_in_preflight_and_create_nothing(case, run, aws):
-    make_vars, variable, words = CERTIFICATE_REFUSALS[case]
-    result = run(PROVISION, extra_vars=make_vars(aws))
+def test_certificates_are_checked_in_preflight_and_create_nothing(case, certificate_runs, aws):
+    _make_vars, variable, words = CERTIFICATE_REFUSALS[case]
+    result = certificate_runs[case].result()
     assert not result.ok, f"{case}: preflight accepted it"
     assert variable in result.messages() and words in result.messages(), result.messages()
     names = [name for name, _host, _res in result.task_results()]
