@@ -21,6 +21,7 @@ from pathlib import Path
 
 from local import ROOT
 from local.alb import controller as alb
+from local.beanstalk import controller as beanstalk
 from local.ec2 import controller as ec2
 from local.ec2.hosts import aws_factory
 from local.emulator import Emulator
@@ -57,6 +58,10 @@ def stop_local_ec2(p: Platform) -> None:
     print("down: local EC2 stopped")
 
 
+def stop_beanstalk_standin(p: Platform) -> None:
+    beanstalk.stop(p.state / "beanstalk")
+
+
 def stop_load_balancer(p: Platform) -> None:
     alb.stop(p.state)
     print("down: load balancer stopped")
@@ -89,6 +94,7 @@ def remove_state(p: Platform) -> None:
 
 def down(p: Platform) -> None:
     stop_local_ec2(p)
+    stop_beanstalk_standin(p)
     stop_load_balancer(p)
     remove_containers(p)
     stop_emulator(p)

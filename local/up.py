@@ -21,8 +21,9 @@ One function per step, run in this order by ``up()``:
 It prints the URL and the demo login, and runs again in place: what is up is reused.
 
 Settings (environment variables; local/README.md describes them): UP_WEB, UP_WORKERS, UP_PORT,
-UP_FLEET, UP_STATE_DIR, UP_SERIAL, UP_REPROVISION, UP_BAKE, UP_BAKE_REPO, EMULATOR_STATE_DIR,
-PG_STATE_DIR.
+UP_FLEET, UP_STATE_DIR, UP_SERIAL, UP_REPROVISION, UP_BAKE, UP_BAKE_REPO, UP_HOSTING,
+EMULATOR_STATE_DIR, PG_STATE_DIR. UP_HOSTING=beanstalk: steps 2, 4-8 are the Elastic Beanstalk
+stand-in's instead (local/beanstalk/up.py).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Settings:
     serial: str = "100%"  # configure.yml's batch (production: a canary, then a third at a time)
     reprovision: bool = False  # provision again on an emulator this platform provisioned
     bake: bool = True  # start hosts from baked images and bake the configured ones
+    hosting: str = "ec2"  # app_hosting: ec2, or beanstalk (the stand-in, local/beanstalk/)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -86,6 +88,9 @@ class Settings:
             if not value.isdigit():
                 raise SettingError(f"{name} must be a number of hosts, not '{value}'")
             counts[name] = int(value)
+        hosting = env.get("UP_HOSTING", cls.hosting)
+        if hosting not in ("ec2", "beanstalk"):
+            raise SettingError(f"UP_HOSTING must be ec2 or beanstalk, not '{hosting}'")
         port = env.get("UP_PORT", str(cls.port))
         if not port.isdigit() or int(port) > 65535:
             raise SettingError(f"UP_PORT must be a port number (0: a free one), not '{port}'")
@@ -98,6 +103,7 @@ class Settings:
             serial=env.get("UP_SERIAL", cls.serial),
             reprovision=env.get("UP_REPROVISION", "0") == "1",
             bake=bake == "1",
+            hosting=hosting,
         )
 
 
@@ -214,7 +220,11 @@ def provision(p: Platform) -> None:
     started = time.monotonic()
     # First what a user prepares on AWS: the origin's hosted zone and certificate.
     say(f"prepared: {json.dumps(prepare(aws))}")
-    desired = {"web_asg_desired": p.settings.web, "worker_asg_desired": p.settings.workers}
+    desired = {
+        "web_asg_desired": p.settings.web,
+        "worker_asg_desired": p.settings.workers,
+        "app_hosting": p.settings.hosting,
+    }
     ansible_playbook("-i", str(INVENTORY), "playbooks/provision.yml", "-e", json.dumps(desired))
     stamp.write_text(str(p.emulator.pid))
     say(f"provisioned in {time.monotonic() - started:.0f} s")
@@ -375,10 +385,28 @@ def report(p: Platform, seeded: dict[str, Any]) -> None:
     )
 
 
+def up_on_beanstalk(p: Platform) -> None:
+    """UP_HOSTING=beanstalk: the app on the Elastic Beanstalk stand-in (local/beanstalk/up.py)."""
+    from local.beanstalk import up as beanstalk
+
+    image_build = beanstalk.build_image(p)
+    provision(p)
+    beanstalk.wait_for_image(p, image_build)
+    set_database_master_password(p)
+    p.url = f"http://127.0.0.1:{load_balancer_port(p)}"
+    hosts = beanstalk.start_instances(p, aws)
+    beanstalk.migrate(p, aws, hosts)
+    beanstalk.start_load_balancer(p)
+    report(p, beanstalk.seed_samples(p, hosts))
+
+
 def up(settings: Settings) -> None:
     p = Platform(settings)
     prepare_environment(p)
     start_emulator_and_postgres(p)
+    if settings.hosting == "beanstalk":
+        up_on_beanstalk(p)
+        return
     image_build = start_host_image_build(p)
     provision(p)
     wait_for_host_image(p, image_build)

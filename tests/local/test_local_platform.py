@@ -19,8 +19,8 @@ PLATFORM_CODE = [ROOT / "local", ROOT / "bench", ROOT / "scripts", ROOT / "playb
 
 def test_settings_default_to_what_the_readme_says():
     s = Settings.from_env({})
-    assert (s.web, s.workers, s.port, s.fleet, s.serial, s.bake, s.reprovision) == (
-        2, 1, 8080, "stream-local", "100%", True, False,
+    assert (s.web, s.workers, s.port, s.fleet, s.serial, s.bake, s.reprovision, s.hosting) == (
+        2, 1, 8080, "stream-local", "100%", True, False, "ec2",
     )  # fmt: skip
     assert s.state_dir == ROOT / ".cache" / "up"
 
@@ -32,6 +32,7 @@ def test_settings_default_to_what_the_readme_says():
         ({"UP_WEB": "two"}, "UP_WEB must be a number of hosts, not 'two'"),
         ({"UP_WORKERS": "-1"}, "UP_WORKERS must be a number of hosts, not '-1'"),
         ({"UP_PORT": "http"}, "UP_PORT must be a port number (0: a free one), not 'http'"),
+        ({"UP_HOSTING": "lambda"}, "UP_HOSTING must be ec2 or beanstalk, not 'lambda'"),
     ],
 )
 def test_bad_settings_are_refused_by_name(env, message):
