@@ -5,6 +5,7 @@ command line (never by name), stopped with SIGTERM (then SIGKILL), idempotently.
     proc = daemon.spawn(module, ["serve", "--state", str(state), ...], state / "x.log")
     daemon.ours(state / "x.pid", module, state)   # its pid if that `serve` still runs
     daemon.stop(pid)                              # SIGTERM, SIGKILL after `timeout`
+    daemon.start(module, args, log, ready, what, timeout)  # spawn, then wait for ready(proc)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from local import ROOT
@@ -76,3 +78,28 @@ def spawn(module: str, args: list[str], log: Path) -> subprocess.Popen[bytes]:
         start_new_session=True,
         cwd=ROOT,
     )
+
+
+def start(
+    module: str,
+    args: list[str],
+    log: Path,
+    ready: Callable[[subprocess.Popen[bytes]], bool],
+    what: str,
+    timeout: float,
+    poll: float = 0.2,
+) -> int:
+    """Spawns ``python -m module args`` and waits for ``ready(proc)``: 0 once it is, 1 (with the
+    log's tail or where to read it) when the process exits first or is not ready in time."""
+    proc = spawn(module, args, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            print(log.read_text()[-3000:], file=sys.stderr)
+            return 1
+        if ready(proc):
+            print(f"    {what}: pid {proc.pid} (log {log})")
+            return 0
+        time.sleep(poll)
+    print(f"{module}: {what} not ready after {timeout:.0f} s; see {log}", file=sys.stderr)
+    return 1

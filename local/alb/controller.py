@@ -23,7 +23,6 @@ import os
 import signal
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -101,27 +100,24 @@ def serve(state: Path, port: int, fleet_json: Path) -> int:
 def start(state: Path, port: int, fleet_json: Path, timeout: float) -> int:
     state.mkdir(parents=True, exist_ok=True)
     stop(state)
-    proc = daemon.spawn(
+    url = f"http://127.0.0.1:{port}/readyz"
+
+    def healthy(_proc: object) -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    return daemon.start(
         "local.alb",
         ["serve", "--state", str(state), "--port", str(port), "--fleet", str(fleet_json)],
         state / "alb.log",
+        healthy,
+        f"load balancer http://127.0.0.1:{port} (a healthy web host behind {url})",
+        timeout,
+        poll=1,
     )
-    url = f"http://127.0.0.1:{port}/readyz"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            print((state / "alb.log").read_text()[-3000:], file=sys.stderr)
-            return 1
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    print(f"    load balancer pid {proc.pid}: http://127.0.0.1:{port}")
-                    return 0
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(1)
-    print(f"alb: no healthy web host behind {url} after {timeout:.0f} s", file=sys.stderr)
-    return 1
 
 
 def stop(state: Path) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -90,18 +89,14 @@ def start(
         *(["--baked"] if baked else []),
         *(["--settings", str(settings.resolve())] if settings else []),
     ]  # fmt: skip
-    proc = daemon.spawn("local.ec2", serve_args, state / "ec2.log")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            print((state / "ec2.log").read_text()[-3000:], file=sys.stderr)
-            return 1
-        if running(state) == proc.pid:
-            print(f"    local EC2 pid {proc.pid} (log {state / 'ec2.log'})")
-            return 0
-        time.sleep(0.2)
-    print(f"ec2: not serving after {timeout:.0f} s; see {state / 'ec2.log'}", file=sys.stderr)
-    return 1
+    return daemon.start(
+        "local.ec2",
+        serve_args,
+        state / "ec2.log",
+        lambda proc: running(state) == proc.pid,
+        "local EC2",
+        timeout,
+    )
 
 
 def stop(state: Path) -> None:
