@@ -27,10 +27,10 @@ test: deps ## Lint, then run every test
 	@$(MAKE) --no-print-directory lint
 	pytest --durations=30 $(PYTEST_ARGS)
 
-test-fleet: deps ## Only the whole-fleet end-to-end test (part of make test): make up, a browser plays the samples, make down
+test-fleet: deps ## Only the whole-fleet end-to-end tests (part of make test): make up, a browser plays the samples, make down; make up UP_HOSTING=beanstalk
 	pytest --durations=30 -m fleet $(PYTEST_ARGS)
 
-test-beanstalk: deps ## Only the Elastic Beanstalk hosting proofs (part of make test; 17 tests, 238 s at load 12)
+test-beanstalk: deps ## Only the Elastic Beanstalk proofs (part of make test): emulation, modules, bundle, resources, platform update; the local stand-in's on podman (instances, rolling, make up UP_HOSTING=beanstalk)
 	pytest --durations=10 -m beanstalk $(PYTEST_ARGS)
 
 test-molecule: deps ## One role's Molecule scenario: make test-molecule SCENARIO=nginx (the pipelines' matrix)

@@ -89,7 +89,7 @@ def environments(
         InstanceProfileName=f"{name}-instance", RoleName=f"{name}-instance"
     )
     # The emulator checks the instance role's policy (the tiers' real policies are
-    # tests/test_iam_policies.py's): here the app's services, on the test's resources.
+    # tests/playbooks/test_iam_policies.py's): here the app's services, on the test's resources.
     iam.put_role_policy(
         RoleName=f"{name}-instance",
         PolicyName="app",
