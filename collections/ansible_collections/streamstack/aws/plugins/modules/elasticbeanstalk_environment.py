@@ -176,23 +176,25 @@ causes:
   elements: str
 """
 
-import time
 from datetime import UTC, datetime
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
+    environment_by_id,
     live_tags,
     option_value,
     retag,
     same_value,
+    wait_for_status,
+    warning_events,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
     AnsibleAWSError,
     aws_call,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, diff_result
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 from ansible_collections.streamstack.aws.plugins.module_utils.tagging import planned_tags
 
 LAUNCH = "aws:autoscaling:launchconfiguration"
@@ -221,12 +223,7 @@ class Environment:
         return live[0] if live else None
 
     def by_id(self, env_id):
-        found = aws_call(
-            f"describe environment {env_id}",
-            self.client.describe_environments,
-            EnvironmentIds=[env_id],
-        )
-        return found["Environments"][0] if found["Environments"] else None
+        return environment_by_id(self.client, env_id)
 
     def settings(self, env):
         found = aws_call(
@@ -257,13 +254,7 @@ class Environment:
         return max(found, key=version)["PlatformArn"]
 
     def events(self, env_id, since):
-        try:
-            found = self.client.describe_events(
-                aws_retry=True, EnvironmentId=env_id, StartTime=since, Severity="WARN"
-            )["Events"]
-        except AWS_ERRORS:
-            return []
-        return [f"{e['Severity']}: {e['Message']}" for e in found]
+        return warning_events(self.client, env_id, since)
 
     # -- what is wanted ---------------------------------------------------------------------
     def wanted_options(self):
@@ -332,67 +323,9 @@ class Environment:
         return None
 
     # -- waiting ----------------------------------------------------------------------------
-    def causes(self, env):
-        """Enhanced health's causes (basic health has none to give)."""
-        if "HealthStatus" not in env:
-            return []
-        try:
-            found = self.client.describe_environment_health(
-                aws_retry=True, EnvironmentId=env["EnvironmentId"], AttributeNames=["Causes"]
-            )
-        except AWS_ERRORS:
-            return []
-        return found.get("Causes", [])
-
     def wait(self, env_id, status, since, healthy):
         """Wait for ``status`` and, with ``healthy``, the health gate (see DOCUMENTATION)."""
-        params = self.params
-        deadline = time.monotonic() + params["wait_timeout"]
-        unhealthy_since = None
-        while True:
-            env = self.by_id(env_id)
-            if env is None and status == "Terminated":
-                return None
-            if env and env["Status"] == status:
-                if not healthy or env.get("Health") == "Green":
-                    return env
-                # Ready but not Green: a failed change (Red with errors) fails at once; any other
-                # health gets health_grace seconds to turn Green.
-                unhealthy_since = unhealthy_since or time.monotonic()
-                failed = env.get("Health") == "Red" and any(
-                    e.startswith("ERROR") for e in self.events(env_id, since)
-                )
-                if failed or time.monotonic() - unhealthy_since >= params["health_grace"]:
-                    causes = self.causes(env)
-                    health = f"{env.get('Health')}" + (
-                        f" ({env['HealthStatus']})" if env.get("HealthStatus") else ""
-                    )
-                    reason = (
-                        "the change failed"
-                        if failed
-                        else f"still so {params['health_grace']} s after the change"
-                    )
-                    self.module.fail_json(
-                        msg=f"Environment {params['name']} is Ready but {health}: {reason}."
-                        + (f" Causes: {'; '.join(causes)}" if causes else ""),
-                        environment=camel_dict_to_snake_dict(env),
-                        causes=causes,
-                        events=self.events(env_id, since),
-                    )
-            else:
-                # Launching, Updating: the health is not judged (Yellow during a rolling
-                # deployment is normal).
-                unhealthy_since = None
-            if time.monotonic() >= deadline:
-                state = f"{env['Status']}, health {env.get('Health')}" if env else "gone"
-                self.module.fail_json(
-                    msg=f"Environment {params['name']} is not {status}"
-                    f"{' and Green' if healthy else ''} after {params['wait_timeout']} s "
-                    f"({state}).",
-                    environment=camel_dict_to_snake_dict(env or {}),
-                    events=self.events(env_id, since),
-                )
-            time.sleep(params["wait_delay"])
+        return wait_for_status(self.module, self.client, env_id, status, since, healthy)
 
     def ready_first(self, env, since):
         """AWS changes only a Ready environment: wait for a running operation to end."""

@@ -36,6 +36,13 @@ options:
     description: Wait for the environment to be C(Ready) and C(Green) after the update.
     type: bool
     default: true
+  health_grace:
+    description:
+      - Seconds the updated environment may stay C(Ready) but other than C(Green) before the
+        health gate fails, as M(streamstack.aws.elasticbeanstalk_environment)'s; C(Red) with
+        errors among the events fails at once.
+    type: int
+    default: 120
   wait_timeout:
     description: Seconds to wait at most, each time.
     type: int
@@ -88,17 +95,19 @@ events:
   elements: str
 """
 
-import time
 from datetime import UTC, datetime
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
+    wait_for_status,
+)
 from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
     AnsibleAWSError,
     aws_call,
 )
-from ansible_collections.streamstack.aws.plugins.module_utils.sets import AWS_ERRORS, diff_result
+from ansible_collections.streamstack.aws.plugins.module_utils.sets import diff_result
 
 
 class PlatformUpdate:
@@ -131,41 +140,10 @@ class PlatformUpdate:
         ]
         return updates[0] if updates else None
 
-    def events(self, env_id, since):
-        try:
-            found = self.client.describe_events(
-                aws_retry=True, EnvironmentId=env_id, StartTime=since, Severity="WARN"
-            )["Events"]
-        except AWS_ERRORS:
-            return []
-        return [f"{e['Severity']}: {e['Message']}" for e in found]
-
     def wait_ready(self, env, since, healthy):
-        params = self.params
-        deadline = time.monotonic() + params["wait_timeout"]
-        while True:
-            env = aws_call(
-                f"describe environment {params['name']}",
-                self.client.describe_environments,
-                EnvironmentIds=[env["EnvironmentId"]],
-            )["Environments"][0]
-            if env["Status"] == "Ready" and (not healthy or env.get("Health") == "Green"):
-                return env
-            if env["Status"] == "Ready" and env.get("Health") == "Red" and healthy:
-                self.module.fail_json(
-                    msg=f"Environment {params['name']} is Ready but Red: the update failed.",
-                    environment=camel_dict_to_snake_dict(env),
-                    events=self.events(env["EnvironmentId"], since),
-                )
-            if time.monotonic() >= deadline:
-                self.module.fail_json(
-                    msg=f"Environment {params['name']} is not Ready"
-                    f"{' and Green' if healthy else ''} after {params['wait_timeout']} s "
-                    f"({env['Status']}, health {env.get('Health')}).",
-                    environment=camel_dict_to_snake_dict(env),
-                    events=self.events(env["EnvironmentId"], since),
-                )
-            time.sleep(params["wait_delay"])
+        return wait_for_status(
+            self.module, self.client, env["EnvironmentId"], "Ready", since, healthy
+        )
 
     def run(self):
         since = datetime.now(UTC)
@@ -212,6 +190,7 @@ def main():
             wait=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=3600),
             wait_delay=dict(type="int", default=15),
+            health_grace=dict(type="int", default=120),
         ),
         supports_check_mode=True,
     )
