@@ -1,4 +1,4 @@
-"""What the background processes of `make up` (python -m local.alb, python -m local.ec2) share:
+"""What the background processes of `make up` (local.alb, local.ec2, local.beanstalk) share:
 started detached with a pid file in their state folder, found again by that file and their
 command line (never by name), stopped with SIGTERM (then SIGKILL), idempotently.
 

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
@@ -88,18 +87,14 @@ def start(
         "serve", "--state", str(state), "--name", fleet, "--application", application,
         *(["--overlay", str(overlay.resolve())] if overlay else []),
     ]  # fmt: skip
-    proc = daemon.spawn(MODULE, serve_args, state / "beanstalk.log")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            print((state / "beanstalk.log").read_text()[-3000:], file=sys.stderr)
-            return 1
-        if running(state) == proc.pid:
-            print(f"    Elastic Beanstalk stand-in pid {proc.pid} (log {state / 'beanstalk.log'})")
-            return 0
-        time.sleep(0.2)
-    print(f"beanstalk: not running after {timeout:.0f} s", file=sys.stderr)
-    return 1
+    return daemon.start(
+        MODULE,
+        serve_args,
+        state / "beanstalk.log",
+        lambda proc: running(state) == proc.pid,
+        "Elastic Beanstalk stand-in",
+        timeout,
+    )
 
 
 def stop(state: Path) -> None:
