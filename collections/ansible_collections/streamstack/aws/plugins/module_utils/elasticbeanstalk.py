@@ -65,6 +65,19 @@ def same_value(live, wanted):
     return False
 
 
+def find_environment(client, application, name):
+    """The application's environment ``name`` unless it is Terminated, or None."""
+    found = aws_call(
+        f"describe environment {name}",
+        client.describe_environments,
+        ApplicationName=application,
+        EnvironmentNames=[name],
+        IncludeDeleted=False,
+    )["Environments"]
+    live = [e for e in found if e["Status"] != "Terminated"]
+    return live[0] if live else None
+
+
 def environment_by_id(client, env_id):
     found = aws_call(
         f"describe environment {env_id}", client.describe_environments, EnvironmentIds=[env_id]

@@ -183,6 +183,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
     environment_by_id,
+    find_environment,
     live_tags,
     option_value,
     retag,
@@ -212,15 +213,7 @@ class Environment:
 
     # -- reading ---------------------------------------------------------------------------
     def find(self):
-        found = aws_call(
-            f"describe environment {self.params['name']}",
-            self.client.describe_environments,
-            ApplicationName=self.params["application"],
-            EnvironmentNames=[self.params["name"]],
-            IncludeDeleted=False,
-        )["Environments"]
-        live = [e for e in found if e["Status"] != "Terminated"]
-        return live[0] if live else None
+        return find_environment(self.client, self.params["application"], self.params["name"])
 
     def by_id(self, env_id):
         return environment_by_id(self.client, env_id)

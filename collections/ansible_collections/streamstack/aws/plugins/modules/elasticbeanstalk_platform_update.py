@@ -101,6 +101,7 @@ from ansible.module_utils.common.dict_transformations import camel_dict_to_snake
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
+    find_environment,
     wait_for_status,
 )
 from ansible_collections.streamstack.aws.plugins.module_utils.errors import (
@@ -117,17 +118,10 @@ class PlatformUpdate:
         self.client = module.client("elasticbeanstalk", retry_decorator=AWSRetry.jittered_backoff())
 
     def find(self):
-        found = aws_call(
-            f"describe environment {self.params['name']}",
-            self.client.describe_environments,
-            ApplicationName=self.params["application"],
-            EnvironmentNames=[self.params["name"]],
-            IncludeDeleted=False,
-        )["Environments"]
-        live = [e for e in found if e["Status"] != "Terminated"]
-        if not live:
+        env = find_environment(self.client, self.params["application"], self.params["name"])
+        if env is None:
             self.module.fail_json(msg=f"No environment {self.params['name']} to update.")
-        return live[0]
+        return env
 
     def pending(self, env):
         found = aws_call(
