@@ -37,12 +37,16 @@ def tags_of(items: list[dict[str, Any]]) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def network(aws) -> dict[str, Any]:
     """A VPC with one subnet in each of two Availability Zones."""
-    ec2 = aws("ec2")
-    vpc_id = ec2.create_vpc(CidrBlock="10.92.0.0/16")["Vpc"]["VpcId"]
+    return _vpc(aws("ec2"), 92)
+
+
+def _vpc(ec2, octet: int) -> dict[str, Any]:
+    """A VPC 10.<octet>.0.0/16 with a subnet in each of two Availability Zones and a group."""
+    vpc_id = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16")["Vpc"]["VpcId"]
     subnets = [
-        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.92.{i}.0/24", AvailabilityZone=az)["Subnet"][
-            "SubnetId"
-        ]
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.{octet}.{i}.0/24", AvailabilityZone=az)[
+            "Subnet"
+        ]["SubnetId"]
         for i, az in enumerate(["eu-west-1a", "eu-west-1b"])
     ]
     group_id = ec2.create_security_group(
@@ -2107,19 +2111,10 @@ def public_vpc(aws) -> dict[str, Any]:
     """A VPC of its own (its subnets are deleted) with two subnets, a group and an attached
     internet gateway."""
     ec2 = aws("ec2")
-    vpc_id = ec2.create_vpc(CidrBlock="10.93.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.93.{i}.0/24", AvailabilityZone=az)["Subnet"][
-            "SubnetId"
-        ]
-        for i, az in enumerate(["eu-west-1a", "eu-west-1b"])
-    ]
-    group_id = ec2.create_security_group(
-        GroupName=unique("sg"), Description="fidelity", VpcId=vpc_id
-    )["GroupId"]
+    vpc = _vpc(ec2, 93)
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc_id)
-    return {"vpc_id": vpc_id, "subnets": subnets, "group_id": group_id, "igw": igw}
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc["vpc_id"])
+    return vpc | {"igw": igw}
 
 
 def test_versioned_bucket_is_not_deleted_while_versions_or_delete_markers_remain(aws):
