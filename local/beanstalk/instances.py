@@ -33,7 +33,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,20 +136,26 @@ class Instances:
         self._fleet = Fleet(
             self.fleet, {}, images={r: standin_image.IMAGE for r in ("web", "worker")}
         )
+        # Environments launched side by side deploy the same version: one download per bundle.
+        self._bundles = threading.Lock()
 
     # -- the platform's side ------------------------------------------------------------------
     def bundle(self, spec: Spec) -> Path:
         """The version's source bundle, from its S3 location (kept per label)."""
         path = self.state / "bundles" / f"{spec.application}-{spec.version_label}.zip"
-        if not path.is_file():
+        with self._bundles:
+            if path.is_file():
+                return path
             (version,) = self.aws("elasticbeanstalk").describe_application_versions(
                 ApplicationName=spec.application, VersionLabels=[spec.version_label]
             )["ApplicationVersions"]
             source = version["SourceBundle"]
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            self.aws("s3").download_file(source["S3Bucket"], source["S3Key"], str(tmp))
-            tmp.replace(path)
+            # A temporary name of its own: a daemon and a test may share the state folder.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            os.close(fd)
+            self.aws("s3").download_file(source["S3Bucket"], source["S3Key"], tmp)
+            Path(tmp).replace(path)
         return path
 
     def _ec2_instance(self, spec: Spec) -> str:
