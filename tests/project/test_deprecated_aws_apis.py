@@ -23,7 +23,11 @@ from botocore import xform_name
 from tests.conftest import ROOT
 
 OURS = ROOT / "collections" / "ansible_collections" / "streamstack" / "aws" / "plugins"
-UPSTREAM = Path(ansible_collections.__path__[0])
+# The installed collections' folder: when the collections' own tests ran first in this process,
+# the namespace package also lists collections/ansible_collections, and not always last.
+UPSTREAM = next(
+    Path(p) for p in ansible_collections.__path__ if (Path(p) / "amazon" / "aws").is_dir()
+)
 APP = ROOT / "app" / "src"
 PLAYBOOK_DIRS = [ROOT / "playbooks", ROOT / "roles", ROOT / "inventories"]
 FQCN = re.compile(r"\b(amazon|community)\.aws\.([a-z0-9_]+)\b")
