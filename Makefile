@@ -23,9 +23,9 @@ up: deps ## The platform on this machine: emulator, PostgreSQL, podman hosts, lo
 down: deps ## Remove everything `make up` started (containers, LB, emulator, PostgreSQL, state; caches stay)
 	@python -m local down
 
-test: deps ## Lint, then run every test
+test: deps ## Lint, then run every test: the podman-marked half and the others at once (tests/harness/halves.py)
 	@$(MAKE) --no-print-directory lint
-	pytest --durations=30 $(PYTEST_ARGS)
+	python -m tests.harness.halves $(PYTEST_ARGS)
 
 test-fleet: deps ## Only the whole-fleet end-to-end tests (part of make test): make up, a browser plays the samples, make down; make up UP_HOSTING=beanstalk
 	pytest --durations=30 -m fleet $(PYTEST_ARGS)

@@ -39,7 +39,7 @@ from tests.app.conftest import (  # noqa: F401 - the app's fixtures, shared
 )
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.beanstalk, pytest.mark.slow]
+pytestmark = [pytest.mark.podman, pytest.mark.beanstalk, pytest.mark.slow]
 
 BASE = f"ebroll{uuid.uuid4().hex[:6]}"
 NAME = f"{BASE}-local"  # platform_prefix of platform_name BASE in inventories/local

@@ -43,7 +43,7 @@ from tests.app.conftest import (  # noqa: F401 - the app's fixtures, shared
 )
 from tests.conftest import ROOT
 
-pytestmark = [pytest.mark.beanstalk, pytest.mark.slow]
+pytestmark = [pytest.mark.podman, pytest.mark.beanstalk, pytest.mark.slow]
 
 FLEET = f"eb-standin-{uuid.uuid4().hex[:6]}"
 SQSD_PATH = "/internal/sqsd/jobs"

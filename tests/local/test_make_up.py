@@ -40,6 +40,7 @@ from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
 from tests.ui.test_ui import start_playback, wait_playing_past
 
 pytestmark = [
+    pytest.mark.podman,
     pytest.mark.slow,
     pytest.mark.fleet,
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),

@@ -25,7 +25,7 @@ from local.emulator import operator_client
 from local.hosts import FLEET_LABEL
 from local.hosts import image as hostimage
 
-pytestmark = [pytest.mark.slow, pytest.mark.fleet, pytest.mark.beanstalk]
+pytestmark = [pytest.mark.podman, pytest.mark.slow, pytest.mark.fleet, pytest.mark.beanstalk]
 
 FLEET = "ebuptest"
 STATE = ROOT / ".cache" / "ebuptest"

@@ -25,7 +25,7 @@ from local.hosts.patching import EXTRA, PATCH, PROBE, PatchFleet
 from tests.conftest import ROOT
 from tests.harness import ci_roles
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.podman, pytest.mark.slow]
 
 NAME = "patchtest"
 HOSTS = {"web-1": "web", "web-2": "web", "web-3": "web", "worker-1": "worker"}

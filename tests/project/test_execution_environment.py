@@ -68,6 +68,7 @@ def navigator(*args: str, env: dict[str, str], timeout: float) -> subprocess.Com
 
 
 @pytest.mark.ee
+@pytest.mark.podman
 def test_navigator_provisions_in_the_image_as_the_venv_does(playbook, emulator):
     """provision.yml's first run of one environment in the venv and of another in the image:
     both succeed with the same ok/changed/skipped counts for every host. The image's own

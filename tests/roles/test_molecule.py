@@ -44,6 +44,7 @@ def _record(name: str, seconds: float) -> None:
     print(f"\n{name}: {seconds:.1f} s")
 
 
+@pytest.mark.podman
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario(scenario: str, image: dict) -> None:
@@ -112,6 +113,7 @@ def test_containers_conf_follows_the_hard_limits() -> None:
     assert 'cgroup_manager = "cgroupfs"' in text
 
 
+@pytest.mark.podman
 @pytest.mark.slow
 def test_image_is_cached_and_boots_systemd(image: dict) -> None:
     again = hostimage.build()
