@@ -112,6 +112,31 @@ class CrossSiteGuard:
             and cross_site(scope, self.trusted)
         ):
             message = "Requests from other sites or pages are refused."
-            await send_json(send, 403, {"code": "cross_site_request", "message": message})
+            body = {"code": "cross_site_request", "message": message}
+            if await drain(receive, DRAIN_LIMIT):
+                await send_json(send, 403, body)
+            else:
+                await send_json(send, 403, body, connection="close")
             return
         await self.app(scope, receive, send)
+
+
+# A refused request's body is read up to this much before the answer (a form, a small upload).
+DRAIN_LIMIT = 1024 * 1024
+
+
+async def drain(receive: Receive, limit: int) -> bool:
+    """Read and drop the request body, at most ``limit`` bytes; False when more was left.
+
+    Answering before the body is read leaves the client's bytes unread, and closing a socket
+    with unread data resets the connection: a proxy streaming the body (nginx with
+    proxy_request_buffering off) then reports 502 instead of the answer."""
+    seen = 0
+    while seen <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return True  # the client left
+        seen += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return True
+    return False
