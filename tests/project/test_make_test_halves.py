@@ -42,7 +42,10 @@ def _project(tmp_path: Path, files: dict[str, str]) -> list[str]:
     ]
 
 
-@pytest.mark.skipif(shutil.which("podman") is None, reason="make test installs podman")
+@pytest.mark.skipif(
+    shutil.which("podman", path="/usr/local/bin:/usr/bin:/bin") is None,
+    reason="make test installs podman",
+)
 def test_podman_runs_only_in_the_podman_half(tmp_path):
     args = _project(
         tmp_path,
