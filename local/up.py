@@ -180,6 +180,10 @@ def prepare_environment(p: Platform) -> None:
         ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
         PYTHONPATH=str(ROOT),
         FLEET_STATE_DIR=str(p.state / "fleet"),
+        # What inventories/local reads, as Settings checked it.
+        UP_WEB=str(p.settings.web),
+        UP_WORKERS=str(p.settings.workers),
+        UP_HOSTING=p.settings.hosting,
     )
     os.environ.update(hostimage.env())  # CONTAINERS_CONF for podman and Ansible
 
@@ -220,12 +224,8 @@ def provision(p: Platform) -> None:
     started = time.monotonic()
     # First what a user prepares on AWS: the origin's hosted zone and certificate.
     say(f"prepared: {json.dumps(prepare(aws))}")
-    desired = {
-        "web_asg_desired": p.settings.web,
-        "worker_asg_desired": p.settings.workers,
-        "app_hosting": p.settings.hosting,
-    }
-    ansible_playbook("-i", str(INVENTORY), "playbooks/provision.yml", "-e", json.dumps(desired))
+    # inventories/local reads the capacities and the hosting from UP_* (checked by Settings).
+    ansible_playbook("-i", str(INVENTORY), "playbooks/provision.yml")
     stamp.write_text(str(p.emulator.pid))
     say(f"provisioned in {time.monotonic() - started:.0f} s")
 

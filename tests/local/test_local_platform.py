@@ -5,6 +5,8 @@ with the db-master secret), and the rule that the platform never imports from te
 from __future__ import annotations
 
 import ast
+import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -52,6 +54,53 @@ def test_a_bad_setting_stops_make_up_before_anything_starts(tmp_path):
     assert result.returncode == 2
     assert "up: UP_WEB must be a number of hosts, not 'many' (nothing was started)" in result.stderr
     assert not (tmp_path / "up").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, {"web_asg_desired": 2, "worker_asg_desired": 1, "app_hosting": "ec2"}),
+        (
+            {"UP_WEB": "3", "UP_WORKERS": "0", "UP_HOSTING": "beanstalk"},
+            {"web_asg_desired": 3, "worker_asg_desired": 0, "app_hosting": "beanstalk"},
+        ),
+    ],
+    ids=["defaults", "set"],
+)
+def test_the_local_inventory_reads_make_ups_settings(env, expected):
+    """A playbook run by hand against inventories/local provisions what `make up` would with
+    the same UP_* settings (nothing is injected on the command line)."""
+    defaults = Settings()
+    assert (defaults.web, defaults.workers, defaults.hosting) == (2, 1, "ec2")
+    shown = "{{ {" + ", ".join(f"'{name}': {name}" for name in expected) + "} | to_json }}"
+    result = subprocess.run(
+        [
+            str(ROOT / ".venv" / "bin" / "ansible"),
+            "-i",
+            "inventories/local",
+            "localhost",
+            "-m",
+            "ansible.builtin.debug",
+            "-a",
+            f"msg={shown}",
+        ],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("UP_")},
+            **env,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report, _end = json.JSONDecoder().raw_decode(result.stdout)
+    msg = report["plays"][0]["tasks"][0]["hosts"]["localhost"]["msg"]
+    values = json.loads(msg) if isinstance(msg, str) else msg
+    assert {k: v if k == "app_hosting" else int(v) for k, v in values.items()} == expected
 
 
 def test_set_role_password_takes_any_password_and_never_shows_it(postgres):

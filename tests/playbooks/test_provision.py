@@ -145,6 +145,7 @@ BAD_INPUTS = {
         "inside vpc_cidr",
     ),
     "scaling bounds": ({"web_asg_min": 5, "web_asg_max": 3}, "min <= desired <= max"),
+    "capacity not a number": ({"web_asg_desired": "many"}, "web_asg_desired"),
     "target group checks readiness (a failover would replace the web tier)": (
         {"alb_health_check_path": "/readyz"},
         "alb_health_check_path",
