@@ -28,25 +28,8 @@ try:
 except ClientError as err:
     if err.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
         raise
-# nginx fetches the published trees without SigV4 (on AWS: through CloudFront instead).
-published = [f"arn:aws:s3:::{bucket}/{p}/*" for p in ("hls", "thumbs")]
-s3.put_bucket_policy(
-    Bucket=bucket,
-    Policy=json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "PublishedMedia",
-                    "Effect": "Allow",
-                    "Principal": "*",
-                    "Action": "s3:GetObject",
-                    "Resource": published,
-                }
-            ],
-        }
-    ),
-)
+# Private, as provisioning makes it: nginx reads the media through files/media_origin.py, which
+# signs its requests as CloudFront's origin access control does.
 
 ddb = boto3.client("dynamodb", **kw)
 table = f"{prefix}-sessions"
