@@ -37,7 +37,7 @@ options:
     type: str
   process:
     description:
-      - Have Elastic Beanstalk validate the bundle when the version is created: the version is
+      - Have Elastic Beanstalk validate the bundle when the version is created. The version is
         V(Processing), then V(Processed), or V(Failed) for a bundle it cannot use (AWS deploys
         no Failed version).
       - With O(wait), the module waits for V(Processed) - an environment can be deployed to the
