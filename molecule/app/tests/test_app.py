@@ -361,9 +361,9 @@ def test_a_file_whose_ffmpeg_outgrows_its_own_cgroup_fails_alone(host, played):
     # The bucket is private: listed with signed requests, as the app's role would.
     listed = host.check_output(
         "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing /opt/moto/bin/python -c "
-        "'import boto3, sys; print(boto3.client(\"s3\", endpoint_url=\"http://127.0.0.1:5000\", "
-        "region_name=\"eu-west-1\").list_objects_v2(Bucket=\"stream-test-media\", "
-        "Prefix=sys.argv[1])[\"KeyCount\"])' " + f"hls/{item['id']}/"
+        '\'import boto3, sys; print(boto3.client("s3", endpoint_url="http://127.0.0.1:5000", '
+        'region_name="eu-west-1").list_objects_v2(Bucket="stream-test-media", '
+        'Prefix=sys.argv[1])["KeyCount"])\' ' + f"hls/{item['id']}/"
     )
     assert listed.strip() == "0", listed
     for unit in ("streamapp-api", "streamapp-worker"):
