@@ -605,7 +605,7 @@ def test_each_step_starts_once_what_it_needs_is_done_not_at_a_phase_barrier(prov
         sync = started[step["step"]]
         needed = max([done[need] for need in step.get("needs", [])], default=0)
         assert needed <= sync["at"], (step["step"], "started before a step it needs was done")
-        # Waited for its needs only (a look at the run's folder every 0.1 s; a loaded machine).
+        # Waited for its needs only (a look at the run's folder every 0.02 s; a loaded machine).
         assert sync["at"] - max(sync["began"], needed) < 2, (step["step"], sync, needed)
 
 

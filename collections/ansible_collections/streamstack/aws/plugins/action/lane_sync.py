@@ -17,7 +17,8 @@ import time
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-POLL = 0.1  # seconds between looks at the folder: a stat per step still awaited
+POLL = 0.02  # seconds between looks at the folder: a stat per step still awaited; a step starts
+# at most this long after what it needs is done, along each chain of dependent steps
 
 
 def _marker(run_dir, name, kind):
