@@ -215,3 +215,25 @@ def test_outputs_read_from_ssm(aws, emulator):
     assert (
         hostconfig.read_outputs(name, region="eu-west-1", endpoint_url=emulator.endpoint) == OUTPUTS
     )
+
+
+def test_the_api_and_the_worker_refuse_to_start_without_their_resources(monkeypatch):
+    """No guessed bucket or table name: the API and the worker name what is missing."""
+    from streamapp import worker
+    from streamapp.app import create_app
+    from streamapp.config import Settings, get_settings
+
+    for name in ("STREAMAPP_MEDIA_BUCKET", "STREAMAPP_SESSIONS_TABLE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert (settings.media_bucket, settings.sessions_table) == ("", "")
+    message = "STREAMAPP_MEDIA_BUCKET and STREAMAPP_SESSIONS_TABLE must be set"
+    with pytest.raises(ValueError, match=message):
+        create_app(settings, configure_logging=False)
+    monkeypatch.delenv("STREAMAPP_ENV_FILE", raising=False)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=message):
+            worker.main(["--exit-when-idle"])
+    finally:
+        get_settings.cache_clear()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from streamapp import __version__, errors, jsonlog, web
 from streamapp.api import accounts, catalog, ops, sqsd, uploads
-from streamapp.config import Settings, get_settings
+from streamapp.config import Settings, get_settings, require_resources
 from streamapp.guards import CrossSiteGuard, OpsEndpointsGuard
 from streamapp.limits import BodyLimitMiddleware
 from streamapp.metrics import ObserveMiddleware, Registry
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *, configure_logging: bool = True) -> FastAPI:
     settings = settings or get_settings()
+    require_resources(settings)
     if configure_logging:
         jsonlog.setup(settings.log_level, settings.log_file)
     app = FastAPI(

@@ -61,12 +61,14 @@ class Settings(BaseSettings):
         )
     )
     aws_endpoint_url: str | None = None
-    media_bucket: str = "streamapp-media"
+    # Named by provisioning (<platform>-<env>-media, -sessions): no guessed default; the API and
+    # the worker refuse to start without them (require_resources), migrations need neither.
+    media_bucket: str = ""
     # Key prefixes in the bucket (the provisioning's media_prefixes; each ends with "/").
     source_prefix: str = Field(default="sources/", pattern=r"^[A-Za-z0-9_.-]+/$")
     hls_prefix: str = Field(default="hls/", pattern=r"^[A-Za-z0-9_.-]+/$")
     thumbs_prefix: str = Field(default="thumbs/", pattern=r"^[A-Za-z0-9_.-]+/$")
-    sessions_table: str = "streamapp-sessions"
+    sessions_table: str = ""
     jobs_queue_url: str = ""
     jobs_dlq_url: str | None = None
 
@@ -189,6 +191,18 @@ class Settings(BaseSettings):
     def audio_ladder(self) -> list[AudioRung]:
         rungs = [AudioRung(int(p)) for p in self.audio_rungs.split(",") if p.strip()]
         return sorted(rungs, key=lambda r: r.kbps, reverse=True)
+
+
+def require_resources(settings: Settings) -> None:
+    """The AWS resources the API and the worker use are named: a missing name is an error at
+    start, naming the variable, not a call to a bucket or table of a guessed name."""
+    missing = [
+        f"STREAMAPP_{name.upper()}"
+        for name in ("media_bucket", "sessions_table")
+        if not getattr(settings, name)
+    ]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} must be set (provisioning's outputs name them)")
 
 
 @lru_cache(maxsize=1)

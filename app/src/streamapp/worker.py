@@ -21,7 +21,7 @@ from typing import Any
 
 from streamapp import cgroups, db, jsonlog, storage
 from streamapp.aws import client, long_poll_config
-from streamapp.config import Settings, get_settings
+from streamapp.config import Settings, get_settings, require_resources
 from streamapp.jobs import Job
 from streamapp.ladder import THUMBNAIL_NAME, plan
 from streamapp.models import MediaItem, Status
@@ -297,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     settings = get_settings()
+    require_resources(settings)
     jsonlog.setup(settings.log_level, settings.log_file)
     # Into a leaf of the unit's delegated cgroup before any thread starts, so that each
     # ffmpeg/ffprobe gets a cgroup of its own (or the log says why not).
