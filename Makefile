@@ -57,7 +57,7 @@ lint: ## yamllint, ansible-lint (production profile), ruff, parliament on the re
 plan: ## provision.yml --check --diff of ENV, the plan as Markdown (job summary, plan.md)
 	scripts/deploy plan $(ENV)
 
-apply: ## provision.yml on ENV
+apply: ## provision.yml on ENV, then beanstalk_migrate.yml (app_hosting: beanstalk)
 	scripts/deploy apply $(ENV)
 
 bake: ## bake.yml on ENV: golden images when the hosts' sources changed, instance refresh

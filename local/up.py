@@ -395,7 +395,8 @@ def up_on_beanstalk(p: Platform) -> None:
     set_database_master_password(p)
     p.url = f"http://127.0.0.1:{load_balancer_port(p)}"
     hosts = beanstalk.start_instances(p, aws)
-    beanstalk.migrate(p, aws, hosts)
+    p.step("Database: the app's roles, login and schema (playbooks/beanstalk_migrate.yml)")
+    ansible_playbook("-i", str(INVENTORY), "playbooks/beanstalk_migrate.yml")
     beanstalk.start_load_balancer(p)
     report(p, beanstalk.seed_samples(p, hosts))
 

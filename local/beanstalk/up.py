@@ -8,8 +8,9 @@ the database's master password):
     the application, the bundle provisioning built and registered deployed onto it, the web
     instance registered in its environment's target group on the shared ALB; the environments'
     properties with the local platform's overlay (the database: the controller's PostgreSQL)
- 3. the app's database roles, login and schema: streamapp-migrate with the master user's
-    credentials on stdin, run once on a web instance (on the EC2 path configure.yml's step)
+ 3. the app's database roles, login and schema: playbooks/beanstalk_migrate.yml, as on AWS
+    (streamapp-migrate with the master user's credentials on stdin, on a web instance; the
+    local inventory reaches it with podman where AWS's uses Session Manager)
  4. the "ALB": haproxy on 127.0.0.1 following the web environment's target group
  5. the demo's accounts and samples through it; the samples are transcoded by the worker
     environment's instance (its SQS daemon stand-in posts each job to the app)
@@ -124,23 +125,6 @@ def operator_command(host: str, *argv: str) -> list[str]:
         "-p", "User=webapp", "-p", f"EnvironmentFile={ENV_FILE}",
         "-p", "WorkingDirectory=/var/app/current", "/bin/sh", "-c", f"exec {command} \"$@\"", "sh",
     ]  # fmt: skip
-
-
-def migrate(p: Platform, aws: Any, hosts: list[Any]) -> None:
-    p.step("Database: the app's roles, login and schema (streamapp-migrate on a web instance)")
-    master = aws("secretsmanager").get_secret_value(SecretId=f"{p.prefix}/db-master")
-    secret = json.loads(master["SecretString"])
-    web = next(h.name for h in hosts if h.tier == "web")
-    proc = subprocess.run(
-        operator_command(web, "streamapp-migrate", "--admin-credentials-stdin"),
-        input=json.dumps({"username": secret["username"], "password": secret["password"]}),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"streamapp-migrate failed: {(proc.stdout + proc.stderr)[-2000:]}")
-    print("    migrated", flush=True)
 
 
 def start_load_balancer(p: Platform) -> None:

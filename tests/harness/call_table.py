@@ -89,6 +89,22 @@ class CallTable:
         )
 
 
+def _entries(
+    raw: Mapping[str, Any], *, denied: bool, roles: tuple[str, ...] = TIERS
+) -> list[Entry]:
+    """A row's entries: one, or one per hosting where `hosting` maps each to its own tiers
+    (e.g. ``{ec2: [web, worker], beanstalk: [web]}``)."""
+    hosting = raw.get("hosting")
+    if isinstance(hosting, Mapping):
+        if not hosting:
+            raise ValueError(f"{TABLE.name}: hosting must name some of {HOSTINGS} in {raw}")
+        return [
+            _entry({**raw, "hosting": [name], "tiers": tiers}, denied=denied, roles=roles)
+            for name, tiers in hosting.items()
+        ]
+    return [_entry(raw, denied=denied, roles=roles)]
+
+
 def _entry(raw: Mapping[str, Any], *, denied: bool, roles: tuple[str, ...] = TIERS) -> Entry:
     tiers = tuple(raw["tiers"])
     unknown = set(tiers) - set(roles)
@@ -114,13 +130,15 @@ def _entry(raw: Mapping[str, Any], *, denied: bool, roles: tuple[str, ...] = TIE
 
 def load(path: Path = TABLE) -> CallTable:
     data = yaml.safe_load(path.read_text())
+
+    def entries(section: str, *, denied: bool, roles: tuple[str, ...] = TIERS) -> tuple:
+        return tuple(e for raw in data[section] for e in _entries(raw, denied=denied, roles=roles))
+
     return CallTable(
-        calls=tuple(_entry(raw, denied=False) for raw in data["calls"]),
-        denied=tuple(_entry(raw, denied=True) for raw in data["denied"]),
-        deploy=tuple(_entry(raw, denied=False, roles=CI_ROLES) for raw in data["deploy"]),
-        deploy_denied=tuple(
-            _entry(raw, denied=True, roles=CI_ROLES) for raw in data["deploy_denied"]
-        ),
+        calls=entries("calls", denied=False),
+        denied=entries("denied", denied=True),
+        deploy=entries("deploy", denied=False, roles=CI_ROLES),
+        deploy_denied=entries("deploy_denied", denied=True, roles=CI_ROLES),
     )
 
 
