@@ -31,6 +31,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "collections"))
+
+from ansible_collections.streamstack.aws.plugins.filter.hosted_plan import (  # noqa: E402
+    hosted_plan,
+)
 
 from local import prepared_account  # noqa: E402
 from local.ansible import run_playbook  # noqa: E402
@@ -84,21 +89,15 @@ NO_WAIT = {
 
 
 def plan(hosting: str = "ec2") -> tuple[list[str], dict[str, dict]]:
-    """The lanes, and each step of this app_hosting with its lane and needs (a step of the
-    other hosting is done at once: it weighs nothing and is left out)."""
-    data = yaml.safe_load(PLAN.read_text())
-    entries = [
-        (lane, entry)
-        for lane, listed in data["provision_plan"].items()
-        for entry in listed
-        if hosting in entry.get("hosting", [hosting])
-    ]
-    kept = {entry["step"] for _lane, entry in entries}
+    """The lanes, and each step of this app_hosting with its lane and needs, as the run has
+    them (streamstack.aws.hosted_plan: the other hosting's steps and the needs on them left out)."""
+    hosted = hosted_plan(yaml.safe_load(PLAN.read_text())["provision_plan"], hosting)
     steps = {
-        entry["step"]: {"lane": lane, "needs": [n for n in entry.get("needs", []) if n in kept]}
-        for lane, entry in entries
+        entry["step"]: {"lane": lane, "needs": entry.get("needs", [])}
+        for lane, listed in hosted.items()
+        for entry in listed
     }
-    return data["provision_lanes"], steps
+    return list(hosted), steps
 
 
 def seconds(mode: dict) -> dict[str, float]:
