@@ -25,17 +25,22 @@ def _session_dir(variable: str, name: str) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def payload_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The session's own folder for streamstack.aws.warm_controller (enabled in ansible.cfg):
-    the session's runs share the module payloads they build, and nothing kept by an earlier
-    session or by the user's own runs (~/.cache) takes part in a test."""
+    """The session's own folders for streamstack.aws.warm_controller (enabled in ansible.cfg):
+    the session's runs share the module payloads and compiled templates they make, and nothing
+    kept by an earlier session or by the user's own runs (~/.cache) takes part in a test."""
     folder = tmp_path_factory.mktemp("payloads")
-    saved = os.environ.get("STREAMSTACK_PAYLOAD_CACHE")
-    os.environ["STREAMSTACK_PAYLOAD_CACHE"] = str(folder)
+    folders = {
+        "STREAMSTACK_PAYLOAD_CACHE": folder,
+        "STREAMSTACK_TEMPLATE_CODE_CACHE": tmp_path_factory.mktemp("template-code"),
+    }
+    saved = {name: os.environ.get(name) for name in folders}
+    os.environ.update({name: str(path) for name, path in folders.items()})
     yield folder
-    if saved is None:
-        os.environ.pop("STREAMSTACK_PAYLOAD_CACHE", None)
-    else:
-        os.environ["STREAMSTACK_PAYLOAD_CACHE"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,12 @@ description:
     O(preload_services) in the ansible-playbook process before any worker is forked, so that
     each task's worker finds them loaded instead of loading them again (the core filters,
     boto3 for an AWS lookup, the models of the service it calls).
-  - The cache folder must belong to the user and be closed to others (payloads are pickles
-    that ansible-core loads); otherwise the callback does nothing.
+  - It keeps the code Jinja compiles each template to, by the template's source and the
+    settings it compiles with, in O(template_code_dir), so that a task's worker, and the next
+    run, find compiled what an earlier worker or run compiled (ansible-core compiles every task
+    argument and condition again in each task's freshly forked worker).
+  - The cache folders must belong to the user and be closed to others (payloads are pickles
+    that ansible-core loads, compiled templates code that runs); otherwise they are not used.
 requirements:
   - enabled in C(callbacks_enabled)
 options:
@@ -35,6 +39,18 @@ options:
     ini:
       - section: callback_warm_controller
         key: cache_dir
+  template_code_dir:
+    description:
+      - Folder of the compiled templates (one subfolder per Python, Jinja and ansible-core
+        version); empty keeps them in memory only, for the workers forked after a compile in
+        this process.
+    type: path
+    default: ~/.cache/streamstack/template-code
+    env:
+      - name: STREAMSTACK_TEMPLATE_CODE_CACHE
+    ini:
+      - section: callback_warm_controller
+        key: template_code_dir
   preload_plugins:
     description:
       - Plugins to load before the workers are forked, as C(lookup:<fqcn>), C(filter:<fqcn>),
@@ -84,6 +100,7 @@ from ansible import release
 from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import filter_loader, lookup_loader, test_loader
 from ansible.utils.collection_loader import AnsibleCollectionConfig
+from ansible_collections.streamstack.aws.plugins.plugin_utils import template_code
 from ansible_collections.streamstack.aws.plugins.plugin_utils.forkserver import preload
 
 _PAYLOADS = "ansiballz_cache"  # ansible-core's per-run folder, inside C.DEFAULT_LOCAL_TMP
@@ -175,6 +192,11 @@ class CallbackModule(CallbackBase):
         self._cache = ""
 
     def v2_playbook_on_start(self, playbook):
+        try:
+            where = template_code.install(self.get_option("template_code_dir") or "")
+            self._display.vvv(f"warm_controller: compiled templates in {where or 'memory'}")
+        except (ImportError, AttributeError, OSError) as exc:  # another ansible-core: as usual
+            self._display.vvv(f"warm_controller: compiled templates not kept: {exc}")
         self._preload()
         # One folder per ansible-core version and set of collection paths (one per project).
         where = _sha256(json.dumps(AnsibleCollectionConfig.collection_paths).encode())[:12]
