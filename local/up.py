@@ -397,7 +397,7 @@ def up_on_beanstalk(p: Platform) -> None:
     hosts = beanstalk.start_instances(p, aws)
     p.step("Database: the app's roles, login and schema (playbooks/beanstalk_migrate.yml)")
     ansible_playbook("-i", str(INVENTORY), "playbooks/beanstalk_migrate.yml")
-    beanstalk.start_load_balancer(p)
+    beanstalk.start_load_balancer(p, aws)
     report(p, beanstalk.seed_samples(p, hosts))
 
 

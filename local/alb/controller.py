@@ -54,7 +54,13 @@ def _web_hosts(fleet_json: Path) -> dict[str, tuple[str, int]]:
     }
 
 
-def serve(state: Path, port: int, fleet_json: Path) -> int:
+def serve(
+    state: Path,
+    port: int,
+    fleet_json: Path,
+    media_edge: str | None = None,
+    media_paths: tuple[str, ...] = (),
+) -> int:
     import boto3
 
     fleet = json.loads(fleet_json.read_text())
@@ -80,6 +86,8 @@ def serve(state: Path, port: int, fleet_json: Path) -> int:
         poll_interval=1.0,
         port=port,
         discover=discover,
+        media_edge=media_edge,
+        media_paths=media_paths,
     )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -97,7 +105,14 @@ def serve(state: Path, port: int, fleet_json: Path) -> int:
     return 0
 
 
-def start(state: Path, port: int, fleet_json: Path, timeout: float) -> int:
+def start(
+    state: Path,
+    port: int,
+    fleet_json: Path,
+    timeout: float,
+    media_edge: str | None = None,
+    media_paths: tuple[str, ...] = (),
+) -> int:
     state.mkdir(parents=True, exist_ok=True)
     stop(state)
     url = f"http://127.0.0.1:{port}/readyz"
@@ -111,7 +126,9 @@ def start(state: Path, port: int, fleet_json: Path, timeout: float) -> int:
 
     return daemon.start(
         "local.alb",
-        ["serve", "--state", str(state), "--port", str(port), "--fleet", str(fleet_json)],
+        ["serve", "--state", str(state), "--port", str(port), "--fleet", str(fleet_json)]
+        + (["--media-edge", media_edge] if media_edge else [])
+        + [f"--media-path={path}" for path in media_paths],
         state / "alb.log",
         healthy,
         f"load balancer http://127.0.0.1:{port} (a healthy web host behind {url})",
@@ -137,12 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int)
     parser.add_argument("--fleet", type=Path, help="the fleet state (local/hosts/fleet.py)")
     parser.add_argument("--timeout", type=float, default=90)
+    parser.add_argument("--media-edge", help="the distribution's edge on the emulator")
+    parser.add_argument("--media-path", action="append", default=[], help="e.g. /hls/")
     args = parser.parse_args(argv)
     state = args.state.resolve()
+    media = {"media_edge": args.media_edge, "media_paths": tuple(args.media_path)}
     if args.action == "serve":
-        return serve(state, args.port, args.fleet)
+        return serve(state, args.port, args.fleet, **media)
     if args.action == "start":
-        return start(state, args.port, args.fleet.resolve(), args.timeout)
+        return start(state, args.port, args.fleet.resolve(), args.timeout, **media)
     if args.action == "stop":
         stop(state)
         return 0

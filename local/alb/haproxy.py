@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 HAPROXY = "/usr/sbin/haproxy"
 BACKEND = "web"
@@ -70,6 +71,13 @@ class LoadBalancer:
     poll_interval: float = 0.2
     port: int = 0
     discover: Callable[[], dict[str, tuple[str, int]]] | None = None
+    # CloudFront in front of the ALB, for the media paths only (the local Elastic Beanstalk
+    # stand-in): requests under ``media_paths`` go to the emulator's viewer-side edge of the
+    # distribution (``media_edge``: http://127.0.0.1:<port>/moto-api/fidelity/cloudfront-edge/
+    # <domain>), which checks their signed URLs; the page and its media share one origin, as
+    # on AWS where viewers reach both through the distribution.
+    media_edge: str | None = None
+    media_paths: tuple[str, ...] = ()
     events: list[tuple[float, str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -108,8 +116,10 @@ class LoadBalancer:
             "    retries 0",
             "frontend fe",
             f"    bind 127.0.0.1:{self.port}",
+            *self._media_frontend(),
             f"    default_backend {BACKEND}",
             "    http-response set-header X-Served-By %[srv_name]",
+            *self._media_backend(),
             f"backend {BACKEND}",
             "    balance roundrobin",
             "    option httpchk",
@@ -122,6 +132,26 @@ class LoadBalancer:
             # Every server starts in maintenance: the controller admits what the target group has.
             lines.append(f"    server {target_id} {address}:{port} check disabled")
         return "\n".join(lines) + "\n"
+
+    def _media_frontend(self) -> list[str]:
+        if not self.media_edge or not self.media_paths:
+            return []
+        return [
+            f"    acl media path_beg {' '.join(self.media_paths)}",
+            "    use_backend media if media",
+        ]
+
+    def _media_backend(self) -> list[str]:
+        if not self.media_edge or not self.media_paths:
+            return []
+        edge = urlsplit(self.media_edge)
+        # The viewer's own path and query ride along: the edge checks the URL the viewer signed.
+        return [
+            "backend media",
+            "    http-request set-header X-Forwarded-Uri %[url]",
+            f"    http-request set-path {edge.path.rstrip('/')}%[path]",
+            f"    server edge {edge.hostname}:{edge.port}",
+        ]
 
     def start(self, timeout: float = 15.0) -> str:
         if not ipaddress.ip_address("127.0.0.1").is_loopback:  # pragma: no cover - sanity

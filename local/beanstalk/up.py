@@ -11,9 +11,11 @@ the database's master password):
  3. the app's database roles, login and schema: playbooks/beanstalk_migrate.yml, as on AWS
     (streamapp-migrate with the master user's credentials on stdin, on a web instance; the
     local inventory reaches it with podman where AWS's uses Session Manager)
- 4. the "ALB": haproxy on 127.0.0.1 following the web environment's target group
+ 4. the "ALB": haproxy on 127.0.0.1 following the web environment's target group, and in
+    front of it for the media paths CloudFront's stand-in: the emulator's edge of the
+    distribution, which checks the app's signed URLs against the trusted key group
  5. the demo's accounts and samples through it; the samples are transcoded by the worker
-    environment's instance (its SQS daemon stand-in posts each job to the app)
+    environment's instance (its SQS daemon stand-in posts each job to the app), then played
 """
 
 from __future__ import annotations
@@ -57,22 +59,30 @@ def wait_for_image(p: Platform, build: subprocess.Popen[bytes]) -> None:
     print(f"    image: {log().strip().splitlines()[-1]}", flush=True)
 
 
-def overlay(p: Platform, aws: Any) -> dict[str, str]:
-    """What differs on this machine: the database's address (the emulated RDS endpoint serves
-    nothing) is the controller's PostgreSQL, with the login the environments name."""
-    eb = aws("elasticbeanstalk")
-    (settings,) = eb.describe_configuration_settings(
+def web_properties(p: Platform, aws: Any) -> dict[str, str]:
+    """The web environment's properties (aws:elasticbeanstalk:application:environment)."""
+    (settings,) = aws("elasticbeanstalk").describe_configuration_settings(
         ApplicationName=p.prefix, EnvironmentName=f"{p.prefix}-web"
     )["ConfigurationSettings"]
-    url = next(
-        o["Value"]
+    return {
+        o["OptionName"]: o.get("Value", "")
         for o in settings["OptionSettings"]
-        if o["OptionName"] == "STREAMAPP_DATABASE_URL"
-    )
-    parts = urlsplit(url)
+        if o["Namespace"] == "aws:elasticbeanstalk:application:environment"
+    }
+
+
+def overlay(p: Platform, aws: Any) -> dict[str, str]:
+    """What differs on this machine: the database's address (the emulated RDS endpoint serves
+    nothing) is the controller's PostgreSQL, with the login the environments name; viewers reach
+    the distribution at the load balancer's origin, whose media paths go to the emulator's edge
+    of it (start_load_balancer), so the app signs its CloudFront URLs for that origin."""
+    parts = urlsplit(web_properties(p, aws)["STREAMAPP_DATABASE_URL"])
     user = parts.netloc.rsplit("@", 1)[0]
     netloc = f"{user}@{CONTROLLER_ADDRESS}:{p.postgres.port}"
-    return {"STREAMAPP_DATABASE_URL": urlunsplit(parts._replace(netloc=netloc))}
+    return {
+        "STREAMAPP_DATABASE_URL": urlunsplit(parts._replace(netloc=netloc)),
+        "STREAMAPP_CLOUDFRONT_DOMAIN": p.url,
+    }
 
 
 def start_instances(p: Platform, aws: Any) -> list[Any]:
@@ -127,18 +137,28 @@ def operator_command(host: str, *argv: str) -> list[str]:
     ]  # fmt: skip
 
 
-def start_load_balancer(p: Platform) -> None:
+def start_load_balancer(p: Platform, aws: Any) -> None:
+    """haproxy following the web environment's target group, CloudFront's STAND-IN in front of
+    it for the media paths: the emulator's edge of the distribution checks their signed URLs
+    (trusted key group) and reads the bucket through the origin access control."""
     port = int(p.url.rsplit(":", 1)[1])
     p.step(f"Load balancer on {p.url} (haproxy following the web environment's target group)")
+    properties = web_properties(p, aws)
+    domain = properties["STREAMAPP_CLOUDFRONT_DOMAIN"]
+    edge = f"{p.endpoint}/moto-api/fidelity/cloudfront-edge/{domain}"
+    paths = tuple(
+        "/" + properties[name].strip("/") + "/"
+        for name in ("STREAMAPP_HLS_PREFIX", "STREAMAPP_THUMBS_PREFIX")
+    )
     state = p.state / "beanstalk"
-    if alb.start(p.state, port, state / "fleet.json", timeout=120) != 0:
+    if alb.start(p.state, port, state / "fleet.json", 120, media_edge=edge, media_paths=paths):
         raise RuntimeError("the load balancer found no healthy web instance")
 
 
 def seed_samples(p: Platform, hosts: list[Any]) -> dict[str, Any]:
     p.step("Seed: demo accounts, a sample video and song (transcoded by the worker environment)")
     web = next(h.name for h in hosts if h.tier == "web")
-    # The app signs CloudFront URLs (the environments' signing mode): no stand-in serves them.
-    seeded = seed.seed(p.url, p.state, 600, operator_command(web, "streamapp-admin"), play=False)
+    # Played: the app's CloudFront URLs, through the load balancer's edge of the distribution.
+    seeded = seed.seed(p.url, p.state, 600, operator_command(web, "streamapp-admin"))
     (p.state / "seed.json").write_text(json.dumps(seeded) + "\n")
     return seeded

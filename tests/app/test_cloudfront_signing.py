@@ -79,3 +79,25 @@ def test_thumbnail_signatures_are_reused_within_a_minute() -> None:
         hashes.SHA1(),  # noqa: S303
     )
     assert signer.object_url("thumbs/other.jpg").url != first.url
+
+
+def test_the_distribution_is_reached_over_https_and_a_plain_http_base_only_on_loopback() -> None:
+    """A domain means https://; an http:// base is a local CloudFront stand-in's (the emulator's
+    edge for the local Elastic Beanstalk stand-in) and is refused anywhere but on 127.0.0.1."""
+    import pytest
+    from pydantic import ValidationError
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    assert CloudFrontSigner("d111.cloudfront.net", "K1", pem, 60).origin == (
+        "https://d111.cloudfront.net"
+    )
+    local = "http://127.0.0.1:5000/moto-api/fidelity/cloudfront-edge/d111.cloudfront.net/"
+    assert Settings(cloudfront_domain=local).cloudfront_domain == local
+    url = CloudFrontSigner(local, "K1", pem, 60).object_url("thumbs/a.jpg").url
+    assert url.startswith(local + "thumbs/a.jpg?Expires=")
+    for refused in ("http://media.example.com", "http://10.0.0.5/edge"):
+        with pytest.raises(ValidationError, match=r"local stand-in on 127\.0\.0\.1 only"):
+            Settings(cloudfront_domain=refused)

@@ -3,7 +3,9 @@ Elastic Beanstalk stand-in (local/beanstalk/) running the bundle provisioning bu
 instance of the web and of the worker environment, the load balancer following the web
 environment's target group on the shared ALB, and the seed: its video and song uploaded through
 the load balancer and transcoded by the worker environment's instance (its SQS daemon stand-in
-posting each job to the app). Then `make down` leaves no container, daemon or port.
+posting each job to the app), then played through CloudFront's stand-in (the emulator's edge
+of the distribution behind the load balancer's media paths, checking the app's signed URLs).
+Then `make down` leaves no container, daemon or port.
 
 It runs python -m local up and down with a fleet, state folders and port of its own. Podman, the
 make-up suite's marker (`fleet`): about 6 minutes with the stand-in image cached."""
@@ -118,6 +120,40 @@ def test_the_app_runs_from_the_bundle_on_the_stand_in_and_the_worker_transcodes(
     ).stdout  # fmt: skip
     assert journal.count(": 200, deleted") >= 2, journal[-3000:]
     assert all(_alive(p) for p in up["pids"].values()), up["pids"]
+
+
+def test_the_seed_plays_through_cloudfronts_stand_in_with_signed_urls_only(up):
+    """The app signs CloudFront URLs for the load balancer's origin; its media paths reach the
+    emulator's edge of the distribution, which serves the master playlist, a rung's playlist and
+    a segment with the player's signed query, and refuses them unsigned or tampered (the trusted
+    key group), reading the private bucket through the origin access control."""
+    import httpx
+
+    from local import seed
+
+    with httpx.Client(base_url=up["url"], timeout=30) as client:
+        login = up["seed"]["login"]
+        demo = seed.session(client, login["email"], login["password"], "Demo viewer")
+        auth = {"Authorization": f"Bearer {demo['token']}"}
+        for kind, item_id in up["seed"]["items"].items():
+            grant = client.get(f"/api/items/{item_id}/playback", headers=auth).json()
+            assert grant["url"].startswith(f"{up['url']}/"), grant["url"]
+            master = client.get(grant["url"])
+            assert master.status_code == 200 and "#EXTM3U" in master.text, (kind, master.text)
+            base = grant["url"].split("?", 1)[0].rsplit("/", 1)[0]
+            rung = next(line for line in master.text.splitlines() if line.endswith(".m3u8"))
+            playlist = client.get(f"{base}/{rung}?{grant['query']}")
+            assert playlist.status_code == 200, (kind, rung, playlist.text[:300])
+            segment = next(
+                line for line in playlist.text.splitlines() if line and not line.startswith("#")
+            )
+            segment_url = f"{base}/{rung.rsplit('/', 1)[0] + '/' if '/' in rung else ''}{segment}"
+            media = client.get(f"{segment_url}?{grant['query']}")
+            assert media.status_code == 200 and len(media.content) > 1000, (kind, segment_url)
+            assert media.headers["X-Served-By"] == "edge"
+            assert client.get(segment_url).status_code == 403  # unsigned
+            tampered = grant["query"].replace("Signature=", "Signature=A", 1)
+            assert client.get(f"{segment_url}?{tampered}").status_code == 403
 
 
 def test_down_leaves_nothing_running(up):

@@ -1558,6 +1558,142 @@ def test_cloudfront_reads_its_s3_origin_signed_as_the_service_for_its_distributi
     }
 
 
+def test_cloudfront_serves_viewers_only_with_signed_urls_of_its_trusted_key_groups(aws, emulator):
+    """A behaviour trusting a key group serves the app's own signed URLs (canned for an object,
+    custom with a wildcard for an HLS tree, the player's query on every file under it) and
+    refuses an unsigned, expired, tampered or foreign-key URL and one outside the wildcard, as
+    CloudFront does; the signing parameters never reach the origin; the response headers
+    policy's HSTS is added."""
+    import urllib.error
+    import urllib.request
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from streamapp.signing import CloudFrontSigner
+
+    s3, cloudfront, bucket = aws("s3"), aws("cloudfront"), unique("edge")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    for key, body in (("hls/a/master.m3u8", b"#EXTM3U"), ("hls/a/v/seg1.ts", b"segment"),
+                      ("hls/b/master.m3u8", b"#B"), ("thumbs/a.jpg", b"jpeg")):  # fmt: skip
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def pem(key) -> str:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+
+    def public_key(key) -> str:
+        encoded = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+        return cloudfront.create_public_key(
+            PublicKeyConfig={
+                "CallerReference": unique("pk"),
+                "Name": unique("pk"),
+                "EncodedKey": encoded,
+            }
+        )["PublicKey"]["Id"]
+
+    trusted, foreign = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in "ab"
+    )
+    trusted_id, foreign_id = public_key(trusted), public_key(foreign)
+    group = cloudfront.create_key_group(
+        KeyGroupConfig={"Name": unique("kg"), "Items": [trusted_id]}
+    )["KeyGroup"]["Id"]
+    headers_policy = cloudfront.create_response_headers_policy(
+        ResponseHeadersPolicyConfig={
+            "Name": unique("rhp"),
+            "SecurityHeadersConfig": {
+                "StrictTransportSecurity": {
+                    "Override": True,
+                    "AccessControlMaxAgeSec": 63072000,
+                    "IncludeSubdomains": True,
+                    "Preload": False,
+                }
+            },
+        }
+    )["ResponseHeadersPolicy"]["Id"]
+    oac = cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": unique("oac"),
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+    config = minimal_distribution()
+    config["Origins"]["Items"].append(
+        {
+            "Id": "media",
+            "DomainName": f"{bucket}.s3.eu-west-1.amazonaws.com",
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+            "OriginAccessControlId": oac,
+        }
+    )
+    config["Origins"]["Quantity"] = 2
+    signed_only = {
+        "TrustedKeyGroups": {"Enabled": True, "Quantity": 1, "Items": [group]},
+        "ResponseHeadersPolicyId": headers_policy,
+    }
+    config["CacheBehaviors"] = {
+        "Quantity": 2,
+        "Items": [
+            behaviour("media", PathPattern="/hls/*", **signed_only),
+            behaviour("media", PathPattern="/thumbs/*", **signed_only),
+        ],
+    }
+    dist = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": dist["ARN"]}},
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, statement))
+    edge = f"{emulator.endpoint}/moto-api/fidelity/cloudfront-edge/{dist['DomainName']}"
+
+    def get(url: str) -> tuple[int, bytes, dict]:
+        try:
+            with urllib.request.urlopen(url, timeout=30) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as err:
+            return err.code, err.read(), dict(err.headers)
+
+    signer = CloudFrontSigner(edge, trusted_id, pem(trusted), ttl=300)
+    thumb = signer.object_url("thumbs/a.jpg").url
+    status, body, answer = get(thumb)
+    assert (status, body) == (200, b"jpeg")
+    assert answer["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    grant = signer.hls_url("hls/a", "master.m3u8")
+    assert get(grant.url)[:2] == (200, b"#EXTM3U")
+    assert get(f"{edge}/hls/a/v/seg1.ts?{grant.query}")[:2] == (200, b"segment")  # the player
+    refused = {
+        "unsigned": f"{edge}/hls/a/master.m3u8",
+        "outside the wildcard": f"{edge}/hls/b/master.m3u8?{grant.query}",
+        "expired": signer.object_url("thumbs/a.jpg", now=time.time() - 600).url,
+        "tampered": thumb.replace("thumbs/a.jpg", "thumbs/b.jpg"),
+        "another key pair's signature": CloudFrontSigner(edge, trusted_id, pem(foreign), 300)
+        .object_url("thumbs/a.jpg")
+        .url,
+        "a key outside the key group": CloudFrontSigner(edge, foreign_id, pem(foreign), 300)
+        .object_url("thumbs/a.jpg")
+        .url,
+    }
+    codes = {name: (get(url)[0], get(url)[1][:80]) for name, url in refused.items()}
+    assert {name: code for name, (code, _) in codes.items()} == dict.fromkeys(refused, 403)
+    assert b"MissingKey" in codes["unsigned"][1]
+    assert b"InvalidKey" in codes["a key outside the key group"][1]
+    assert b"AccessDenied" in codes["tampered"][1]
+
+
 def test_s3_logging_accepts_a_wildcard_grant_beside_a_star_principal(aws):
     s3, source, target = aws("s3"), unique("src"), unique("logs")
     for bucket in (source, target):

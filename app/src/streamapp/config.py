@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -179,6 +180,21 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("cloudfront_domain")
+    @classmethod
+    def _cloudfront_domain(cls, value: str | None) -> str | None:
+        """The distribution's domain (or alias): viewers reach it over HTTPS. A plain http://
+        base is a local CloudFront stand-in on this machine's loopback only (the emulator's
+        edge, for the local Elastic Beanstalk stand-in), never a real viewer's address."""
+        if value and value.startswith("http://"):
+            host = urlsplit(value).hostname or ""
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                raise ValueError(
+                    "STREAMAPP_CLOUDFRONT_DOMAIN is the distribution's domain (viewers use "
+                    f"HTTPS); http:// is for a local stand-in on 127.0.0.1 only (got {value})"
+                )
         return value or None
 
     def video_ladder(self) -> list[VideoRung]:

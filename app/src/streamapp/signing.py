@@ -96,7 +96,9 @@ class CloudFrontSigner:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the CloudFront private key must be an RSA key")
         self.key, self.key_pair_id, self.ttl = key, key_pair_id, ttl
-        self.origin = "https://" + domain.removeprefix("https://").rstrip("/")
+        # An explicit http:// base is a local stand-in's (config: loopback only).
+        explicit = domain.startswith(("https://", "http://"))
+        self.origin = (domain if explicit else "https://" + domain).rstrip("/")
         self._reuse: dict[tuple[str, int], SignedUrl] = {}
         self._reuse_lock = threading.Lock()
 

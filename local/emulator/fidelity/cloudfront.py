@@ -680,9 +680,10 @@ _ORIGIN_RESPONSE_HEADERS = (
 )  # fmt: skip
 
 
-def _cloudfront_origin_target(domain: str, path: str) -> tuple[Any, Any, Any] | None:
-    """(distribution, origin, origin access control or None) of the cache behaviour that serves
-    ``/path`` on the distribution ``domain`` (its path patterns in order, then the default)."""
+def _cloudfront_origin_target(domain: str, path: str) -> tuple[Any, Any, Any, Any] | None:
+    """(distribution, origin, origin access control or None, cache behaviour) of the cache
+    behaviour that serves ``/path`` on the distribution ``domain`` (its path patterns in order,
+    then the default)."""
     from fnmatch import fnmatchcase
 
     from moto.cloudfront.models import cloudfront_backends
@@ -701,8 +702,46 @@ def _cloudfront_origin_target(domain: str, path: str) -> tuple[Any, Any, Any] | 
             origin = next(o for o in config.Origins["Items"] if o.id == chosen.target_origin_id)
             oac_id = getattr(origin, "origin_access_control_id", "")
             oac = backend.origin_access_controls.get(oac_id) if oac_id else None
-            return dist, origin, oac
+            return dist, origin, oac, chosen
     return None
+
+
+def _origin_answer(request: Any, found: tuple, key: str) -> tuple[int, dict, Any]:
+    """CloudFront's request to the S3 origin of a behaviour (``found``: what
+    ``_cloudfront_origin_target`` answered) for the object ``key``: signed with SigV4 by the keys
+    the IAM layer knows as CloudFront's for the distribution when its origin access control
+    signs, else anonymous; only Range and the conditional headers passed on."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from local.emulator.fidelity.iam import _service_key
+
+    dist, origin, oac, _behaviour = found
+    bucket, s3_host, region = origin.domain_name.partition(".s3.")
+    if not s3_host:
+        return 502, {}, ""
+    region = region.removesuffix(".amazonaws.com")
+    port = request.environ.get("SERVER_PORT", "80")
+    prefix = origin.origin_path.strip("/")
+    url = f"http://127.0.0.1:{port}/{bucket}/{f'{prefix}/' if prefix else ''}{key}"
+    passed = {h: request.headers[h] for h in _ORIGIN_REQUEST_HEADERS if h in request.headers}
+    signed = AWSRequest(method=request.method, url=url, headers=passed)
+    if oac is not None and oac.signing_behavior in ("always", "no-override"):
+        keys = _service_key("cloudfront.amazonaws.com", dist.arn, dist.arn.split(":")[4])
+        credentials = Credentials(keys.access_key_id, keys.secret_access_key)
+        S3SigV4Auth(credentials, "s3", region).add_auth(signed)
+    outgoing = urllib.request.Request(url, method=request.method, headers=dict(signed.headers))
+    try:
+        with urllib.request.urlopen(outgoing, timeout=30) as answer:
+            status, body, got = answer.status, answer.read(), answer.headers
+    except urllib.error.HTTPError as error:
+        status, body, got = error.code, error.read(), error.headers
+    kept = {h: got[h] for h in _ORIGIN_RESPONSE_HEADERS if got.get(h) is not None}
+    return status, kept, body
 
 
 @fix
@@ -720,19 +759,11 @@ def cloudfront_reads_its_s3_origin_through_origin_access_control() -> None:
     origin request: the behaviour serving ``/<path>`` (its path patterns in order, then the
     default), its S3 origin, the request to the emulator's S3 signed with SigV4 by keys that the
     IAM layer knows as CloudFront's for this distribution (iam._SERVICE_KEYS), passing on only
-    Range and the conditional headers. Viewer-side checks (signed URLs, key groups, caching) are
-    not played: the local media origin checks its viewers itself (nginx secure_link). Any other
-    origin answers 502.
+    Range and the conditional headers. No viewer-side check: the EC2 path's local media origin
+    checks its viewers itself (nginx secure_link); the edge route below plays CloudFront's own.
+    Any other origin answers 502.
     """
-    import urllib.error
-    import urllib.request
-
-    from botocore.auth import S3SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
     from moto.moto_api._internal import urls
-
-    from local.emulator.fidelity.iam import _service_key
 
     def origin_request(request: Any, full_url: str, headers: Any) -> tuple[int, dict, Any]:
         if request.method not in ("GET", "HEAD"):
@@ -742,27 +773,168 @@ def cloudfront_reads_its_s3_origin_through_origin_access_control() -> None:
         found = _cloudfront_origin_target(domain, key)
         if found is None:
             return 404, {}, ""
-        dist, origin, oac = found
-        bucket, s3_host, region = origin.domain_name.partition(".s3.")
-        if not s3_host:
-            return 502, {}, ""
-        region = region.removesuffix(".amazonaws.com")
-        port = request.environ.get("SERVER_PORT", "80")
-        prefix = origin.origin_path.strip("/")
-        url = f"http://127.0.0.1:{port}/{bucket}/{f'{prefix}/' if prefix else ''}{key}"
-        passed = {h: request.headers[h] for h in _ORIGIN_REQUEST_HEADERS if h in request.headers}
-        signed = AWSRequest(method=request.method, url=url, headers=passed)
-        if oac is not None and oac.signing_behavior in ("always", "no-override"):
-            keys = _service_key("cloudfront.amazonaws.com", dist.arn, dist.arn.split(":")[4])
-            credentials = Credentials(keys.access_key_id, keys.secret_access_key)
-            S3SigV4Auth(credentials, "s3", region).add_auth(signed)
-        outgoing = urllib.request.Request(url, method=request.method, headers=dict(signed.headers))
-        try:
-            with urllib.request.urlopen(outgoing, timeout=30) as answer:
-                status, body, got = answer.status, answer.read(), answer.headers
-        except urllib.error.HTTPError as error:
-            status, body, got = error.code, error.read(), error.headers
-        kept = {h: got[h] for h in _ORIGIN_RESPONSE_HEADERS if got.get(h) is not None}
-        return status, kept, body
+        return _origin_answer(request, found, key)
 
     urls.url_paths["{0}/moto-api/fidelity/cloudfront-origin/(?P<path>.+)"] = origin_request
+
+
+# --------------------------------------------------------------------------------------------
+# A viewer's request to a distribution (signed URLs through trusted key groups)
+# --------------------------------------------------------------------------------------------
+
+# The query parameters of a signed URL: CloudFront checks and removes them (never the origin's).
+_SIGNED_URL_PARAMETERS = ("Expires", "Policy", "Signature", "Key-Pair-Id")
+
+
+def _cloudfront_b64decode(text: str) -> bytes:
+    """CloudFront's URL-safe base64: '-' for '+', '_' for '=', '~' for '/'."""
+    import base64
+
+    return base64.b64decode(text.translate(str.maketrans("-_~", "+=/")), validate=True)
+
+
+def _cloudfront_refusal(code: str, message: str) -> tuple[int, dict, str]:
+    body = (
+        "<?xml version='1.0' encoding='UTF-8'?>"
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return 403, {"Content-Type": "text/xml"}, body
+
+
+def _cloudfront_viewer_check(
+    backend: Any, behaviour: Any, url: str, query: dict[str, str], viewer_ip: str
+) -> tuple[int, dict, str] | None:
+    """CloudFront's check of a viewer's signed URL for a behaviour with trusted key groups (None:
+    served). The canned policy is the one CloudFront builds from the URL and Expires; a custom
+    policy comes with the URL. The key pair id must be a public key of one of the behaviour's
+    key groups, the signature RSA-SHA1 over the policy by its private key, the URL match the
+    statement's Resource (``*`` and ``?`` wildcards) and the time and address its conditions."""
+    import fnmatch
+    import ipaddress
+    import json
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    groups = behaviour.trusted_key_groups
+    if not groups.enabled:
+        return None
+    key_id, signature = query.get("Key-Pair-Id"), query.get("Signature")
+    if not key_id or not signature or not ("Policy" in query or "Expires" in query):
+        return _cloudfront_refusal(
+            "MissingKey", "Missing Key-Pair-Id query parameter or cookie value"
+        )
+    trusted = {
+        item for group in groups.items for item in backend.key_groups[group].items
+        if group in backend.key_groups
+    }  # fmt: skip
+    public_key = backend.public_keys.get(key_id) if key_id in trusted else None
+    if public_key is None:
+        return _cloudfront_refusal("InvalidKey", "Unknown Key")
+    try:
+        if "Policy" in query:
+            policy = _cloudfront_b64decode(query["Policy"])
+        else:
+            condition = {"DateLessThan": {"AWS:EpochTime": int(query["Expires"])}}
+            policy = json.dumps(
+                {"Statement": [{"Resource": url, "Condition": condition}]}, separators=(",", ":")
+            ).encode()
+        key = serialization.load_pem_public_key(public_key.encoded_key.encode())
+        key.verify(_cloudfront_b64decode(signature), policy, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303 - CloudFront's algorithm
+        (statement,) = json.loads(policy)["Statement"]
+    except (InvalidSignature, ValueError, TypeError, KeyError):
+        return _cloudfront_refusal("AccessDenied", "Access denied")
+    conditions = statement.get("Condition") or {}
+    now = time.time()
+    resource = statement.get("Resource", "*")
+    allowed = (
+        fnmatch.fnmatchcase(url, resource.replace("[", "[[]"))
+        and now < conditions.get("DateLessThan", {}).get("AWS:EpochTime", 0)
+        and now >= conditions.get("DateGreaterThan", {}).get("AWS:EpochTime", 0)
+    )
+    source = conditions.get("IpAddress", {}).get("AWS:SourceIp")
+    if allowed and source:
+        allowed = ipaddress.ip_address(viewer_ip) in ipaddress.ip_network(source, strict=False)
+    return None if allowed else _cloudfront_refusal("AccessDenied", "Access denied")
+
+
+def _cloudfront_response_headers(backend: Any, behaviour: Any, origin: str | None) -> dict:
+    """What the behaviour's response headers policy adds: HSTS, and CORS for an allowed Origin."""
+    policy_id = getattr(behaviour, "response_headers_policy_id", None)
+    policies = backend.__dict__.get("fidelity_response_headers_policies") or {}
+    config = (policies.get(policy_id) or {}).get("Config") or {}
+    added = {}
+    hsts = (config.get("SecurityHeadersConfig") or {}).get("StrictTransportSecurity")
+    if hsts:
+        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
+        value += (
+            "; includeSubDomains" if str(hsts.get("IncludeSubdomains")).lower() == "true" else ""
+        )
+        value += "; preload" if str(hsts.get("Preload")).lower() == "true" else ""
+        added["Strict-Transport-Security"] = value
+    cors = config.get("CorsConfig")
+    if cors and origin:
+        allowed = (cors.get("AccessControlAllowOrigins") or {}).get("Items") or []
+        if "*" in allowed or origin in allowed:
+            added["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+    return added
+
+
+@fix
+def cloudfront_serves_viewers_with_signed_urls_of_its_trusted_key_groups() -> None:
+    """moto 5.2.5: a distribution serves no viewer, so a signed URL (canned or custom policy,
+    signed with a key of a key group a behaviour trusts) is never checked: a wrong key pair id,
+    policy or resource would only show on AWS.
+
+    AWS: a behaviour with TrustedKeyGroups serves a request only with a valid signed URL
+    (Key-Pair-Id a public key of one of its key groups, Signature RSA-SHA1 over the canned
+    policy CloudFront builds from the URL and Expires, or over the custom Policy given), whose
+    Resource matches the URL and whose conditions hold (DateLessThan, DateGreaterThan,
+    IpAddress); else 403 (MissingKey, InvalidKey, AccessDenied). The signing parameters are
+    removed before the origin request; the behaviour's response headers policy adds its headers.
+
+    ``/moto-api/fidelity/cloudfront-edge/<distribution domain>/<path>`` (GET, HEAD) plays that
+    viewer request: the URL checked is the one the viewer asked for (its Host, and this route's
+    own path or, through a front, X-Forwarded-Uri's), then the origin request of the origin route
+    above. The local Elastic Beanstalk stand-in's load balancer sends the media paths here and
+    its app signs them for the load balancer's origin (local/beanstalk/up.py).
+    """
+    from urllib.parse import parse_qsl, urlencode
+
+    from moto.cloudfront.models import cloudfront_backends
+    from moto.moto_api._internal import urls
+
+    def edge_request(request: Any, full_url: str, headers: Any) -> tuple[int, dict, Any]:
+        if request.method not in ("GET", "HEAD"):
+            return 405, {}, ""
+        address, _, raw_query = full_url.partition("?")
+        path = address.split("/moto-api/fidelity/cloudfront-edge/", 1)[1]
+        domain, _, key = path.partition("/")
+        found = _cloudfront_origin_target(domain, key)
+        if found is None:
+            return 404, {}, ""
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
+        rest = urlencode(
+            [(k, v) for k, v in parse_qsl(raw_query) if k not in _SIGNED_URL_PARAMETERS]
+        )
+        host = request.headers.get("Host") or request.environ.get("HTTP_HOST", "")
+        scheme = request.environ.get("wsgi.url_scheme", "http")
+        # Through a front (the local load balancer), the viewer's own path came along.
+        own = address[address.index("/moto-api/") :]
+        forwarded = request.headers.get("X-Forwarded-Uri", "").split("?", 1)[0]
+        viewer_url = f"{scheme}://{host}{forwarded or own}"
+        viewer_url += f"?{rest}" if rest else ""
+        account = found[0].arn.split(":")[4]
+        backend = cloudfront_backends[account]["aws"]
+        viewer_ip = request.environ.get("REMOTE_ADDR", "127.0.0.1")
+        refused = _cloudfront_viewer_check(backend, found[3], viewer_url, query, viewer_ip)
+        if refused is not None:
+            return refused
+        status, answer_headers, body = _origin_answer(request, found, key)
+        answer_headers.update(
+            _cloudfront_response_headers(backend, found[3], request.headers.get("Origin"))
+        )
+        return status, answer_headers, body
+
+    urls.url_paths["{0}/moto-api/fidelity/cloudfront-edge/(?P<path>.+)"] = edge_request
