@@ -1558,23 +1558,22 @@ def test_cloudfront_reads_its_s3_origin_signed_as_the_service_for_its_distributi
     }
 
 
-def test_cloudfront_serves_viewers_only_with_signed_urls_of_its_trusted_key_groups(aws, emulator):
-    """A behaviour trusting a key group serves the app's own signed URLs (canned for an object,
-    custom with a wildcard for an HLS tree, the player's query on every file under it) and
-    refuses an unsigned, expired, tampered or foreign-key URL and one outside the wildcard, as
-    CloudFront does; the signing parameters never reach the origin; the response headers
-    policy's HSTS is added."""
-    import urllib.error
-    import urllib.request
+APP_ORIGIN = "https://app.example.com"  # the page's origin the edge's CORS config allows
 
+
+@pytest.fixture(scope="module")
+def signed_edge(aws, emulator) -> dict[str, Any]:
+    """A distribution whose /hls/* (OPTIONS allowed) and /thumbs/* behaviours trust a key group
+    of one public key and name a response headers policy (HSTS, nosniff, CORS for APP_ORIGIN);
+    /public/* trusts none. Its private bucket is read through an origin access control."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from streamapp.signing import CloudFrontSigner
 
     s3, cloudfront, bucket = aws("s3"), aws("cloudfront"), unique("edge")
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     for key, body in (("hls/a/master.m3u8", b"#EXTM3U"), ("hls/a/v/seg1.ts", b"segment"),
-                      ("hls/b/master.m3u8", b"#B"), ("thumbs/a.jpg", b"jpeg")):  # fmt: skip
+                      ("hls/b/master.m3u8", b"#B"), ("thumbs/a.jpg", b"jpeg"),
+                      ("public/a.txt", b"public")):  # fmt: skip
         s3.put_object(Bucket=bucket, Key=key, Body=body)
 
     def pem(key) -> str:
@@ -1607,6 +1606,10 @@ def test_cloudfront_serves_viewers_only_with_signed_urls_of_its_trusted_key_grou
     group = cloudfront.create_key_group(
         KeyGroupConfig={"Name": unique("kg"), "Items": [trusted_id]}
     )["KeyGroup"]["Id"]
+
+    def items(*values: str) -> dict[str, Any]:
+        return {"Quantity": len(values), "Items": list(values)}
+
     headers_policy = cloudfront.create_response_headers_policy(
         ResponseHeadersPolicyConfig={
             "Name": unique("rhp"),
@@ -1616,7 +1619,17 @@ def test_cloudfront_serves_viewers_only_with_signed_urls_of_its_trusted_key_grou
                     "AccessControlMaxAgeSec": 63072000,
                     "IncludeSubdomains": True,
                     "Preload": False,
-                }
+                },
+                "ContentTypeOptions": {"Override": True},
+            },
+            "CorsConfig": {
+                "AccessControlAllowOrigins": items(APP_ORIGIN),
+                "AccessControlAllowHeaders": items("Range"),
+                "AccessControlAllowMethods": items("GET", "HEAD"),
+                "AccessControlExposeHeaders": items("Content-Range"),
+                "AccessControlAllowCredentials": False,
+                "AccessControlMaxAgeSec": 600,
+                "OriginOverride": True,
             },
         }
     )["ResponseHeadersPolicy"]["Id"]
@@ -1639,16 +1652,16 @@ def test_cloudfront_serves_viewers_only_with_signed_urls_of_its_trusted_key_grou
     )
     config["Origins"]["Quantity"] = 2
     signed_only = {
-        "TrustedKeyGroups": {"Enabled": True, "Quantity": 1, "Items": [group]},
+        "TrustedKeyGroups": {"Enabled": True, **items(group)},
         "ResponseHeadersPolicyId": headers_policy,
     }
-    config["CacheBehaviors"] = {
-        "Quantity": 2,
-        "Items": [
-            behaviour("media", PathPattern="/hls/*", **signed_only),
-            behaviour("media", PathPattern="/thumbs/*", **signed_only),
-        ],
-    }
+    with_preflight = {"AllowedMethods": {**items("HEAD", "GET", "OPTIONS"),
+                                         "CachedMethods": items("HEAD", "GET")}}  # fmt: skip
+    config["CacheBehaviors"] = items(
+        behaviour("media", PathPattern="/hls/*", **signed_only, **with_preflight),
+        behaviour("media", PathPattern="/thumbs/*", **signed_only),
+        behaviour("media", PathPattern="/public/*"),
+    )
     dist = cloudfront.create_distribution(DistributionConfig=config)["Distribution"]
     statement = {
         "Effect": "Allow",
@@ -1658,40 +1671,125 @@ def test_cloudfront_serves_viewers_only_with_signed_urls_of_its_trusted_key_grou
         "Condition": {"StringEquals": {"AWS:SourceArn": dist["ARN"]}},
     }
     s3.put_bucket_policy(Bucket=bucket, Policy=tls_only_policy(bucket, statement))
-    edge = f"{emulator.endpoint}/moto-api/fidelity/cloudfront-edge/{dist['DomainName']}"
+    return {
+        "edge": f"{emulator.endpoint}/moto-api/fidelity/cloudfront-edge/{dist['DomainName']}",
+        "trusted": (trusted_id, pem(trusted)),
+        "foreign": (foreign_id, pem(foreign)),
+    }
 
-    def get(url: str) -> tuple[int, bytes, dict]:
-        try:
-            with urllib.request.urlopen(url, timeout=30) as r:
-                return r.status, r.read(), dict(r.headers)
-        except urllib.error.HTTPError as err:
-            return err.code, err.read(), dict(err.headers)
 
-    signer = CloudFrontSigner(edge, trusted_id, pem(trusted), ttl=300)
+def edge_get(url: str, method: str = "GET", **headers: str) -> tuple[int, bytes, dict]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), dict(err.headers)
+
+
+def test_cloudfront_serves_viewers_only_with_signed_urls_of_its_trusted_key_groups(signed_edge):
+    """A behaviour trusting a key group serves the app's own signed URLs (canned for an object,
+    custom with a wildcard for an HLS tree, the player's query on every file under it) and
+    refuses an unsigned, expired, tampered or foreign-key URL and one outside the wildcard, as
+    CloudFront does; the signing parameters never reach the origin; the response headers
+    policy's HSTS is added."""
+    from streamapp.signing import CloudFrontSigner
+
+    edge, (trusted_id, trusted), (foreign_id, foreign) = (
+        signed_edge[k] for k in ("edge", "trusted", "foreign")
+    )
+    signer = CloudFrontSigner(edge, trusted_id, trusted, ttl=300)
     thumb = signer.object_url("thumbs/a.jpg").url
-    status, body, answer = get(thumb)
+    status, body, answer = edge_get(thumb)
     assert (status, body) == (200, b"jpeg")
     assert answer["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
     grant = signer.hls_url("hls/a", "master.m3u8")
-    assert get(grant.url)[:2] == (200, b"#EXTM3U")
-    assert get(f"{edge}/hls/a/v/seg1.ts?{grant.query}")[:2] == (200, b"segment")  # the player
+    assert edge_get(grant.url)[:2] == (200, b"#EXTM3U")
+    assert edge_get(f"{edge}/hls/a/v/seg1.ts?{grant.query}")[:2] == (200, b"segment")  # player
     refused = {
         "unsigned": f"{edge}/hls/a/master.m3u8",
+        "no signature": re.sub(r"&Signature=[^&]*", "", thumb),
         "outside the wildcard": f"{edge}/hls/b/master.m3u8?{grant.query}",
         "expired": signer.object_url("thumbs/a.jpg", now=time.time() - 600).url,
         "tampered": thumb.replace("thumbs/a.jpg", "thumbs/b.jpg"),
-        "another key pair's signature": CloudFrontSigner(edge, trusted_id, pem(foreign), 300)
+        "another key pair's signature": CloudFrontSigner(edge, trusted_id, foreign, 300)
         .object_url("thumbs/a.jpg")
         .url,
-        "a key outside the key group": CloudFrontSigner(edge, foreign_id, pem(foreign), 300)
+        "a key outside the key group": CloudFrontSigner(edge, foreign_id, foreign, 300)
         .object_url("thumbs/a.jpg")
         .url,
+        "an unknown key pair id": thumb.replace(trusted_id, "K2NOSUCHKEY0000"),
     }
-    codes = {name: (get(url)[0], get(url)[1][:80]) for name, url in refused.items()}
-    assert {name: code for name, (code, _) in codes.items()} == dict.fromkeys(refused, 403)
-    assert b"MissingKey" in codes["unsigned"][1]
-    assert b"InvalidKey" in codes["a key outside the key group"][1]
-    assert b"AccessDenied" in codes["tampered"][1]
+    answers = {name: edge_get(url) for name, url in refused.items()}
+    assert {name: a[0] for name, a in answers.items()} == dict.fromkeys(refused, 403)
+    assert b"<Code>MissingKey</Code>" in answers["unsigned"][1]
+    assert b"<Code>MissingKey</Code>" in answers["no signature"][1]
+    assert b"<Code>InvalidKey</Code>" in answers["a key outside the key group"][1]
+    assert b"<Code>InvalidKey</Code>" in answers["an unknown key pair id"][1]
+    assert b"<Code>AccessDenied</Code>" in answers["tampered"][1]
+
+
+def test_cloudfront_edge_adds_its_cors_headers_and_checks_conditions_and_the_viewers_url(
+    signed_edge,
+):
+    """The response headers policy's CORS headers for an allowed Origin only (a preflight
+    answered by the edge where the behaviour allows OPTIONS, not sent on), nosniff, Range passed
+    on; a behaviour trusting no key group serves unsigned; a custom policy's DateGreaterThan and
+    IpAddress hold; a forged X-Forwarded-Uri naming another object changes nothing checked."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from streamapp.signing import CloudFrontSigner, _cf_b64
+
+    edge, (trusted_id, trusted) = signed_edge["edge"], signed_edge["trusted"]
+    grant = CloudFrontSigner(edge, trusted_id, trusted, ttl=300).hls_url("hls/a", "master.m3u8")
+    segment = f"{edge}/hls/a/v/seg1.ts?{grant.query}"
+
+    status, body, answer = edge_get(segment, Origin=APP_ORIGIN, Range="bytes=0-2")
+    assert (status, body, answer["Content-Range"]) == (206, b"seg", "bytes 0-2/7")
+    assert answer["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert answer["Access-Control-Expose-Headers"] == "Content-Range"
+    assert answer["X-Content-Type-Options"] == "nosniff"
+    assert "Access-Control-Allow-Methods" not in answer  # preflights only
+    for headers in ({}, {"Origin": "https://elsewhere.example.com"}):
+        assert "Access-Control-Allow-Origin" not in edge_get(segment, **headers)[2]
+
+    preflight = {"Origin": APP_ORIGIN, "Access-Control-Request-Method": "GET"}
+    status, body, answer = edge_get(segment, "OPTIONS", **preflight)
+    assert (status, body) == (200, b"")
+    assert answer["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert answer["Access-Control-Allow-Methods"] == "GET, HEAD"
+    assert answer["Access-Control-Allow-Headers"] == "Range"
+    assert answer["Access-Control-Max-Age"] == "600"
+    thumb = CloudFrontSigner(edge, trusted_id, trusted, 300).object_url("thumbs/a.jpg").url
+    assert edge_get(thumb, "OPTIONS", **preflight)[0] == 403  # OPTIONS not allowed there
+    assert edge_get(f"{edge}/hls/a/v/seg1.ts", "OPTIONS", **preflight)[0] == 403  # unsigned
+
+    assert edge_get(f"{edge}/public/a.txt")[:2] == (200, b"public")
+
+    key = serialization.load_pem_private_key(trusted.encode(), password=None)
+
+    def custom(**condition: Any) -> str:
+        condition.setdefault("DateLessThan", {"AWS:EpochTime": int(time.time()) + 300})
+        policy = json.dumps(
+            {"Statement": [{"Resource": f"{edge}/hls/a/*", "Condition": condition}]},
+            separators=(",", ":"),
+        ).encode()
+        signature = _cf_b64(key.sign(policy, padding.PKCS1v15(), hashes.SHA1()))  # noqa: S303
+        query = f"Policy={_cf_b64(policy)}&Signature={signature}&Key-Pair-Id={trusted_id}"
+        return f"{edge}/hls/a/master.m3u8?{query}"
+
+    later = {"AWS:EpochTime": int(time.time()) + 60}
+    assert edge_get(custom(IpAddress={"AWS:SourceIp": "127.0.0.1/32"}))[0] == 200
+    assert edge_get(custom(IpAddress={"AWS:SourceIp": "10.0.0.0/8"}))[0] == 403
+    assert edge_get(custom(DateGreaterThan=later))[0] == 403
+
+    # Signed for hls/a, asking for hls/b with a header claiming the viewer asked for hls/a.
+    own_a = grant.url.split("?", 1)[0].split("://", 1)[1].split("/", 1)[1]
+    forged = edge_get(f"{edge}/hls/b/master.m3u8?{grant.query}", **{"X-Forwarded-Uri": "/" + own_a})
+    assert forged[0] == 403
 
 
 def test_s3_logging_accepts_a_wildcard_grant_beside_a_star_principal(aws):

@@ -826,8 +826,8 @@ def _cloudfront_viewer_check(
             "MissingKey", "Missing Key-Pair-Id query parameter or cookie value"
         )
     trusted = {
-        item for group in groups.items for item in backend.key_groups[group].items
-        if group in backend.key_groups
+        item for group in groups.items if group in backend.key_groups
+        for item in backend.key_groups[group].items
     }  # fmt: skip
     public_key = backend.public_keys.get(key_id) if key_id in trusted else None
     if public_key is None:
@@ -859,25 +859,58 @@ def _cloudfront_viewer_check(
     return None if allowed else _cloudfront_refusal("AccessDenied", "Access denied")
 
 
-def _cloudfront_response_headers(backend: Any, behaviour: Any, origin: str | None) -> dict:
-    """What the behaviour's response headers policy adds: HSTS, and CORS for an allowed Origin."""
+# A response headers policy's security headers: (its config key, the header, the value).
+_SECURITY_HEADERS: tuple[tuple[str, str, Callable[[dict], str]], ...] = (
+    ("StrictTransportSecurity", "Strict-Transport-Security", lambda c: "; ".join(
+        [f"max-age={c['AccessControlMaxAgeSec']}"]
+        + (["includeSubDomains"] if c.get("IncludeSubdomains") else [])
+        + (["preload"] if c.get("Preload") else []))),
+    ("ContentTypeOptions", "X-Content-Type-Options", lambda c: "nosniff"),
+    ("FrameOptions", "X-Frame-Options", lambda c: c["FrameOption"]),
+    ("ReferrerPolicy", "Referrer-Policy", lambda c: c["ReferrerPolicy"]),
+    ("ContentSecurityPolicy", "Content-Security-Policy", lambda c: c["ContentSecurityPolicy"]),
+)  # fmt: skip
+
+
+def _cloudfront_response_headers(
+    backend: Any, behaviour: Any, request: Any, answered: dict[str, str]
+) -> dict[str, str]:
+    """What the behaviour's response headers policy adds to an answer: its security and custom
+    headers (the origin's own value kept unless Override), and to a CORS request (one with an
+    Origin the policy allows) the CORS headers; a preflight also gets the allowed methods and
+    headers and the max age."""
     policy_id = getattr(behaviour, "response_headers_policy_id", None)
     policies = backend.__dict__.get("fidelity_response_headers_policies") or {}
     config = (policies.get(policy_id) or {}).get("Config") or {}
-    added = {}
-    hsts = (config.get("SecurityHeadersConfig") or {}).get("StrictTransportSecurity")
-    if hsts:
-        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
-        value += (
-            "; includeSubDomains" if str(hsts.get("IncludeSubdomains")).lower() == "true" else ""
+    added: dict[str, str] = {}
+    security = config.get("SecurityHeadersConfig") or {}
+    present = {name.lower() for name in answered}
+    for key, header, value in _SECURITY_HEADERS:
+        if key in security and (security[key].get("Override") or header.lower() not in present):
+            added[header] = value(security[key])
+    for custom in (config.get("CustomHeadersConfig") or {}).get("Items") or []:
+        if custom.get("Override") or custom["Header"].lower() not in present:
+            added[custom["Header"]] = custom["Value"]
+    cors, origin = config.get("CorsConfig"), request.headers.get("Origin")
+    origins = ((cors or {}).get("AccessControlAllowOrigins") or {}).get("Items") or []
+    if not origin or not ("*" in origins or origin in origins):
+        return added
+    added["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+    if cors.get("AccessControlAllowCredentials"):
+        added["Access-Control-Allow-Credentials"] = "true"
+    exposed = (cors.get("AccessControlExposeHeaders") or {}).get("Items") or []
+    if exposed:
+        added["Access-Control-Expose-Headers"] = ", ".join(exposed)
+    if request.method == "OPTIONS":
+        methods = cors["AccessControlAllowMethods"]["Items"]
+        if "ALL" in methods:
+            methods = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+        added["Access-Control-Allow-Methods"] = ", ".join(methods)
+        added["Access-Control-Allow-Headers"] = ", ".join(
+            cors["AccessControlAllowHeaders"]["Items"]
         )
-        value += "; preload" if str(hsts.get("Preload")).lower() == "true" else ""
-        added["Strict-Transport-Security"] = value
-    cors = config.get("CorsConfig")
-    if cors and origin:
-        allowed = (cors.get("AccessControlAllowOrigins") or {}).get("Items") or []
-        if "*" in allowed or origin in allowed:
-            added["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+        if cors.get("AccessControlMaxAgeSec") is not None:
+            added["Access-Control-Max-Age"] = str(cors["AccessControlMaxAgeSec"])
     return added
 
 
@@ -894,19 +927,21 @@ def cloudfront_serves_viewers_with_signed_urls_of_its_trusted_key_groups() -> No
     IpAddress); else 403 (MissingKey, InvalidKey, AccessDenied). The signing parameters are
     removed before the origin request; the behaviour's response headers policy adds its headers.
 
-    ``/moto-api/fidelity/cloudfront-edge/<distribution domain>/<path>`` (GET, HEAD) plays that
-    viewer request: the URL checked is the one the viewer asked for (its Host, and this route's
-    own path or, through a front, X-Forwarded-Uri's), then the origin request of the origin route
-    above. The local Elastic Beanstalk stand-in's load balancer sends the media paths here and
-    its app signs them for the load balancer's origin (local/beanstalk/up.py).
+    ``/moto-api/fidelity/cloudfront-edge/<distribution domain>/<path>`` (GET, HEAD; OPTIONS where
+    the behaviour allows it and its policy answers CORS preflights) plays that viewer request:
+    the URL checked is the one the viewer asked for (its Host, and this route's own path or,
+    through a front, X-Forwarded-Uri's when it names the same object), then the origin request
+    of the origin route above. The local Elastic Beanstalk stand-in's load balancer sends the
+    media paths here and its app signs them for the load balancer's origin
+    (local/beanstalk/up.py). Not played: caching, signed cookies, geo restriction, WAF.
     """
-    from urllib.parse import parse_qsl, urlencode
+    from urllib.parse import parse_qsl, unquote
 
     from moto.cloudfront.models import cloudfront_backends
     from moto.moto_api._internal import urls
 
     def edge_request(request: Any, full_url: str, headers: Any) -> tuple[int, dict, Any]:
-        if request.method not in ("GET", "HEAD"):
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
             return 405, {}, ""
         address, _, raw_query = full_url.partition("?")
         path = address.split("/moto-api/fidelity/cloudfront-edge/", 1)[1]
@@ -914,27 +949,59 @@ def cloudfront_serves_viewers_with_signed_urls_of_its_trusted_key_groups() -> No
         found = _cloudfront_origin_target(domain, key)
         if found is None:
             return 404, {}, ""
-        query = dict(parse_qsl(raw_query, keep_blank_values=True))
-        rest = urlencode(
-            [(k, v) for k, v in parse_qsl(raw_query) if k not in _SIGNED_URL_PARAMETERS]
-        )
-        host = request.headers.get("Host") or request.environ.get("HTTP_HOST", "")
-        scheme = request.environ.get("wsgi.url_scheme", "http")
-        # Through a front (the local load balancer), the viewer's own path came along.
-        own = address[address.index("/moto-api/") :]
-        forwarded = request.headers.get("X-Forwarded-Uri", "").split("?", 1)[0]
-        viewer_url = f"{scheme}://{host}{forwarded or own}"
-        viewer_url += f"?{rest}" if rest else ""
+        behaviour = found[3]
         account = found[0].arn.split(":")[4]
         backend = cloudfront_backends[account]["aws"]
+        if request.method not in behaviour.allowed_methods.items:
+            return _cloudfront_refusal(
+                "MethodNotAllowed",
+                "This distribution is not configured to allow the HTTP request method that was"
+                " used for this request.",
+            )
+        # The URL as the viewer sent it, less the signing parameters (the canned policy's
+        # Resource); its own encoding kept, as the signer saw it.
+        rest = "&".join(
+            part for part in raw_query.split("&")
+            if part and unquote(part.partition("=")[0]) not in _SIGNED_URL_PARAMETERS
+        )  # fmt: skip
+        host = request.headers.get("Host") or request.environ.get("HTTP_HOST", "")
+        scheme = request.environ.get("wsgi.url_scheme", "http")
+        # Through a front (the local load balancer) the viewer's own path came along; one naming
+        # another object than this route serves is not the viewer's (a forged header).
+        viewer_path = address[address.index("/moto-api/") :]
+        forwarded = request.headers.get("X-Forwarded-Uri", "").split("?", 1)[0]
+        if forwarded and unquote(forwarded) == "/" + unquote(key):
+            viewer_path = forwarded
+        viewer_url = f"{scheme}://{host}{viewer_path}" + (f"?{rest}" if rest else "")
+        query = dict(parse_qsl(raw_query, keep_blank_values=True))
         viewer_ip = request.environ.get("REMOTE_ADDR", "127.0.0.1")
-        refused = _cloudfront_viewer_check(backend, found[3], viewer_url, query, viewer_ip)
+        refused = _cloudfront_viewer_check(backend, behaviour, viewer_url, query, viewer_ip)
         if refused is not None:
             return refused
+        if request.method == "OPTIONS":
+            # A preflight is the policy's to answer (no origin request); none: not allowed.
+            added = _cloudfront_response_headers(backend, behaviour, request, {})
+            if "Access-Control-Allow-Methods" not in added:
+                return 403, {}, ""
+            return 200, added, ""
         status, answer_headers, body = _origin_answer(request, found, key)
         answer_headers.update(
-            _cloudfront_response_headers(backend, found[3], request.headers.get("Origin"))
+            _cloudfront_response_headers(backend, behaviour, request, answer_headers)
         )
         return status, answer_headers, body
 
     urls.url_paths["{0}/moto-api/fidelity/cloudfront-edge/(?P<path>.+)"] = edge_request
+
+    # moto's server adds CORS headers to every answer it gives (flask-cors, any origin); the
+    # edge's are the response headers policy's alone, so a media URL's CORS shows as on AWS.
+    import flask
+    import flask_cors.extension
+
+    emulator_cors = flask_cors.extension.set_cors_headers
+
+    def set_cors_headers(resp: Any, options: Any) -> Any:
+        if flask.request.path.startswith("/moto-api/fidelity/cloudfront-edge/"):
+            return resp
+        return emulator_cors(resp, options)
+
+    flask_cors.extension.set_cors_headers = set_cors_headers
