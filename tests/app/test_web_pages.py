@@ -100,3 +100,6 @@ def test_csp_allows_the_signed_media_origin(settings: Settings) -> None:
         update={"signing_mode": "cloudfront", "cloudfront_domain": "d111.cloudfront.net"}
     )
     assert "https://d111.cloudfront.net" in content_security_policy(cloudfront)
+    # The local Elastic Beanstalk stand-in's edge: the plain-HTTP loopback base the app signs for.
+    standin = cloudfront.model_copy(update={"cloudfront_domain": "http://127.0.0.1:5000"})
+    assert "connect-src 'self' http://127.0.0.1:5000;" in content_security_policy(standin)

@@ -86,6 +86,13 @@ _REUSE_SECONDS = 60  # CloudFront thumbnail URLs: one signature per key and minu
 _REUSE_MAX = 20_000
 
 
+def cloudfront_base(domain: str) -> str:
+    """Where viewers reach the distribution (STREAMAPP_CLOUDFRONT_DOMAIN): https://<domain>, or
+    an explicit base; an http:// one is a local stand-in's (config: on the loopback only)."""
+    explicit = domain.startswith(("https://", "http://"))
+    return (domain if explicit else "https://" + domain).rstrip("/")
+
+
 class CloudFrontSigner:
     """CloudFront signed URLs (RSA-SHA1 as CloudFront requires) with the key group's key."""
 
@@ -96,9 +103,7 @@ class CloudFrontSigner:
         if not isinstance(key, rsa.RSAPrivateKey):
             raise ValueError("the CloudFront private key must be an RSA key")
         self.key, self.key_pair_id, self.ttl = key, key_pair_id, ttl
-        # An explicit http:// base is a local stand-in's (config: loopback only).
-        explicit = domain.startswith(("https://", "http://"))
-        self.origin = (domain if explicit else "https://" + domain).rstrip("/")
+        self.origin = cloudfront_base(domain)
         self._reuse: dict[tuple[str, int], SignedUrl] = {}
         self._reuse_lock = threading.Lock()
 

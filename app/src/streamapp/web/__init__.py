@@ -26,6 +26,7 @@ from streamapp import __version__
 from streamapp.api.deps import OptionalUserDep
 from streamapp.config import Settings
 from streamapp.models import User
+from streamapp.signing import cloudfront_base
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -47,9 +48,12 @@ TITLES = {
 def media_origin(settings: Settings) -> str | None:
     """The origin signed playback URLs point at, for the CSP (None when it is unusable)."""
     if settings.signing_mode == "cloudfront":
-        domain = (settings.cloudfront_domain or "").removeprefix("https://").strip("/")
-        return f"https://{domain}" if domain else None
-    parts = urlsplit(settings.public_media_base_url)
+        if not settings.cloudfront_domain:
+            return None
+        # The signer's own base: a local stand-in's http:// one included.
+        parts = urlsplit(cloudfront_base(settings.cloudfront_domain))
+    else:
+        parts = urlsplit(settings.public_media_base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
     return f"{parts.scheme}://{parts.netloc}"
