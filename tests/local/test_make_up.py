@@ -36,8 +36,7 @@ from local.emulator import aws_env, operator_client
 from local.hosts import FLEET_LABEL
 from local.hosts import bake as hostbake
 from local.hosts import image as hostimage
-from tests.ui.conftest import CHROMIUM, CHROMIUM_FLAGS, Console
-from tests.ui.test_ui import start_playback, wait_playing_past
+from tests.ui.conftest import watch_the_seed
 
 pytestmark = [
     pytest.mark.podman,
@@ -274,53 +273,12 @@ def test_up_prints_the_url_and_a_login_and_runs_the_fleet(up):
 
 
 def test_a_user_logs_in_watches_the_video_and_hears_the_song(up):
-    from playwright.sync_api import sync_playwright
-
     url, login, items = up["url"], up["seed"]["login"], up["seed"]["items"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
-            context.set_default_timeout(20_000)
-            page = context.new_page()
-            console = Console()
-            console.attach(page)
-            page.goto("/login")
-            page.get_by_label("Email").fill(login["email"])
-            page.get_by_label("Password").fill(login["password"])
-            page.get_by_role("button", name="Log in").click()
-            page.wait_for_url(f"{url}/")
-            # Both samples are in the catalog.
-            page.locator(f'a[href="/watch/{items["video"]}"]').first.wait_for()
-            page.locator(f'a[href="/watch/{items["song"]}"]').first.wait_for()
-            # Both posters (the video's frame, the song's waveform) load: signed thumbs/ URLs,
-            # written by the worker with its instance role, read through nginx.
-            for kind in ("video", "song"):
-                poster = page.locator(f'a[href="/watch/{items[kind]}"] img').first
-                poster.scroll_into_view_if_needed()
-                page.wait_for_function(
-                    "img => img.complete && img.naturalWidth > 0", arg=poster.element_handle()
-                )
-
-            for kind, element in (("video", "video"), ("song", "audio")):
-                page.goto(f"/watch/{items[kind]}")
-                page.locator(f"{element}#player").wait_for()
-                if kind == "video":
-                    # The 720p sample's ladder: three rungs to choose from besides Auto.
-                    page.wait_for_function(
-                        "() => document.querySelectorAll('#quality option').length === 4"
-                    )
-                    options = page.locator("#quality option").all_inner_texts()
-                    assert options[1:] == ["720p", "480p", "360p"], options
-                start_playback(page)
-                wait_playing_past(page, 1.5, timeout_ms=30_000)
-                page.evaluate("document.getElementById('player').pause()")
-            # Playlists and segments came through /media/ (nginx secure_link) and all loaded.
-            media = [status for _, status, _ in console.media]
-            assert media and set(media) <= {200, 206}, console.media
-            assert not console.errors, console.errors
-        finally:
-            browser.close()
+    console = watch_the_seed(url, login, items, media_paths=("/media/",))
+    # Playlists and segments came through /media/ (nginx secure_link) and all loaded.
+    media = [status for _, status, _ in console.media]
+    assert media and set(media) <= {200, 206}, console.media
+    assert not console.errors, console.errors
     # nginx fetched them through the distribution's origin request, signed as CloudFront's
     # origin access control: the bucket policy provisioning wrote let it, and no statement
     # grants anyone else (the emulator refuses anonymous reads unless one does).

@@ -19,6 +19,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -26,6 +27,7 @@ from local.ansible import ROOT
 from local.emulator import operator_client
 from local.hosts import FLEET_LABEL
 from local.hosts import image as hostimage
+from tests.ui.conftest import watch_the_seed
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow, pytest.mark.fleet, pytest.mark.beanstalk]
 
@@ -125,11 +127,38 @@ def test_the_app_runs_from_the_bundle_on_the_stand_in_and_the_worker_transcodes(
 def test_the_seed_plays_through_cloudfronts_stand_in_with_signed_urls_only(up):
     """The app signs CloudFront URLs for the load balancer's origin; its media paths reach the
     emulator's edge of the distribution, which serves the master playlist, a rung's playlist and
-    a segment with the player's signed query, and refuses them unsigned or tampered (the trusted
-    key group), reading the private bucket through the origin access control."""
+    a segment with the player's signed query, and refuses them unsigned, tampered, expired or
+    under a key outside the trusted key group, reading the private bucket through the origin
+    access control."""
     import httpx
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    from streamapp.signing import CloudFrontSigner
 
     from local import seed
+
+    # The app's signer with the provisioned key (its secret), and another public key's id.
+    eb = operator_client(up["endpoint"], "elasticbeanstalk")
+    (settings,) = eb.describe_configuration_settings(
+        ApplicationName="stream-local", EnvironmentName="stream-local-web"
+    )["ConfigurationSettings"]
+    props = {o["OptionName"]: o.get("Value", "") for o in settings["OptionSettings"]}
+    key_id = props["STREAMAPP_CLOUDFRONT_KEY_PAIR_ID"]
+    pem = operator_client(up["endpoint"], "secretsmanager").get_secret_value(
+        SecretId=props["STREAMAPP_CLOUDFRONT_PRIVATE_KEY_SECRET_ARN"]
+    )["SecretString"]
+    signer = CloudFrontSigner(up["url"], key_id, pem, 300)
+    cloudfront = operator_client(up["endpoint"], "cloudfront")
+    other_id = cloudfront.create_public_key(
+        PublicKeyConfig={
+            "CallerReference": "ebuptest-other",
+            "Name": "ebuptest-other",
+            "EncodedKey": rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            .public_key()
+            .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+            .decode(),
+        }
+    )["PublicKey"]["Id"]
 
     with httpx.Client(base_url=up["url"], timeout=30) as client:
         login = up["seed"]["login"]
@@ -141,6 +170,7 @@ def test_the_seed_plays_through_cloudfronts_stand_in_with_signed_urls_only(up):
             master = client.get(grant["url"])
             assert master.status_code == 200 and "#EXTM3U" in master.text, (kind, master.text)
             base = grant["url"].split("?", 1)[0].rsplit("/", 1)[0]
+            prefix = base.removeprefix(f"{up['url']}/")
             rung = next(line for line in master.text.splitlines() if line.endswith(".m3u8"))
             playlist = client.get(f"{base}/{rung}?{grant['query']}")
             assert playlist.status_code == 200, (kind, rung, playlist.text[:300])
@@ -151,9 +181,34 @@ def test_the_seed_plays_through_cloudfronts_stand_in_with_signed_urls_only(up):
             media = client.get(f"{segment_url}?{grant['query']}")
             assert media.status_code == 200 and len(media.content) > 1000, (kind, segment_url)
             assert media.headers["X-Served-By"] == "edge"
-            assert client.get(segment_url).status_code == 403  # unsigned
-            tampered = grant["query"].replace("Signature=", "Signature=A", 1)
-            assert client.get(f"{segment_url}?{tampered}").status_code == 403
+            # The same segment unsigned, tampered, expired (signed by the provisioned key an hour
+            # ago) and signed under another key pair id (one CloudFront knows, outside the
+            # group): CloudFront's 403s.
+            fresh = signer.hls_url(prefix, "master.m3u8").query  # the signer is the app's
+            assert client.get(f"{segment_url}?{fresh}").status_code == 200
+            expired = signer.hls_url(prefix, "master.m3u8", now=time.time() - 3600).query
+            refused = {
+                "unsigned": segment_url,
+                "tampered": f"{segment_url}?"
+                + grant["query"].replace("Signature=", "Signature=A", 1),
+                "expired": f"{segment_url}?{expired}",
+                "another key pair id": f"{segment_url}?"
+                + grant["query"].replace(f"Key-Pair-Id={key_id}", f"Key-Pair-Id={other_id}"),
+            }
+            codes = {name: client.get(url).status_code for name, url in refused.items()}
+            assert codes == dict.fromkeys(refused, 403), (kind, codes)
+
+
+def test_a_user_watches_the_video_and_hears_the_song_through_cloudfronts_stand_in(up):
+    """The browser on the controller plays both samples as on the EC2 path: posters, playlists
+    and segments come through the load balancer's media paths (the edge) with the app's signed
+    URLs, the player re-applying the HLS grant's query to every request."""
+    url, login, items = up["url"], up["seed"]["login"], up["seed"]["items"]
+    console = watch_the_seed(url, login, items, media_paths=("/hls/", "/thumbs/"))
+    hls = [(status, u) for _, status, u in console.media if urlsplit(u).path.startswith("/hls/")]
+    assert any(".ts?" in u for _, u in hls) and {s for s, _ in hls} <= {200, 206}, hls
+    assert all("Signature=" in u for _, u in hls), hls
+    assert not console.errors, console.errors
 
 
 def test_down_leaves_nothing_running(up):

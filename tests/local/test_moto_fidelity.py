@@ -619,6 +619,32 @@ def key_group(aws) -> str:
     )["KeyGroup"]["Id"]
 
 
+def sigv4_oac(cloudfront) -> str:
+    return cloudfront.create_origin_access_control(
+        OriginAccessControlConfig={
+            "Name": unique("oac"),
+            "SigningProtocol": "sigv4",
+            "SigningBehavior": "always",
+            "OriginAccessControlOriginType": "s3",
+        }
+    )["OriginAccessControl"]["Id"]
+
+
+def with_media_origin(bucket: str, oac: str) -> dict[str, Any]:
+    """minimal_distribution() with the bucket as a second origin, "media", read through oac."""
+    config = minimal_distribution()
+    config["Origins"]["Items"].append(
+        {
+            "Id": "media",
+            "DomainName": f"{bucket}.s3.eu-west-1.amazonaws.com",
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+            "OriginAccessControlId": oac,
+        }
+    )
+    config["Origins"]["Quantity"] = 2
+    return config
+
+
 def behaviour(target: str, **extra: Any) -> dict[str, Any]:
     return {
         "TargetOriginId": target,
@@ -642,14 +668,7 @@ def behaviour(target: str, **extra: Any) -> dict[str, Any]:
 
 def test_cloudfront_distribution_config_is_what_was_put(aws, key_group):
     cloudfront = aws("cloudfront")
-    oac_id = cloudfront.create_origin_access_control(
-        OriginAccessControlConfig={
-            "Name": unique("oac"),
-            "SigningProtocol": "sigv4",
-            "SigningBehavior": "always",
-            "OriginAccessControlOriginType": "s3",
-        }
-    )["OriginAccessControl"]["Id"]
+    oac_id = sigv4_oac(cloudfront)
     common = {"OriginPath": "", "CustomHeaders": {"Quantity": 0}}
     common.update(ConnectionAttempts=3, ConnectionTimeout=10)
     config = {
@@ -1492,26 +1511,10 @@ def test_cloudfront_reads_its_s3_origin_signed_as_the_service_for_its_distributi
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     s3.put_object(Bucket=bucket, Key="hls/a/master.m3u8", Body=b"#EXTM3U")
     s3.put_object(Bucket=bucket, Key="sources/a/source.mp4", Body=b"private")
-    oac_id = cloudfront.create_origin_access_control(
-        OriginAccessControlConfig={
-            "Name": unique("oac"),
-            "SigningProtocol": "sigv4",
-            "SigningBehavior": "always",
-            "OriginAccessControlOriginType": "s3",
-        }
-    )["OriginAccessControl"]["Id"]
+    oac_id = sigv4_oac(cloudfront)
 
     def distribution(oac: str) -> dict[str, str]:
-        config = minimal_distribution()
-        config["Origins"]["Items"].append(
-            {
-                "Id": "media",
-                "DomainName": f"{bucket}.s3.eu-west-1.amazonaws.com",
-                "S3OriginConfig": {"OriginAccessIdentity": ""},
-                "OriginAccessControlId": oac,
-            }
-        )
-        config["Origins"]["Quantity"] = 2
+        config = with_media_origin(bucket, oac)
         config["CacheBehaviors"] = {
             "Quantity": 2,
             "Items": [
@@ -1633,24 +1636,8 @@ def signed_edge(aws, emulator) -> dict[str, Any]:
             },
         }
     )["ResponseHeadersPolicy"]["Id"]
-    oac = cloudfront.create_origin_access_control(
-        OriginAccessControlConfig={
-            "Name": unique("oac"),
-            "SigningProtocol": "sigv4",
-            "SigningBehavior": "always",
-            "OriginAccessControlOriginType": "s3",
-        }
-    )["OriginAccessControl"]["Id"]
-    config = minimal_distribution()
-    config["Origins"]["Items"].append(
-        {
-            "Id": "media",
-            "DomainName": f"{bucket}.s3.eu-west-1.amazonaws.com",
-            "S3OriginConfig": {"OriginAccessIdentity": ""},
-            "OriginAccessControlId": oac,
-        }
-    )
-    config["Origins"]["Quantity"] = 2
+    oac = sigv4_oac(cloudfront)
+    config = with_media_origin(bucket, oac)
     signed_only = {
         "TrustedKeyGroups": {"Enabled": True, **items(group)},
         "ResponseHeadersPolicyId": headers_policy,

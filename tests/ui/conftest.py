@@ -193,6 +193,8 @@ class Console:
 
     errors: list[str] = field(default_factory=list)
     media: list[tuple[float, int, str]] = field(default_factory=list)  # (time, status, url)
+    # Where the page's media come from: nginx's /media/, or CloudFront's media paths.
+    media_paths: tuple[str, ...] = ("/media/",)
 
     def attach(self, page: Any) -> None:
         page.on(
@@ -209,7 +211,7 @@ class Console:
             "response",
             lambda resp: (
                 self.media.append((time.time(), resp.status, resp.url))
-                if "/media/" in resp.url
+                if any(path in resp.url for path in self.media_paths)
                 else None
             ),
         )
@@ -219,6 +221,59 @@ class Console:
         failure = req.failure or ""
         if "ERR_ABORTED" not in failure:
             self.errors.append(f"requestfailed: {req.url} {failure}")
+
+
+def watch_the_seed(
+    url: str, login: dict[str, str], items: dict[str, str], media_paths: tuple[str, ...]
+) -> Console:
+    """local/seed.py's viewer logs in at ``url`` (make up's load balancer), sees both samples'
+    posters in the catalog, picks among the video's three rungs and plays the video and the
+    song past 1.5 s. The page's console, with its media responses (URLs under media_paths)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui.test_ui import start_playback, wait_playing_past
+
+    console = Console(media_paths=media_paths)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 800})
+            context.set_default_timeout(20_000)
+            page = context.new_page()
+            console.attach(page)
+            page.goto("/login")
+            page.get_by_label("Email").fill(login["email"])
+            page.get_by_label("Password").fill(login["password"])
+            page.get_by_role("button", name="Log in").click()
+            page.wait_for_url(f"{url}/")
+            # Both samples are in the catalog.
+            page.locator(f'a[href="/watch/{items["video"]}"]').first.wait_for()
+            page.locator(f'a[href="/watch/{items["song"]}"]').first.wait_for()
+            # Both posters (the video's frame, the song's waveform) load: signed thumbs/ URLs,
+            # written by the worker with its instance role.
+            for kind in ("video", "song"):
+                poster = page.locator(f'a[href="/watch/{items[kind]}"] img').first
+                poster.scroll_into_view_if_needed()
+                page.wait_for_function(
+                    "img => img.complete && img.naturalWidth > 0", arg=poster.element_handle()
+                )
+
+            for kind, element in (("video", "video"), ("song", "audio")):
+                page.goto(f"/watch/{items[kind]}")
+                page.locator(f"{element}#player").wait_for()
+                if kind == "video":
+                    # The 720p sample's ladder: three rungs to choose from besides Auto.
+                    page.wait_for_function(
+                        "() => document.querySelectorAll('#quality option').length === 4"
+                    )
+                    options = page.locator("#quality option").all_inner_texts()
+                    assert options[1:] == ["720p", "480p", "360p"], options
+                start_playback(page)
+                wait_playing_past(page, 1.5, timeout_ms=30_000)
+                page.evaluate("document.getElementById('player').pause()")
+        finally:
+            browser.close()
+    return console
 
 
 @pytest.fixture(scope="session")
