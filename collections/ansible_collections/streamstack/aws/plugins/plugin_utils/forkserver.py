@@ -230,7 +230,11 @@ def cache_compiles(folder: str | None) -> None:
     """
     import importlib.util
 
-    compile_source = zipimport._compile_source
+    # A private function of zipimport (CPython 3.11-3.13): an interpreter without it compiles
+    # as usual, uncached.
+    compile_source = getattr(zipimport, "_compile_source", None)
+    if compile_source is None:
+        return
     if folder and not private_folder(folder):
         folder = None
     memo: dict[str, types.CodeType] = {}

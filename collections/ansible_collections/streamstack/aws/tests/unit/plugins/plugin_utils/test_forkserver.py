@@ -97,3 +97,13 @@ def test_clients_of_a_service_share_one_class_shaped_by_boto3():
     code = CLIENTS.format(plugin_utils=os.path.dirname(forkserver.__file__))
     env = dict(os.environ, AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")  # noqa: S106
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd="/")
+
+
+def test_an_interpreter_without_zipimports_private_compile_is_left_as_it_is(monkeypatch, tmp_path):
+    """zipimport._compile_source is CPython's private function: without it nothing is cached and
+    nothing breaks (the module processes compile as usual)."""
+    import zipimport
+
+    monkeypatch.delattr(zipimport, "_compile_source", raising=False)
+    forkserver.cache_compiles(str(tmp_path / "code"))
+    assert not hasattr(zipimport, "_compile_source")
