@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from local.ansible import ROOT
-from local.emulator import operator_client
+from local.ansible import ROOT, run_playbook
+from local.emulator import aws_env, operator_client
 from local.hosts import FLEET_LABEL
 from local.hosts import image as hostimage
 from tests.ui.conftest import watch_the_seed
@@ -209,6 +209,23 @@ def test_a_user_watches_the_video_and_hears_the_song_through_cloudfronts_stand_i
     assert any(".ts?" in u for _, u in hls) and {s for s, _ in hls} <= {200, 206}, hls
     assert all("Signature=" in u for _, u in hls), hls
     assert not console.errors, console.errors
+
+
+def test_the_migration_playbook_again_changes_nothing(up):
+    """playbooks/beanstalk_migrate.yml, which `make up` ran on the web instance, run again as
+    after a deployment with no new migration: it finds the instance, migrates nothing, keeps the
+    roles as they are, and the app is ready (changed=0)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STREAMAPP_"))}
+    result = run_playbook(
+        ROOT / "playbooks" / "beanstalk_migrate.yml",
+        inventory=ROOT / "inventories" / "local",
+        env=env | ENV | hostimage.env() | aws_env(up["endpoint"]) | {"PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
+    assert result.ok, result.messages()
+    assert result.changed == 0, result.changed_tasks()
+    ran = [name for name, _, res in result.task_results() if not res.get("skipped")]
+    assert any("streamapp-migrate" in name for name in ran), ran
 
 
 def test_down_leaves_nothing_running(up):
