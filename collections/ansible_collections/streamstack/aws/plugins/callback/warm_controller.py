@@ -92,7 +92,6 @@ import io
 import json
 import os
 import pickle
-import stat
 import zipfile
 
 from ansible import constants as C
@@ -101,7 +100,10 @@ from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import filter_loader, lookup_loader, test_loader
 from ansible.utils.collection_loader import AnsibleCollectionConfig
 from ansible_collections.streamstack.aws.plugins.plugin_utils import template_code
-from ansible_collections.streamstack.aws.plugins.plugin_utils.forkserver import preload
+from ansible_collections.streamstack.aws.plugins.plugin_utils.forkserver import (
+    preload,
+    private_folder,
+)
 
 _PAYLOADS = "ansiballz_cache"  # ansible-core's per-run folder, inside C.DEFAULT_LOCAL_TMP
 
@@ -171,13 +173,6 @@ def unchanged(sources: dict[str, list], hashes: dict[str, str]) -> bool:
             if hashes[path] != digest:
                 return False
     return True
-
-
-def private_folder(path: str) -> bool:
-    """The folder is the user's own and nobody else may write to it (or read it)."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    info = os.lstat(path)
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
 
 
 class CallbackModule(CallbackBase):

@@ -23,9 +23,10 @@ import contextvars
 import hashlib
 import marshal
 import os
-import stat
 import sys
 import types
+
+from ansible_collections.streamstack.aws.plugins.plugin_utils.forkserver import private_folder
 
 _VERSION = 1  # of the key's layout
 _expression: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -33,12 +34,6 @@ _expression: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 _memory: dict[str, types.CodeType] = {}
 _folder = ""
-
-
-def _private(path: str) -> bool:
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    info = os.lstat(path)
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
 
 
 def _key(env, kind: str, source: str, name, filename, defer_init: bool) -> str | None:
@@ -109,7 +104,7 @@ def install(folder: str) -> str:
     if folder:
         versions = f"py{sys.version_info[0]}{sys.version_info[1]}-jinja{jinja2.__version__}"
         where = os.path.join(os.path.expanduser(folder), f"{versions}-core{release.__version__}")
-        _folder = where if _private(os.path.dirname(where)) and _private(where) else ""
+        _folder = where if private_folder(os.path.dirname(where)) and private_folder(where) else ""
     if getattr(AnsibleEnvironment, "_streamstack_template_code", False):
         return _folder
     compile_source = AnsibleEnvironment.compile
