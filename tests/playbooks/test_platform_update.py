@@ -1,9 +1,10 @@
 """playbooks/platform_update.yml (patching with app_hosting: beanstalk: Elastic Beanstalk's
 managed platform update, applied now) on the emulator, no hosts: bad input refused before any
-call; no pending update changes nothing; once a newer version of the environment's platform
-branch is published, --check reports it and applies nothing, the run applies it and waits for
-Ready and Green (streamstack.aws.elasticbeanstalk_platform_update), a second run changes
-nothing. The stand-in rolling it under load: tests/local/test_beanstalk_rolling.py."""
+call; app_hosting ec2 ends at once; no pending update changes nothing; once a newer version of
+the environment's platform branch is published, patch.yml (what make patch and the patch
+pipelines run) --check reports it and applies nothing, the run applies it and waits for Ready
+and Green (streamstack.aws.elasticbeanstalk_platform_update), a second run changes nothing.
+The stand-in rolling it under load: tests/local/test_beanstalk_rolling.py."""
 
 from __future__ import annotations
 
@@ -18,15 +19,16 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.beanstalk
 
 PLAYBOOK = ROOT / "playbooks" / "platform_update.yml"
+PATCH = ROOT / "playbooks" / "patch.yml"
 INVENTORY = ROOT / "inventories" / "local"
 # Not the production branch: a platform version published here stays for the session.
 STACK = "64bit Amazon Linux 2023 v4.6.0 running Python 3.9"
 NEWER = "64bit Amazon Linux 2023 v4.6.1 running Python 3.9"
 
 
-def _run(playbook, base: str, check: bool = False, **variables):
+def _run(playbook, base: str, check: bool = False, path=PLAYBOOK, **variables):
     return playbook(
-        PLAYBOOK,
+        path,
         inventory=INVENTORY,
         check=check,
         extra_vars={
@@ -42,7 +44,6 @@ def _run(playbook, base: str, check: bool = False, **variables):
 @pytest.mark.parametrize(
     ("variables", "message"),
     [
-        ({"app_hosting": "ec2"}, "use playbooks/patch.yml"),
         ({"platform_update_tiers": ["web", "db"]}, "platform_update_tiers must be a list"),
         ({"platform_update_tiers": "web"}, "platform_update_tiers must be a list"),
     ],
@@ -51,6 +52,13 @@ def test_bad_input_is_refused_before_any_call(playbook, variables, message):
     result = _run(playbook, "ebbad", **variables)
     assert not result.ok
     assert message in result.messages()
+
+
+def test_ec2_hosting_ends_at_once(playbook):
+    """patch.yml ends with this playbook on every hosting: with ec2 it calls nothing."""
+    result = _run(playbook, "ebec2", app_hosting="ec2", platform_update_tiers="anything")
+    assert result.ok, result.messages()
+    assert list(result.task_results()) == []  # the input check and the update never ran
 
 
 def test_a_published_platform_version_is_applied_once(aws, emulator, playbook):
@@ -73,12 +81,13 @@ def test_a_published_platform_version_is_applied_once(aws, emulator, playbook):
         method="POST",
     )
     urllib.request.urlopen(request, timeout=10).close()
-    planned = _run(playbook, base, check=True)
+    # What make patch runs: patch.yml finds no host with the Role tag here and ends with this.
+    planned = _run(playbook, base, check=True, path=PATCH)
     assert planned.ok and planned.stats["localhost"]["changed"] == 1, planned.messages()
     (env,) = eb.describe_environments(EnvironmentNames=[f"{name}-web"])["Environments"]
     assert env["SolutionStackName"] == STACK
 
-    applied = _run(playbook, base)
+    applied = _run(playbook, base, path=PATCH)
     assert applied.ok and applied.stats["localhost"]["changed"] == 1, applied.messages()
     (env,) = eb.describe_environments(EnvironmentNames=[f"{name}-web"])["Environments"]
     assert (env["SolutionStackName"], env["Status"], env["Health"]) == (NEWER, "Ready", "Green")
