@@ -211,21 +211,63 @@ def test_a_user_watches_the_video_and_hears_the_song_through_cloudfronts_stand_i
     assert not console.errors, console.errors
 
 
+def _playbook(up, name: str, extra_vars: dict[str, Any] | None = None) -> Any:
+    """A playbook of playbooks/ against the stand-in, as `make up` runs beanstalk_migrate.yml."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STREAMAPP_"))}
+    return run_playbook(
+        ROOT / "playbooks" / name,
+        inventory=ROOT / "inventories" / "local",
+        extra_vars=extra_vars or {},
+        env=env | ENV | hostimage.env() | aws_env(up["endpoint"]) | {"PYTHONPATH": str(ROOT)},
+        timeout=600,
+    )
+
+
 def test_the_migration_playbook_again_changes_nothing(up):
     """playbooks/beanstalk_migrate.yml, which `make up` ran on the web instance, run again as
     after a deployment with no new migration: it finds the instance, migrates nothing, keeps the
     roles as they are, and the app is ready (changed=0)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "STREAMAPP_"))}
-    result = run_playbook(
-        ROOT / "playbooks" / "beanstalk_migrate.yml",
-        inventory=ROOT / "inventories" / "local",
-        env=env | ENV | hostimage.env() | aws_env(up["endpoint"]) | {"PYTHONPATH": str(ROOT)},
-        timeout=600,
-    )
+    result = _playbook(up, "beanstalk_migrate.yml")
     assert result.ok, result.messages()
     assert result.changed == 0, result.changed_tasks()
     ran = [name for name, _, res in result.task_results() if not res.get("skipped")]
     assert any("streamapp-migrate" in name for name in ran), ran
+
+
+def test_a_rotation_of_the_apps_database_login_runs_on_the_web_instance(up):
+    """playbooks/rotate_db_login.yml asked to rotate now, with app_hosting beanstalk: the set
+    step runs on the web environment's instance (no host of the group web exists on this path),
+    the secret moves to the other user of the pair, both logins work, the app stays ready, and
+    a run with nothing due changes nothing."""
+    import psycopg
+
+    secrets = operator_client(up["endpoint"], "secretsmanager")
+    name = "stream-local/db-app"
+    before = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    result = _playbook(up, "rotate_db_login.yml", {"db_app_login_rotate": True})
+    assert result.ok, result.messages()
+    assert result.changed >= 3, result.changed_tasks()  # create, set, finish
+    web = next(v for v in up["fleet"]["hosts"].values() if v["role"] == "web")
+    hosts = {host for _, host, _ in result.task_results()}
+    assert hosts == {"localhost", web["instance_id"]}, hosts  # the web environment's instance
+    after = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    assert {after["username"], before["username"]} == {
+        before["username"].removesuffix("_clone"),
+        before["username"].removesuffix("_clone") + "_clone",
+    }
+    assert after["password"] != before["password"]
+    port = int((STATE / "postgres" / "port").read_text())
+    for login in (before, after):
+        with psycopg.connect(
+            host="127.0.0.1", port=port, dbname="streamapp", user=login["username"],
+            password=login["password"], sslmode="require", connect_timeout=10,
+        ) as conn:  # fmt: skip
+            assert conn.execute("SELECT count(*) FROM media_items").fetchone()[0] >= 2
+    with urllib.request.urlopen(f"{up['url']}/readyz", timeout=10) as resp:
+        assert resp.status == 200
+    again = _playbook(up, "rotate_db_login.yml")
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
 
 
 def test_down_leaves_nothing_running(up):
