@@ -96,11 +96,31 @@ def test_provision_again_check_and_teardown(playbook, aws, emulator, tmp_path):
         "origin_record",
     ):
         assert found.get(kind), kind
-    # Our Auto Scaling groups' and agent's alarms are the EC2 path's; the ALB's stay.
+    # The agent's alarms are the EC2 path's; the ALB's stay; the web tier's CPU alarm follows
+    # the Auto Scaling group Elastic Beanstalk made, and enhanced health has an alarm per tier.
     assert sorted(found["alarm"]) == sorted(
         f"{prefix}-{a}"
-        for a in ("transcode-queue-age", "transcode-dead-letters", "alb-5xx", "unhealthy-hosts")
-    )
+        for a in (
+            "transcode-queue-age", "transcode-dead-letters", "alb-5xx", "unhealthy-hosts",
+            "web-cpu-high", "web-environment-degraded", "worker-environment-degraded",
+        )
+    )  # fmt: skip
+    alarms = {
+        a["AlarmName"]: a
+        for a in aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{prefix}-")["MetricAlarms"]
+    }
+    (web_group,) = eb.describe_environment_resources(EnvironmentName=f"{prefix}-web")[
+        "EnvironmentResources"
+    ]["AutoScalingGroups"]
+    assert alarms[f"{prefix}-web-cpu-high"]["Dimensions"] == [
+        {"Name": "AutoScalingGroupName", "Value": web_group["Name"]}
+    ]
+    assert web_group["Name"].startswith("awseb-"), web_group
+    degraded = alarms[f"{prefix}-worker-environment-degraded"]
+    assert (degraded["Namespace"], degraded["MetricName"], degraded["Threshold"]) == (
+        "AWS/ElasticBeanstalk", "EnvironmentHealth", 20.0,
+    )  # fmt: skip
+    assert degraded["Dimensions"] == [{"Name": "EnvironmentName", "Value": f"{prefix}-worker"}]
     assert sorted(found["bucket"]) == sorted(
         f"{prefix}-{b}-{ACCOUNT}" for b in ("media", "logs", "ssm", "bundles")
     )

@@ -164,6 +164,26 @@ environment:
     tags:
       description: Its tags.
       type: dict
+    resources:
+      description:
+        - What Elastic Beanstalk made for it (C(DescribeEnvironmentResources), which reads its
+          stack with the caller's permissions), by name; for example the Auto Scaling group an
+          alarm on the tier's CPU names.
+      returned: when the environment exists
+      type: dict
+      contains:
+        auto_scaling_groups:
+          description: Its Auto Scaling groups' names.
+          type: list
+          elements: str
+        instances:
+          description: Its instances' ids.
+          type: list
+          elements: str
+        load_balancers:
+          description: Its load balancers (a shared one by ARN).
+          type: list
+          elements: str
 events:
   description: The environment's warnings and errors since the module started it changing.
   returned: when waiting failed
@@ -491,9 +511,23 @@ class Environment:
         after["tags"] = tags
         self.exit(env, changed or tagged, before, after)
 
+    def resources(self, env):
+        found = aws_call(
+            f"read the resources of {env['EnvironmentName']}",
+            self.client.describe_environment_resources,
+            EnvironmentId=env["EnvironmentId"],
+        )["EnvironmentResources"]
+        return {
+            "auto_scaling_groups": [g["Name"] for g in found.get("AutoScalingGroups", [])],
+            "instances": [i["Id"] for i in found.get("Instances", [])],
+            "load_balancers": [b["Name"] for b in found.get("LoadBalancers", [])],
+        }
+
     def exit(self, env, changed, before, after):
         result = camel_dict_to_snake_dict(env)
         result["tags"] = after.get("tags", {})
+        if env.get("Status") not in ("Terminating", "Terminated"):
+            result["resources"] = self.resources(env)
         self.module.exit_json(
             changed=changed, environment=result, **diff_result(self.module, before, after)
         )

@@ -117,6 +117,12 @@ def test_lifecycle(playbook, aws, emulator):
     assert {t["Key"]: t["Value"] for t in tags} == {"Project": "eb", "Owner": "media"}
     worker = environment("worker")[0]
     assert worker["Tier"]["Name"] == "Worker"
+    # The resources Elastic Beanstalk made for it, as DescribeEnvironmentResources names them.
+    (asg,) = eb.describe_environment_resources(EnvironmentName=f"{name}-worker")[
+        "EnvironmentResources"
+    ]["AutoScalingGroups"]
+    made = step["Worker environment"]["environment"]["resources"]
+    assert made["auto_scaling_groups"] == [asg["Name"]], made
     assert settings("worker")[("aws:elasticbeanstalk:sqsd", "HttpPath")] == "/jobs"
     groups = settings("worker")[("aws:autoscaling:launchconfiguration", "SecurityGroups")]
     assert groups.split(",")[0] == group and len(groups.split(",")) == 2  # and the stack's own
