@@ -116,6 +116,8 @@ def test_provision_again_check_and_teardown(playbook, aws, emulator, tmp_path):
         {"Name": "AutoScalingGroupName", "Value": web_group["Name"]}
     ]
     assert web_group["Name"].startswith("awseb-"), web_group
+    # Elastic Beanstalk cannot ask for encrypted root volumes: the region's default encrypts them.
+    assert aws("ec2").get_ebs_encryption_by_default()["EbsEncryptionByDefault"] is True
     degraded = alarms[f"{prefix}-worker-environment-degraded"]
     assert (degraded["Namespace"], degraded["MetricName"], degraded["Threshold"]) == (
         "AWS/ElasticBeanstalk", "EnvironmentHealth", 20.0,

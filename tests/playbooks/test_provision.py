@@ -224,6 +224,15 @@ BAD_INPUTS = {
         "alb_certificate_arn",
     ),
     "hosted zone not in the account": ({"origin_hosted_zone": "absent.test"}, "origin_hosted_zone"),
+    # Off in the region (the fixture turns it off): Elastic Beanstalk's root volumes unencrypted.
+    "ebs encryption by default off where only required": (
+        {"app_hosting": "beanstalk", "beanstalk_ebs_encryption_by_default": "require"},
+        "EBS encryption by default is off",
+    ),
+    "ebs encryption by default neither enable nor require": (
+        {"beanstalk_ebs_encryption_by_default": "sometimes"},
+        "beanstalk_ebs_encryption_by_default",
+    ),
     "media prefix access of an unknown tier": (
         {
             "media_prefixes": [
@@ -251,6 +260,8 @@ def bad_input_runs(run, aws, request):
         p["case"]
         for p in selected(request, "test_bad_input_fails_in_preflight_and_creates_nothing")
     ]
+    # The region's setting as in a new account (a beanstalk provision may have turned it on).
+    aws("ec2").disable_ebs_encryption_by_default()
     runs = together(
         {case: lambda case=case: run(PROVISION, extra_vars=BAD_INPUTS[case][0]) for case in cases}
     )
