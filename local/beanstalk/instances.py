@@ -53,6 +53,7 @@ INSTANCE_LABEL = "org.streamstack.beanstalk.instance"
 PLATFORM_LABEL = "org.streamstack.beanstalk.platform"
 VERSION_LABEL = "org.streamstack.beanstalk.version"
 INCOMING = "/opt/elasticbeanstalk/deployment/incoming"
+DATABASE_CA = "/etc/pki/streamstack/database-ca.pem"  # beanstalk_database_ca_file
 PROPERTIES = "aws:elasticbeanstalk:application:environment"
 SQSD = "aws:elasticbeanstalk:sqsd"
 
@@ -130,6 +131,10 @@ class Instances:
     state: Path
     region: str = "eu-west-1"
     log: Callable[[str], None] = print
+    # The database's CA bundle (the local PostgreSQL's CA, a STAND-IN for RDS's): mounted where
+    # an image would bring it (group_vars/all/beanstalk.yml beanstalk_database_ca_file), for the
+    # bundle's prebuild hook to find and the app to verify the database with.
+    database_ca: Path | None = None
 
     def __post_init__(self) -> None:
         self.state = Path(self.state)
@@ -231,6 +236,7 @@ class Instances:
             f"{folder / 'systemd'}:/run/systemd/system.conf.d:ro",
             f"{folder / 'aws'}:/root/.aws:ro",
             f"{folder / 'incoming'}:{INCOMING}:ro",
+            *([f"{Path(self.database_ca).resolve()}:{DATABASE_CA}:ro"] if self.database_ca else []),
         ]
         name = self._fleet.run(host, spec.tier, volumes=volumes, labels=labels)
         self._fleet._wait_systemd(120, [host])

@@ -91,7 +91,13 @@ def start_instances(p: Platform, aws: Any) -> list[Any]:
     state.mkdir(parents=True, exist_ok=True)
     overlay_file = state / "overlay.json"
     overlay_file.write_text(json.dumps(overlay(p, aws), indent=2))
-    if standin.start(state, fleet=p.settings.fleet, application=p.prefix, overlay=overlay_file):
+    if standin.start(
+        state,
+        fleet=p.settings.fleet,
+        application=p.prefix,
+        overlay=overlay_file,
+        database_ca=p.postgres.ca_file,
+    ):
         raise RuntimeError("the Elastic Beanstalk stand-in did not start")
     instances = Instances(p.settings.fleet, aws, p.endpoint, state)
     deadline = time.monotonic() + 900

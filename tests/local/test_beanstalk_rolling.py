@@ -26,7 +26,7 @@ from local.alb import controller as alb
 from local.alb.haproxy import LoadGenerator, free_port
 from local.beanstalk import controller as standin
 from local.beanstalk import image as standin_image
-from local.beanstalk.instances import Instances
+from local.beanstalk.instances import DATABASE_CA, Instances
 from local.hosts import image as hostimage
 from local.hosts.fleet import CONTROLLER_ADDRESS
 from local.postgres import Postgres
@@ -107,7 +107,8 @@ def web_environment(aws, playbook, tmp_path_factory, app_resources, settings):  
     properties = {
         "STREAMAPP_AWS_REGION": settings.aws_region,
         "STREAMAPP_DATABASE_URL": "postgresql+psycopg://placeholder@db.invalid:5432/streamapp",
-        "STREAMAPP_DATABASE_SSLMODE": "require",
+        "STREAMAPP_DATABASE_SSLMODE": "verify-full",
+        "STREAMAPP_DATABASE_SSLROOTCERT": DATABASE_CA,
         "STREAMAPP_MEDIA_BUCKET": app_resources.bucket,
         "STREAMAPP_SESSIONS_TABLE": app_resources.table,
         "STREAMAPP_JOBS_QUEUE_URL": app_resources.queue_url,
@@ -153,7 +154,11 @@ def platform(
         "STREAMAPP_DATABASE_PASSWORD": APP_DB_PASSWORD,
     }))  # fmt: skip
     started = time.monotonic()
-    assert standin.start(state, fleet=NAME, application=NAME, overlay=overlay) == 0
+    # The instances verify the database under the controller's address, against its CA.
+    postgres.tls_names(CONTROLLER_ADDRESS)
+    assert standin.start(
+        state, fleet=NAME, application=NAME, overlay=overlay, database_ca=postgres.ca_file
+    ) == 0  # fmt: skip
     fleet = state / "fleet.json"
     try:
         deadline = time.monotonic() + 300

@@ -25,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from local.beanstalk import image as standin_image
-from local.beanstalk.instances import Host, Instances, Spec
+from local.beanstalk.instances import DATABASE_CA, Host, Instances, Spec
 from local.hosts import image as hostimage
 from local.hosts.fleet import CONTROLLER_ADDRESS, podman
 from local.postgres import Postgres
@@ -102,7 +102,8 @@ def environments(
     properties = {
         "STREAMAPP_AWS_REGION": settings.aws_region,
         "STREAMAPP_DATABASE_URL": "postgresql+psycopg://placeholder@db.invalid:5432/streamapp",
-        "STREAMAPP_DATABASE_SSLMODE": "require",
+        "STREAMAPP_DATABASE_SSLMODE": "verify-full",
+        "STREAMAPP_DATABASE_SSLROOTCERT": DATABASE_CA,
         "STREAMAPP_MEDIA_BUCKET": app_resources.bucket,
         "STREAMAPP_SESSIONS_TABLE": app_resources.table,
         "STREAMAPP_JOBS_QUEUE_URL": app_resources.queue_url,
@@ -171,9 +172,12 @@ def instances(
     os.environ.update(hostimage.env())
     built = standin_image.build()
     print(f"stand-in image: {built}")
+    # The instances verify the database under the controller's address, against its CA.
+    postgres.tls_names(CONTROLLER_ADDRESS)
     platform = Instances(
-        FLEET, aws, emulator.endpoint, tmp_path_factory.mktemp("standin"), log=print
-    )
+        FLEET, aws, emulator.endpoint, tmp_path_factory.mktemp("standin"), log=print,
+        database_ca=postgres.ca_file,
+    )  # fmt: skip
     # What differs locally: the database is the controller's PostgreSQL (the RDS endpoint the
     # properties name serves nothing), with the app's login.
     overlay = {
@@ -215,8 +219,13 @@ def test_the_web_instance_serves_the_bundle_behind_nginx(instances, bundle, envi
     ]
     # The bundle's .platform/nginx in the platform's http block; its prebuild hook ran.
     assert "client_max_body_size" in _exec(web, "cat", "/etc/nginx/conf.d/streamapp.conf")
-    assert "running hook prebuild/01_ffmpeg.sh" in _exec(web, "cat", "/var/log/eb-engine.log")
-    # The app answers through the instance's nginx on port 80, with the database reached.
+    engine_log = _exec(web, "cat", "/var/log/eb-engine.log")
+    assert "running hook prebuild/01_ffmpeg.sh" in engine_log
+    # The database's CA where the app's verify-full reads it (the hook checked it is there).
+    assert "running hook prebuild/02_database_ca.sh" in engine_log
+    assert "BEGIN CERTIFICATE" in _exec(web, "cat", DATABASE_CA)
+    # The app answers through the instance's nginx on port 80, with the database reached
+    # (verify-full: the server's certificate from that CA, naming the address connected to).
     base = f"http://127.0.0.1:{web.port}"
     assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
     ready = httpx.get(f"{base}/readyz", timeout=10)

@@ -121,6 +121,16 @@ def test_the_app_runs_from_the_bundle_on_the_stand_in_and_the_worker_transcodes(
         capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert journal.count(": 200, deleted") >= 2, journal[-3000:]
+    # Both tiers verify the database's certificate (provisioning's properties; the stand-in
+    # mounts the local PostgreSQL's CA where the bundle's hook finds it): readyz and the jobs
+    # above reached it so.
+    for host in (web, worker):
+        env = hostimage.podman(
+            "exec", host["container"], "cat", "/opt/elasticbeanstalk/deployment/env",
+            capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        assert "STREAMAPP_DATABASE_SSLMODE=verify-full" in env.splitlines(), env
+        assert "STREAMAPP_DATABASE_SSLROOTCERT=/etc/pki/streamstack/database-ca.pem" in env
     assert all(_alive(p) for p in up["pids"].values()), up["pids"]
 
 

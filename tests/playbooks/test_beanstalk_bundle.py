@@ -34,10 +34,21 @@ def test_bundle(tmp_path):
     assert not result.ok
     assert (
         "beanstalk_ffmpeg_sha256 must be the SHA-256"
-        in tasks["Bundle | Check the ffmpeg settings"]["msg"]
+        in tasks["Bundle | Check the ffmpeg and database CA settings"]["msg"]
     )
 
-    result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256)
+    ca = {
+        "beanstalk_database_ca_bundle_url": "https://truststore.example.test/global-bundle.pem",
+        "beanstalk_database_ca_bundle_sha256": SHA256,
+    }
+    plain = "http://truststore.example.test/ca.pem"
+    for bad in ({"beanstalk_database_ca_bundle_sha256": "abc"},
+                {"beanstalk_database_ca_bundle_url": plain}):  # fmt: skip
+        result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256, **ca | bad)
+        assert not result.ok, bad
+        assert "beanstalk_database_ca_bundle_url an https:// URL" in result.messages()
+
+    result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256, **ca)
     assert result.ok, result.messages()
     first = tasks["Bundle | The bundle"]["beanstalk_bundle"]
     assert tasks["Bundle | The app's wheel, its pinned requirements, the zip"]["changed"]
@@ -71,8 +82,17 @@ def test_bundle(tmp_path):
     assert f'echo "{SHA256}  $work/ffmpeg.tar.xz" | sha256sum --check --strict -' in hook
     assert 'version="7.0.2"' in hook
     subprocess.run(["bash", "-n"], input=hook, text=True, check=True)
+    # The database's CA bundle for verify-full, checksum-checked, on deployments and
+    # configuration deployments alike.
+    assert modes[".platform/hooks/prebuild/02_database_ca.sh"] == 0o755
+    assert modes[".platform/confighooks/prebuild/02_database_ca.sh"] == 0o755
+    ca_hook = bundle.read(".platform/hooks/prebuild/02_database_ca.sh").decode()
+    assert '"https://truststore.example.test/global-bundle.pem"' in ca_hook
+    assert f'echo "{SHA256}  $work/ca.pem" | sha256sum --check --strict -' in ca_hook
+    assert 'ca="/etc/pki/streamstack/database-ca.pem"' in ca_hook
+    subprocess.run(["bash", "-n"], input=ca_hook, text=True, check=True)
 
-    result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256)
+    result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256, **ca)
     assert result.ok, result.messages()
     assert tasks["Bundle | The bundle"]["beanstalk_bundle"]["label"] == first["label"]
     assert result.stats["localhost"]["changed"] == 0
