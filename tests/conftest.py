@@ -116,3 +116,43 @@ def host_image() -> dict:
 
     os.environ.update(hostimage.env())
     return hostimage.build()
+
+
+def assert_a_rotation_keeps_serving(
+    rotate: Callable[[dict], PlaybookResult], secrets, postgres_port: int, url: str
+) -> PlaybookResult:
+    """playbooks/rotate_db_login.yml asked to rotate now (``rotate(extra_vars)`` runs it on a
+    running platform): the secret moves to the other user of the pair with a new password, the
+    previous version kept as AWSPREVIOUS; both logins read the catalog (hosts that read the old
+    one keep serving); the platform at ``url`` is ready; a run with nothing due changes nothing.
+    Returns the rotating run."""
+    import json
+    import urllib.request
+
+    import psycopg
+
+    name = "stream-local/db-app"
+    before = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    result = rotate({"db_app_login_rotate": True})
+    assert result.ok, result.messages()
+    assert result.changed >= 3, result.changed_tasks()  # create, set, finish
+    after = json.loads(secrets.get_secret_value(SecretId=name)["SecretString"])
+    user = before["username"]
+    assert after["username"] == (
+        user.removesuffix("_clone") if user.endswith("_clone") else user + "_clone"
+    )
+    assert after["password"] != before["password"]
+    previous = secrets.get_secret_value(SecretId=name, VersionStage="AWSPREVIOUS")
+    assert json.loads(previous["SecretString"]) == before
+    for login in (before, after):
+        with psycopg.connect(
+            host="127.0.0.1", port=postgres_port, dbname="streamapp", user=login["username"],
+            password=login["password"], sslmode="require", connect_timeout=10,
+        ) as conn:  # fmt: skip
+            assert conn.execute("SELECT count(*) FROM media_items").fetchone()[0] >= 2
+    with urllib.request.urlopen(f"{url}/readyz", timeout=10) as resp:
+        assert resp.status == 200
+    again = rotate({})
+    assert again.ok, again.messages()
+    assert again.changed == 0, again.changed_tasks()
+    return result
