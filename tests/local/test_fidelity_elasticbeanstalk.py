@@ -201,6 +201,24 @@ def test_environment_launches_updates_and_terminates_over_time(eb, app, timed):
     )
     assert described(eb, name)[0]["Status"] == "Updating"
     eb.get_waiter("environment_updated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
+    # AWS's default tags: listed, and nobody may remove or change them (a tag sync that purges
+    # what it did not ask for must leave them alone).
+    listed = eb.list_tags_for_resource(ResourceArn=ready["EnvironmentArn"])["ResourceTags"]
+    assert {t["Key"]: t["Value"] for t in listed} == {
+        "k": "v",
+        "elasticbeanstalk:environment-name": name,
+        "elasticbeanstalk:environment-id": ready["EnvironmentId"],
+        "Name": name,
+    }
+    for change in (
+        {"TagsToRemove": ["elasticbeanstalk:environment-id"]},
+        {"TagsToRemove": ["Name"]},
+        {"TagsToAdd": [{"Key": "Name", "Value": "other"}]},
+    ):
+        with pytest.raises(ClientError, match="default tags cannot be changed"):
+            eb.update_tags_for_resource(ResourceArn=ready["EnvironmentArn"], **change)
+    with pytest.raises(ClientError, match="default tags cannot be changed"):
+        environment(eb, app, unique("env"), Tags=[{"Key": "Name", "Value": "mine"}])
 
     assert eb.terminate_environment(EnvironmentName=name)["Status"] == "Terminating"
     eb.get_waiter("environment_terminated").wait(EnvironmentNames=[name], WaiterConfig=FAST)

@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -348,6 +348,22 @@ def _error(code: str, message: str) -> Exception:
 
 def _invalid(message: str) -> Exception:
     return _error("InvalidParameterValue", message)
+
+
+def _default_tags(env: dict[str, Any]) -> dict[str, str]:
+    """The tags AWS puts on every environment and lets nobody add, change or remove (Elastic
+    Beanstalk's guide, "Tagging environments"): ListTagsForResource reports them."""
+    return {
+        "elasticbeanstalk:environment-name": env["EnvironmentName"],
+        "elasticbeanstalk:environment-id": env["EnvironmentId"],
+        "Name": env["EnvironmentName"],
+    }
+
+
+def _refuse_default_tags(keys: Iterable[str]) -> None:
+    reserved = sorted({k for k in keys if k == "Name" or k.startswith("elasticbeanstalk:")})
+    if reserved:
+        raise _invalid(f"Elastic Beanstalk's default tags cannot be changed: {', '.join(reserved)}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1333,6 +1349,7 @@ def _install_handlers() -> None:
             e["EnvironmentName"] == name and e["Status"] != "Terminated" for e in state.environments
         ):
             raise _invalid(f"Environment {name} already exists.")
+        _refuse_default_tags(_tags_of(self._get_param("Tags")))
         platform = resolve_platform(self, state)
         if platform is None:
             raise _invalid("No Solution Stack named '' found.")
@@ -1586,7 +1603,9 @@ def _install_handlers() -> None:
     @handler
     def list_tags_for_resource(self: EBResponse, state: _State) -> Any:
         arn = self._get_param("ResourceArn")
-        tags, _env = tagged(state, arn)
+        tags, env = tagged(state, arn)
+        if env is not None:
+            tags = {**tags, **_default_tags(env)}
         return {
             "ResourceArn": arn,
             "ResourceTags": [{"Key": k, "Value": v} for k, v in tags.items()],
@@ -1596,6 +1615,10 @@ def _install_handlers() -> None:
     def update_tags_for_resource(self: EBResponse, state: _State) -> Any:
         tags, env = tagged(state, self._get_param("ResourceArn"))
         if env is not None:
+            _refuse_default_tags([
+                *(self._get_param("TagsToRemove") or []),
+                *_tags_of(self._get_param("TagsToAdd")),
+            ])  # fmt: skip
             # AWS applies an environment's tags to its resources: an update of the environment.
             _require_ready(env)
         for key in self._get_param("TagsToRemove") or []:

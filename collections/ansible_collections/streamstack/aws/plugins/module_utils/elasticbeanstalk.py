@@ -22,8 +22,16 @@ from ansible_collections.streamstack.aws.plugins.module_utils.tagging import (
 
 
 def live_tags(client, arn):
+    """The resource's own tags: without the ones AWS puts on every environment and lets nobody
+    change (elasticbeanstalk:environment-name and -id, Name), which a purge must not touch."""
     found = aws_call(f"list the tags of {arn}", client.list_tags_for_resource, ResourceArn=arn)
-    return boto3_tag_list_to_ansible_dict(found.get("ResourceTags", []))
+    tags = boto3_tag_list_to_ansible_dict(found.get("ResourceTags", []))
+    environment = ":environment/" in arn
+    return {
+        k: v
+        for k, v in tags.items()
+        if not k.startswith("elasticbeanstalk:") and not (environment and k == "Name")
+    }
 
 
 def retag(module, client, arn, wanted, purge):

@@ -114,7 +114,14 @@ def test_lifecycle(playbook, aws, emulator):
     assert live[("aws:autoscaling:launchconfiguration", "DisableIMDSv1")] == "true"
     assert live[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
     tags = eb.list_tags_for_resource(ResourceArn=web["EnvironmentArn"])["ResourceTags"]
-    assert {t["Key"]: t["Value"] for t in tags} == {"Project": "eb", "Owner": "media"}
+    # Ours, beside the default tags AWS puts on every environment (which purge_tags leaves).
+    assert {t["Key"]: t["Value"] for t in tags} == {
+        "Project": "eb",
+        "Owner": "media",
+        "elasticbeanstalk:environment-name": f"{name}-web",
+        "elasticbeanstalk:environment-id": web["EnvironmentId"],
+        "Name": f"{name}-web",
+    }
     worker = environment("worker")[0]
     assert worker["Tier"]["Name"] == "Worker"
     # The resources Elastic Beanstalk made for it, as DescribeEnvironmentResources names them.
