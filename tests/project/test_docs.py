@@ -34,6 +34,7 @@ DIAGRAM_TERMS = {
     "route53": ["Route 53 alias record"],
     "autoscaling": ["Web ASG", "Worker ASG", "target tracking"],
     "beanstalk": ["Elastic Beanstalk", "shared one", "worker environment"],
+    "ec2_ebs_encryption_by_default": ["EBS encryption by default"],
     "cloudwatch_logs": ["log groups"],
     "cloudwatch_alarms": ["alarms"],
     "cloudwatchlogs_delivery": ["standard logging v2"],
