@@ -78,6 +78,13 @@ def test_bundle(tmp_path):
     # The inventory's upload limit, plus 1 MiB for the form (group_vars/all/compute.yml).
     compute = yaml.safe_load((ROOT / "group_vars" / "all" / "compute.yml").read_text())
     assert f"client_max_body_size {compute['upload_max_bytes'] + 1048576};" in nginx
+    # The worker daemon's route waits for the transcode (the queue's visibility timeout), in
+    # the platform's server block; the rest keeps the proxy's own timeout.
+    data = yaml.safe_load((ROOT / "group_vars" / "all" / "data.yml").read_text())
+    sqsd = bundle.read(".platform/nginx/conf.d/elasticbeanstalk/10_sqsd.conf").decode()
+    assert "location = /internal/sqsd/jobs {" in sqsd
+    assert f"proxy_read_timeout  {data['transcode_queue_visibility_timeout']}s;" in sqsd
+    assert "proxy_read_timeout 60s;" in nginx
     hook = bundle.read(".platform/hooks/prebuild/01_ffmpeg.sh").decode()
     assert f'echo "{SHA256}  $work/ffmpeg.tar.xz" | sha256sum --check --strict -' in hook
     assert 'version="7.0.2"' in hook
