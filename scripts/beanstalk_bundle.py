@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -84,6 +85,24 @@ def pinned_requirements() -> list[str]:
     return [f"{n}=={lock[n]}" for n in sorted(seen)]
 
 
+def agent_config_errors(stage: Path) -> list[str]:
+    """The bundle's CloudWatch agent configurations (.platform/cloudwatch-agent/*.json) checked
+    against the agent's schema with the cloudwatch_agent role's own validator: an instance would
+    refuse them at deployment."""
+    role = ROOT / "roles" / "cloudwatch_agent"
+    spec = importlib.util.spec_from_file_location(
+        "cloudwatch_agent_filters", role / "filter_plugins" / "cloudwatch_agent.py"
+    )
+    filters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(filters)
+    schema = str(role / "files" / "amazon-cloudwatch-agent-schema.json")
+    errors = []
+    for path in sorted((stage / ".platform" / "cloudwatch-agent").glob("*.json")):
+        for error in filters.cloudwatch_agent_schema_errors(json.loads(path.read_text()), schema):
+            errors.append(f"{path.relative_to(stage)}: {error}")
+    return errors
+
+
 def build_wheel(stage: Path) -> str:
     wheels = stage / "wheels"
     wheels.mkdir(exist_ok=True)
@@ -126,6 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", type=Path, required=True, help="the rendered platform files")
     parser.add_argument("--out", type=Path, required=True, help="where the bundle goes")
     args = parser.parse_args(argv)
+    errors = agent_config_errors(args.stage)
+    if errors:
+        sys.exit(
+            "the CloudWatch agent would refuse the bundle's configuration:\n" + "\n".join(errors)
+        )
     wheel = build_wheel(args.stage)
     (args.stage / "requirements.txt").write_text(
         "# The app's packages at the versions the project tests with (make bundle).\n"

@@ -1,8 +1,10 @@
 """The STAND-IN instance image for Elastic Beanstalk's Python platform: the test-host image
 (local/hosts/image.py: debootstrapped Debian 12 with systemd, its recipe and caches) plus what
 the Amazon Linux 2023 Python platform puts on an instance for a source bundle - nginx in front,
-a Python with venv, the deployment engine and the worker tier's SQS daemon (our stand-ins,
-local/beanstalk/platform/), and ffmpeg, which the bundle's prebuild hook then only checks
+a Python with venv, the deployment engine, get-config and the worker tier's SQS daemon (our
+stand-ins, local/beanstalk/platform/), the CloudWatch agent (the hosts' stand-in package,
+local/standin/cwagent.py: it ships nothing) and ffmpeg, which the bundle's prebuild hook then
+only checks
 (``beanstalk_ffmpeg_url: ""`` in inventories/local: nothing is downloaded).
 
     python -m local.beanstalk.image build [--force]   # build (or find up to date)
@@ -24,25 +26,32 @@ import time
 from pathlib import Path
 
 from local.hosts import image as hostimage
+from local.standin import cwagent
 
 IMAGE = "localhost/streamstack-beanstalk-standin:python-al2023"
 LABEL = "org.streamstack.beanstalk.recipe"
 PLATFORM = Path(__file__).parent / "platform"
+# The CloudWatch agent, which the platform's instances run: the hosts' stand-in package
+# (local/standin/cwagent.py), built here and installed into the image.
+AGENT_REPO = hostimage.CACHE / "cwagent-standin"
+AGENT_DEB = "amazon-cloudwatch-agent.deb"
 PACKAGES = ("nginx", "python3-venv", "python3-boto3", "ffmpeg", "unzip", "curl")
 # platform file -> where it goes in the image.
 FILES = {
     "engine.py": "/opt/elasticbeanstalk/bin/engine",
     "sqsd.py": "/opt/elasticbeanstalk/bin/sqsd",
+    "get_config.py": "/opt/elasticbeanstalk/bin/get-config",
     "nginx.conf": "/opt/elasticbeanstalk/platform/nginx.conf",
     "00_application.conf": "/etc/nginx/conf.d/elasticbeanstalk/00_application.conf",
     "aws-sqsd.service": "/etc/systemd/system/aws-sqsd.service",
 }
 
 
-def recipe(host_recipe: str) -> str:
-    """What decides the image: the host image's recipe, the packages, this file, the files."""
+def recipe(host_recipe: str, agent_sha256: str) -> str:
+    """What decides the image: the host image's recipe, the packages, the agent's package, this
+    file, the files."""
     digest = hashlib.sha256()
-    for part in (host_recipe, " ".join(PACKAGES), Path(__file__).read_text()):
+    for part in (host_recipe, " ".join(PACKAGES), agent_sha256, Path(__file__).read_text()):
         digest.update(part.encode() + b"\0")
     for name in sorted(FILES):
         digest.update(name.encode() + b"\0" + (PLATFORM / name).read_bytes() + b"\0")
@@ -61,10 +70,14 @@ def containerfile(digest: str) -> str:
         " && useradd --system --create-home --home-dir /home/webapp"
         " --shell /sbin/nologin webapp \\\n"
         " && mkdir -p /etc/nginx/conf.d/elasticbeanstalk /opt/elasticbeanstalk/bin \\\n"
-        "    /opt/elasticbeanstalk/platform /opt/elasticbeanstalk/deployment/incoming /var/app\n"
+        "    /opt/elasticbeanstalk/platform /opt/elasticbeanstalk/deployment/incoming /var/app \\\n"
+        "    /var/log/aws-sqsd\n"
         f"{copies}"
-        "RUN cp /opt/elasticbeanstalk/platform/nginx.conf /etc/nginx/nginx.conf \\\n"
+        f"COPY {AGENT_DEB} /tmp/{AGENT_DEB}\n"
+        f"RUN dpkg -i /tmp/{AGENT_DEB} && rm /tmp/{AGENT_DEB} \\\n"
+        " && cp /opt/elasticbeanstalk/platform/nginx.conf /etc/nginx/nginx.conf \\\n"
         " && chmod 0755 /opt/elasticbeanstalk/bin/engine /opt/elasticbeanstalk/bin/sqsd \\\n"
+        "    /opt/elasticbeanstalk/bin/get-config \\\n"
         " && systemctl enable nginx\n"
         f"LABEL {LABEL}={digest}\n"
     )
@@ -83,13 +96,15 @@ def build(force: bool = False) -> dict:
     first, which is cached the same way)."""
     started = time.monotonic()
     host = hostimage.build()
-    digest = recipe(host["recipe"])
+    agent_sha256 = cwagent.build(AGENT_REPO)
+    digest = recipe(host["recipe"], agent_sha256)
     if not force and label() == digest:
         return {"image": IMAGE, "recipe": digest, "built": False,
                 "seconds": round(time.monotonic() - started, 2)}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="beanstalk-standin-") as context:
         for name in FILES:
             shutil.copy(PLATFORM / name, Path(context) / name)
+        shutil.copy(AGENT_REPO / cwagent.relative_path(), Path(context) / AGENT_DEB)
         (Path(context) / "Containerfile").write_text(containerfile(digest))
         (hostimage.APT_ARCHIVES / "partial").mkdir(parents=True, exist_ok=True)
         hostimage.log(f"podman build {IMAGE}")

@@ -6,6 +6,7 @@ Procfile's web process behind nginx), with the environments' properties and the 
 role's credentials from the emulated instance's metadata. A video uploaded through the web
 instance's nginx is transcoded by the worker instance: its SQS daemon stand-in receives the job
 from the queue and POSTs it to the app, which runs the real ffmpeg, and deletes it on the 200.
+Each instance's postdeploy hook hands its tier's log files to the platform's CloudWatch agent.
 
 Podman: run under the podman lock (HELPER_RULES). About 3 minutes (image cached)."""
 
@@ -135,7 +136,8 @@ def environments(
     specs = {}
     for tier, (kind, own) in tiers.items():
         options = [*common, *own] + [
-            ("aws:elasticbeanstalk:application:environment", k, v) for k, v in properties.items()
+            ("aws:elasticbeanstalk:application:environment", k, v)
+            for k, v in {**properties, "STREAMSTACK_TIER": tier}.items()
         ]
         eb.create_environment(
             ApplicationName=name,
@@ -231,7 +233,7 @@ def test_the_web_instance_serves_the_bundle_behind_nginx(instances, bundle, envi
     ready = httpx.get(f"{base}/readyz", timeout=10)
     assert ready.status_code == 200, (
         ready.text
-        + _exec(web, "journalctl", "-u", "web", "--no-pager", "-n", "60")
+        + _exec(web, "tail", "-n", "60", "/var/log/web.stdout.log")
         + _exec(web, "systemctl", "show-environment")
     )
     assert httpx.get(f"{base}/", timeout=10).headers.get("server", "").startswith("nginx")
@@ -243,6 +245,43 @@ def test_the_web_instance_serves_the_bundle_behind_nginx(instances, bundle, envi
         for line in _exec(web, "cat", "/opt/elasticbeanstalk/deployment/env").splitlines()
     )
     assert env["STREAMAPP_MEDIA_BUCKET"] == environments["web"].properties["STREAMAPP_MEDIA_BUCKET"]
+    _assert_logs_shipped_to_our_groups(web, "web", bundle)
+    # The app's JSON log lines in the platform's log of the web process.
+    assert '"logger"' in _exec(web, "tail", "-n", "20", "/var/log/web.stdout.log")
+
+
+def _assert_logs_shipped_to_our_groups(host: Host, tier: str, bundle: dict[str, Any]) -> None:
+    """The postdeploy hook appended the tier's configuration to the platform's CloudWatch agent
+    (the hosts' stand-in package: it ships nothing) and started it; every file it lists is one
+    the platform writes."""
+    assert "running hook postdeploy/01_cloudwatch_logs.sh" in _exec(
+        host, "cat", "/var/log/eb-engine.log"
+    )
+    agent = "/opt/aws/amazon-cloudwatch-agent"
+    appended = json.loads(
+        _exec(host, "cat", f"{agent}/etc/amazon-cloudwatch-agent.d/file_streamstack-logs.json")
+    )
+    expected = json.loads(
+        zipfile.ZipFile(bundle["path"]).read(f".platform/cloudwatch-agent/{tier}.json")
+    )
+    assert appended == expected
+    calls = [
+        json.loads(line)["argv"]
+        for line in _exec(host, "cat", f"{agent}/logs/standin-ctl-invocations.jsonl").splitlines()
+    ]
+    assert calls[-1] == [
+        "-a",
+        "append-config",
+        "-m",
+        "ec2",
+        "-c",
+        f"file:{agent}/etc/streamstack-logs.json",
+        "-s",
+    ]
+    assert _exec(host, "systemctl", "is-active", "amazon-cloudwatch-agent").strip() == "active"
+    files = [f["file_path"] for f in appended["logs"]["logs_collected"]["files"]["collect_list"]]
+    missing = podman("exec", host.name, "ls", *files, check=False)
+    assert missing.returncode == 0, missing.stderr
 
 
 def test_the_worker_daemon_delivers_the_job_and_the_app_transcodes_it(
@@ -252,6 +291,7 @@ def test_the_worker_daemon_delivers_the_job_and_the_app_transcodes_it(
     media: Media,  # noqa: F811
     aws,
     app_resources: AppResources,  # noqa: F811
+    bundle,
 ):
     web, worker = instances["web"], instances["worker"]
     base = f"http://127.0.0.1:{web.port}"
@@ -271,10 +311,14 @@ def test_the_worker_daemon_delivers_the_job_and_the_app_transcodes_it(
         if item["status"] in ("ready", "failed"):
             break
         time.sleep(1)
-    journal = podman("exec", worker.name, "journalctl", "-u", "aws-sqsd", "-u", "web", "--no-pager")
-    assert item.get("status") == "ready", f"{item}\n{journal.stdout[-5000:]}"
+    journal = podman(
+        "exec", worker.name, "tail", "-n", "200",
+        "/var/log/aws-sqsd/default.log", "/var/log/web.stdout.log", check=False,
+    )  # fmt: skip
+    assert item.get("status") == "ready", f"{item}\n{journal.stdout[-5000:]}{journal.stderr}"
     assert item["renditions"], item
-    assert ": 200, deleted" in journal.stdout, journal.stdout[-2000:]
+    assert ": 200, deleted" in journal.stdout, journal.stdout[-2000:] + journal.stderr
+    _assert_logs_shipped_to_our_groups(worker, "worker", bundle)
     # The playlists the worker's ffmpeg wrote are in the bucket.
     keys = [
         o["Key"]

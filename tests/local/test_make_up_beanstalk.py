@@ -118,10 +118,26 @@ def test_the_app_runs_from_the_bundle_on_the_stand_in_and_the_worker_transcodes(
     assert up["seed"]["items"], up["seed"]
     worker = next(v for v in hosts.values() if v["role"] == "worker")
     journal = hostimage.podman(
-        "exec", worker["container"], "journalctl", "-u", "aws-sqsd", "--no-pager",
+        "exec", worker["container"], "cat", "/var/log/aws-sqsd/default.log",
         capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert journal.count(": 200, deleted") >= 2, journal[-3000:]
+    # Each instance's CloudWatch agent was handed its tier's log files, to the log groups
+    # provisioning made (the bundle's postdeploy hook; the agent is the hosts' stand-in).
+    logs = operator_client(up["endpoint"], "logs")
+    provisioned = {
+        g["logGroupName"]
+        for g in logs.describe_log_groups(logGroupNamePrefix="/stream/local/")["logGroups"]
+    }
+    for host, groups in ((web, {"/stream/local/nginx", "/stream/local/app"}),
+                         (worker, {"/stream/local/worker"})):  # fmt: skip
+        appended = json.loads(hostimage.podman(
+            "exec", host["container"], "cat",
+            "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.d/file_streamstack-logs.json",
+            capture_output=True, text=True,
+        ).stdout)  # fmt: skip
+        files = appended["logs"]["logs_collected"]["files"]["collect_list"]
+        assert {f["log_group_name"] for f in files} == groups <= provisioned, (files, provisioned)
     # Both tiers verify the database's certificate (provisioning's properties; the stand-in
     # mounts the local PostgreSQL's CA where the bundle's hook finds it): readyz and the jobs
     # above reached it so.

@@ -1,9 +1,11 @@
 """`make bundle` (playbooks/bundle.yml, scripts/beanstalk_bundle.py): the app as an Elastic
 Beanstalk source bundle carrying the inventory's settings, the same bytes (and label) on a
-second run, ffmpeg's download refused without its checksum. No emulator: a build only."""
+second run, ffmpeg's download refused without its checksum, log files only to the tier's own
+groups. No emulator: a build only."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import zipfile
 
@@ -47,6 +49,23 @@ def test_bundle(tmp_path):
         result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256, **ca | bad)
         assert not result.ok, bad
         assert "beanstalk_database_ca_bundle_url an https:// URL" in result.messages()
+
+    # The log files: a tier may ship only to the groups its instance role may write, and what the
+    # agent's schema refuses stops the build (not the deployment).
+    groups = {"nginx": "/stream/local/nginx", "app": "/stream/local/app",
+              "worker": "/stream/local/worker"}  # fmt: skip
+    good = {"file_path": "/var/log/web.stdout.log", "log_group_name": groups["worker"]}
+    for logs, message in (
+        ({"web": [good], "worker": [good]}, "nginx or app for web, worker for worker"),
+        ({"web": [], "worker": [good | {"file_path": "web.stdout.log"}]}, "an absolute file_path"),
+        ({"web": [], "worker": [good | {"retention_in_days": 4}]},
+         "worker.json: logs/logs_collected/files/collect_list/0/retention_in_days: 4 is not"),
+    ):  # fmt: skip
+        result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256, **ca,
+                              beanstalk_log_files=logs)  # fmt: skip
+        assert not result.ok, logs
+        zipped = tasks.get("Bundle | The app's wheel, its pinned requirements, the zip", {})
+        assert message in result.messages() + zipped.get("stderr", ""), result.messages()
 
     result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256, **ca)
     assert result.ok, result.messages()
@@ -98,6 +117,26 @@ def test_bundle(tmp_path):
     assert f'echo "{SHA256}  $work/ca.pem" | sha256sum --check --strict -' in ca_hook
     assert 'ca="/etc/pki/streamstack/database-ca.pem"' in ca_hook
     subprocess.run(["bash", "-n"], input=ca_hook, text=True, check=True)
+    # The logs to our groups: each tier's list for the platform's CloudWatch agent, appended by
+    # a postdeploy hook on deployments and configuration deployments alike.
+    web = json.loads(bundle.read(".platform/cloudwatch-agent/web.json"))
+    worker = json.loads(bundle.read(".platform/cloudwatch-agent/worker.json"))
+    assert set(web) == set(worker) == {"logs"}  # the platform's own agent settings stay its own
+    shipped = {
+        tier: {(f["file_path"], f["log_group_name"], f["log_stream_name"])
+               for f in config["logs"]["logs_collected"]["files"]["collect_list"]}
+        for tier, config in (("web", web), ("worker", worker))
+    }  # fmt: skip
+    assert ("/var/log/web.stdout.log", groups["app"], "{instance_id}") in shipped["web"]
+    assert ("/var/log/nginx/access.log", groups["nginx"], "{instance_id}/access") in shipped["web"]
+    assert ("/var/log/web.stdout.log", groups["worker"], "{instance_id}") in shipped["worker"]
+    assert {g for _f, g, _s in shipped["worker"]} == {groups["worker"]}
+    for kind in ("hooks", "confighooks"):
+        assert modes[f".platform/{kind}/postdeploy/01_cloudwatch_logs.sh"] == 0o755
+    logs_hook = bundle.read(".platform/hooks/postdeploy/01_cloudwatch_logs.sh").decode()
+    assert "get-config environment -k STREAMSTACK_TIER" in logs_hook
+    assert '"$ctl" -a append-config -m ec2 -c "file:$config" -s' in logs_hook
+    subprocess.run(["bash", "-n"], input=logs_hook, text=True, check=True)
 
     result, tasks = build(**ffmpeg, beanstalk_ffmpeg_sha256=SHA256, **ca)
     assert result.ok, result.messages()

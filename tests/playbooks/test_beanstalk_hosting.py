@@ -184,8 +184,12 @@ def test_provision_again_check_and_teardown(playbook, aws, emulator, tmp_path):
             == "RollingWithAdditionalBatch"
         )
         assert live[("aws:elasticbeanstalk:managedactions", "ManagedActionsEnabled")] == "true"
-        assert live[("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")] == "true"
+        # Logs go to our groups (the bundle's hook), not twice; health to Elastic Beanstalk's.
+        assert live[("aws:elasticbeanstalk:cloudwatch:logs", "StreamLogs")] == "false"
+        health = ("aws:elasticbeanstalk:cloudwatch:logs:health", "HealthStreamingEnabled")
+        assert live[health] == "true"
         env_vars = {k[1]: v for k, v in live.items() if k[0].endswith("application:environment")}
+        assert env_vars["STREAMSTACK_TIER"] == tier  # which agent configuration the hook applies
         # Secrets by ARN only; the database and queue the other lanes made.
         assert env_vars["STREAMAPP_DATABASE_PASSWORD_SECRET_ARN"].startswith(
             f"arn:aws:secretsmanager:eu-west-1:{ACCOUNT}:secret:{prefix}/db-app"

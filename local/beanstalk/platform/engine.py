@@ -16,10 +16,13 @@ What an instance of the AL2023 Python platform does with a source bundle, in its
  5. .platform/hooks/predeploy/* run
  6. /var/app/staging/ becomes /var/app/current/ (the previous one goes)
  7. the Procfile's processes run as systemd units (``web.service``, ``<name>.service`` for
-    others) as user webapp, with the environment properties in their environment
-    (/opt/elasticbeanstalk/deployment/env) and the venv's bin first on PATH; nginx (re)loads;
+    others; their output in /var/log/<name>.stdout.log) as user webapp, with the environment
+    properties in their environment (/opt/elasticbeanstalk/deployment/env) and the venv's bin
+    first on PATH; nginx (re)loads;
     the worker tier's SQS daemon (aws-sqsd.service) starts with its settings
  8. .platform/hooks/postdeploy/* run
+Hooks get the deployment's environment properties from get-config (platform/get_config.py)
+and write their output to /var/log/eb-hooks.log.
 A failing step fails the deployment (exit status 1, the step in /var/log/eb-engine.log); the
 previous /var/app/current keeps running when it fails before step 6.
 
@@ -50,6 +53,7 @@ VENVS = Path("/var/app/venv")
 NGINX = Path("/etc/nginx")
 UNITS = Path("/etc/systemd/system")
 LOG = Path("/var/log/eb-engine.log")
+HOOKS_LOG = Path("/var/log/eb-hooks.log")
 SQSD_CONFIG = Path("/etc/aws-sqsd.d/default.json")
 USER = "webapp"
 
@@ -65,9 +69,9 @@ def log(message: str) -> None:
     print(line, flush=True)
 
 
-def run(argv: list[str], step: str, **kwargs) -> None:
+def run(argv: list[str], step: str, output: Path = LOG, **kwargs) -> None:
     proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
-    with LOG.open("a") as handle:
+    with output.open("a") as handle:
         handle.write(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise StepFailed(
@@ -85,7 +89,7 @@ def hooks(kind: str, folder: Path) -> None:
             log(f"hook {kind}/{hook.name} is not executable: skipped (as the platform does)")
             continue
         log(f"running hook {kind}/{hook.name}")
-        run([str(hook)], f"{kind} hook {hook.name}", cwd=folder)
+        run([str(hook)], f"{kind} hook {hook.name}", output=HOOKS_LOG, cwd=folder)
 
 
 def extract(bundle: Path) -> None:
@@ -156,6 +160,8 @@ def processes(venv: Path, environment: dict[str, str]) -> list[str]:
             f"[Service]\nUser={USER}\nGroup={USER}\nWorkingDirectory={CURRENT}\n"
             f"EnvironmentFile={ENV_FILE}\n"
             f"ExecStart=/bin/sh -c {shlex.quote('exec ' + command)}\n"
+            # The platform's log of the process (its stdout and stderr).
+            f"StandardOutput=append:/var/log/{name}.stdout.log\nStandardError=inherit\n"
             "Restart=always\nKillMode=mixed\nTimeoutStopSec=30\n\n"
             "[Install]\nWantedBy=multi-user.target\n"
         )
