@@ -115,6 +115,8 @@ def web_environment(aws, playbook, tmp_path_factory, app_resources, settings):  
         "STREAMAPP_SIGNING_MODE": "local",
         "STREAMAPP_SIGNING_SECRET": settings.signing_secret,
         "STREAMAPP_PUBLIC_MEDIA_BASE_URL": settings.public_media_base_url,
+        # The bundle's postdeploy hook ships the web tier's logs (provisioning sets it).
+        "STREAMSTACK_TIER": "web",
     }
     options = [
         ("aws:autoscaling:launchconfiguration", "IamInstanceProfile", f"{NAME}-web"),

@@ -555,8 +555,19 @@ def test_a_newer_platform_version_is_a_managed_update_to_apply(aws, eb, app, emu
     assert unknown.value.response["Error"]["Code"] == "ManagedActionInvalidStateException"
     applied = eb.apply_environment_managed_action(EnvironmentName=name, ActionId=action["ActionId"])
     assert (applied["Status"], applied["ActionType"]) == ("Running", "PlatformUpdate")
-    updating = described(eb, name)[0]
-    assert updating["SolutionStackName"] == newer
+    # Started asynchronously: still Ready on the old version right after, the action Running
+    # (not to apply again); then the update on the new version.
+    right_after = described(eb, name)[0]
+    assert (right_after["Status"], right_after["PlatformArn"]) == ("Ready", current["PlatformArn"])
+    (running,) = eb.describe_environment_managed_actions(EnvironmentName=name)["ManagedActions"]
+    assert running["Status"] == "Running"
+    with pytest.raises(ClientError) as again:
+        eb.apply_environment_managed_action(EnvironmentName=name, ActionId=action["ActionId"])
+    assert again.value.response["Error"]["Code"] == "ManagedActionInvalidStateException"
+    deadline = time.monotonic() + 30
+    while described(eb, name)[0]["SolutionStackName"] != newer and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert described(eb, name)[0]["SolutionStackName"] == newer
     eb.get_waiter("environment_updated").wait(EnvironmentNames=[name], WaiterConfig=FAST)
     assert described(eb, name)[0]["Status"] == "Ready"
     # Applied: nothing pending any more.

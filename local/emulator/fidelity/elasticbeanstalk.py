@@ -1727,9 +1727,16 @@ def _pending_update(state: _State, env: dict[str, Any]) -> dict[str, Any] | None
         "ActionDescription": f"Update platform version from {current['PlatformVersion']} to "
         f"{target['PlatformVersion']}.",
         "ActionType": "PlatformUpdate",
-        "Status": "Scheduled",
+        "Status": "Running" if env.get("fidelity_applying") else "Scheduled",
         "fidelity_platform": target,
     }
+
+
+# AWS starts an applied managed action asynchronously: right after ApplyEnvironmentManagedAction
+# answers, the environment may still read Ready on its old platform version (not documented as a
+# figure; its describe calls are eventually consistent). Played for this long whatever the
+# timing scale, so a caller that takes the first Ready and Green for the update's end fails here.
+_MANAGED_ACTION_START_SECONDS = 2.0
 
 
 @fix
@@ -1743,6 +1750,8 @@ def elasticbeanstalk_managed_platform_updates() -> None:
     must be Ready: InvalidParameterValue otherwise; an unknown action id:
     ManagedActionInvalidStateException), answering Status ``Running``; the environment is
     Updating on the new platform version (its PlatformArn and SolutionStackName) until done.
+    The start is asynchronous: the environment reads Ready on its old version for a moment
+    (``_MANAGED_ACTION_START_SECONDS``), the action listed Running meanwhile.
     A new platform version is published with POST /moto-api/fidelity/elasticbeanstalk/platforms.
     """
     from moto.elasticbeanstalk.responses import EBResponse
@@ -1783,20 +1792,34 @@ def elasticbeanstalk_managed_platform_updates() -> None:
         with state.lock:
             env = _find_environment(state, self.querystring_params())
             action = _pending_update(state, env)
-            if action is None or action["ActionId"] != self._get_param("ActionId"):
+            if (
+                action is None
+                or action["Status"] != "Scheduled"
+                or action["ActionId"] != self._get_param("ActionId")
+            ):
                 raise _error(
                     "ManagedActionInvalidStateException",
                     f"The managed action {self._get_param('ActionId')} is not in a valid state "
                     "to apply.",
                 )
             _require_ready(env)
-            target = action["fidelity_platform"]
-            env["SolutionStackName"] = target["SolutionStackName"]
-            env["PlatformArn"] = target["PlatformArn"]
-            state.event(
-                f"Managed platform update is starting: {action['ActionDescription']}", env=env
-            )
-            _update(state, env, reason="Environment update is starting.")
+            env["fidelity_applying"] = action["ActionId"]
+
+        def start() -> None:
+            with state.lock:
+                if env.pop("fidelity_applying", None) != action["ActionId"]:
+                    return
+                if env["Status"] != "Ready":
+                    return  # another operation came first
+                target = action["fidelity_platform"]
+                env["SolutionStackName"] = target["SolutionStackName"]
+                env["PlatformArn"] = target["PlatformArn"]
+                state.event(
+                    f"Managed platform update is starting: {action['ActionDescription']}", env=env
+                )
+                _update(state, env, reason="Environment update is starting.")
+
+        _later(time.monotonic() + _MANAGED_ACTION_START_SECONDS, start)
         return ActionResult(
             {
                 "ActionId": action["ActionId"],

@@ -20,6 +20,10 @@ description:
     update is reported, not applied.
   - AWS applies a managed action only to a C(Ready) environment; the module waits for a
     running operation to end first (O(wait)).
+  - AWS starts the applied action asynchronously, so the environment may still read C(Ready) and
+    C(Green) on its old platform version right after; the module first waits for the update to
+    show (the environment C(Updating), or on another platform version), and fails when the
+    environment is C(Ready) again still on the old one (the update failed and was rolled back).
 author:
   - StreamStack contributors (@streamstack)
 options:
@@ -95,12 +99,14 @@ events:
   elements: str
 """
 
+import time
 from datetime import UTC, datetime
 
 from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.streamstack.aws.plugins.module_utils.elasticbeanstalk import (
+    environment_by_id,
     find_environment,
     wait_for_status,
 )
@@ -146,7 +152,9 @@ class PlatformUpdate:
         before = {"platform_arn": env["PlatformArn"]}
         if action is None:
             self.exit(env, None, False, before, before)
-        after = {"platform_arn": action["ActionDescription"]}
+        # The action names its target in words only (e.g. "Update platform version from 4.6.0
+        # to 4.6.1."): the ARN is known once the update is done.
+        after = {**before, "pending_update": action["ActionDescription"]}
         if self.module.check_mode:
             self.exit(env, action, True, before, after)
         if env["Status"] != "Ready":
@@ -162,9 +170,35 @@ class PlatformUpdate:
             EnvironmentId=env["EnvironmentId"],
             ActionId=action["ActionId"],
         )
-        # Updating at once (AWS answers Running); with wait, then the health gate.
-        env = self.wait_ready(env, since, healthy=True) if self.params["wait"] else self.find()
+        if not self.params["wait"]:
+            self.exit(self.find(), action, True, before, after)
+        self.wait_started(env, before["platform_arn"])
+        env = self.wait_ready(env, since, healthy=True)
+        if env["PlatformArn"] == before["platform_arn"]:
+            self.module.fail_json(
+                msg=f"Environment {self.params['name']} is Ready again on its old platform "
+                f"version {env['PlatformArn']}: the update ({action['ActionDescription']}) did "
+                "not complete; its events say why.",
+                environment=camel_dict_to_snake_dict(env),
+            )
         self.exit(env, action, True, before, {"platform_arn": env["PlatformArn"]})
+
+    def wait_started(self, env, old_arn):
+        """Until the applied update shows: the environment Updating or on another platform
+        version (AWS answers the apply before the environment reads so)."""
+        deadline = time.monotonic() + self.params["wait_timeout"]
+        while True:
+            now = environment_by_id(self.client, env["EnvironmentId"])
+            if now is None or now["Status"] != "Ready" or now["PlatformArn"] != old_arn:
+                return
+            if time.monotonic() >= deadline:
+                self.module.fail_json(
+                    msg=f"Environment {self.params['name']} still reads Ready on its old "
+                    f"platform version {old_arn} {self.params['wait_timeout']} s after the "
+                    "update was applied.",
+                    environment=camel_dict_to_snake_dict(now),
+                )
+            time.sleep(self.params["wait_delay"])
 
     def exit(self, env, action, changed, before, after):
         self.module.exit_json(
