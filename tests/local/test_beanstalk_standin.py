@@ -269,15 +269,10 @@ def _assert_logs_shipped_to_our_groups(host: Host, tier: str, bundle: dict[str, 
         json.loads(line)["argv"]
         for line in _exec(host, "cat", f"{agent}/logs/standin-ctl-invocations.jsonl").splitlines()
     ]
-    assert calls[-1] == [
-        "-a",
-        "append-config",
-        "-m",
-        "ec2",
-        "-c",
-        f"file:{agent}/etc/streamstack-logs.json",
-        "-s",
-    ]
+    # Appended and started, then checked running (the hook's status look).
+    append = ["-a", "append-config", "-m", "ec2", "-c", f"file:{agent}/etc/streamstack-logs.json"]
+    assert calls[0] == [*append, "-s"], calls
+    assert calls[-1] == ["-a", "status"], calls
     assert _exec(host, "systemctl", "is-active", "amazon-cloudwatch-agent").strip() == "active"
     files = [f["file_path"] for f in appended["logs"]["logs_collected"]["files"]["collect_list"]]
     missing = podman("exec", host.name, "ls", *files, check=False)

@@ -103,6 +103,7 @@ def test_provision_again_check_and_teardown(playbook, aws, emulator, tmp_path):
         for a in (
             "transcode-queue-age", "transcode-dead-letters", "alb-5xx", "unhealthy-hosts",
             "web-cpu-high", "web-environment-degraded", "worker-environment-degraded",
+            "logs-silent",
         )
     )  # fmt: skip
     alarms = {
