@@ -71,11 +71,11 @@ def test_provision_again_check_and_teardown(playbook, aws, emulator, tmp_path):
     assert baked.changed == 0, baked.changed_tasks()
     images = aws("ec2").describe_images(Owners=["self"])["Images"]
     assert [i["ImageId"] for i in images if prefix in i.get("Name", "")] == []
-    # The migration step runs on a web instance, and no stand-in runs one here: refused with
-    # the reason before the master user's secret is read (tests/local/test_make_up_beanstalk.py
-    # migrates on the stand-in's).
+    # The migration step runs on a web instance of the Ready environment, and no stand-in runs
+    # one here: refused with the reason before the master user's secret is read
+    # (tests/local/test_make_up_beanstalk.py migrates on the stand-in's).
     refused = run(MIGRATE, "migrate without instances", ok=False)
-    assert f"No running instance of the Elastic Beanstalk environment {prefix}-web" in (
+    assert f"No Elastic Beanstalk environment {prefix}-web with a running instance" in (
         refused.messages()
     )
 

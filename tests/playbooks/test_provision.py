@@ -455,7 +455,7 @@ def test_first_run_creates_every_resource(provisioned, aws):
         "sqs_queue": 2,
         "sns_topic": 1,
         "log_group": 3,
-        "alarm": 9,
+        "alarm": 10,  # logs-silent included
         "ssm_parameter": 1,
         "iam_role": 2,
         "instance_profile": 2,
