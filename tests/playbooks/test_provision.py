@@ -138,6 +138,10 @@ BAD_INPUTS = {
     ),
     "unknown environment": ({"platform_env": "qa"}, "platform_env"),
     "unknown hosting": ({"app_hosting": "lambda"}, "app_hosting"),
+    "a log group missing": (
+        {"cloudwatch_log_groups": {"nginx": "/x/nginx", "app": "/x/app"}},
+        "worker",
+    ),
     "beanstalk update window": (
         {"app_hosting": "beanstalk", "beanstalk_update_window": "Sunday 3am"},
         "beanstalk_update_window",
